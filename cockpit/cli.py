@@ -1,0 +1,135 @@
+"""The `cockpit` command. The only core module that reaches the UI, and only lazily, so that
+`cockpit --script` and `cockpit COMMAND` never import Textual."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from cockpit import __version__
+from cockpit.audit import AuditLog
+from cockpit.commands import Context, build_registry
+from cockpit.config import THEMES, Config, default_state_dir, load_config
+from cockpit.contracts import CockpitError
+from cockpit.hub import Hub
+from cockpit.script import ScriptOptions, read_lines, run_script
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cockpit",
+        description="A terminal cockpit for GPU clusters. With no COMMAND it starts the UI.",
+        epilog="Commands: run 'cockpit help'. Exit codes: 0 ok, 1 failed, 2 bad input, 3 refused.",
+    )
+    p.add_argument("command", nargs="*", help="run one command headless, e.g. 'vm list' (see 'cockpit help')")
+    p.add_argument("--config", type=Path, metavar="FILE", help="config file (default: $XDG_CONFIG_HOME/cockpit/config.toml)")
+    p.add_argument("--demo", action="store_true", help="use the built-in demo sources (local emulators)")
+    p.add_argument("--script", metavar="FILE", help="run the commands in FILE ('-' for stdin), no UI")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="script output format")
+    p.add_argument("-y", "--yes", action="store_true", help="confirm every change in the script")
+    p.add_argument("--dry-run", action="store_true", help="print what each change would do; change nothing")
+    p.add_argument("--keep-going", action="store_true", help="run the rest of a script after a failed line")
+    p.add_argument("--read-only", action="store_true", help="refuse every change (all sources)")
+    p.add_argument("--theme", choices=THEMES, help="UI theme (default: from the config, else dark)")
+    p.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `cockpit vm list | head`: the reader left; say nothing more and exit like other tools
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except CockpitError as e:
+        print(f"cockpit: {e}", file=sys.stderr)
+        return e.exit_code
+    _logging()
+    if args.script is not None or args.command:
+        return _headless(args, config)
+    return _ui(config)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    if args.demo:
+        from cockpit.sandbox import demo_config
+
+        config = demo_config()
+    else:
+        config = load_config(args.config)
+    changes: dict[str, object] = {}
+    if args.read_only:
+        changes["read_only"] = True
+    if args.theme:
+        changes["theme"] = args.theme
+    if changes:
+        from dataclasses import replace
+
+        config = replace(config, **changes)  # type: ignore[arg-type]
+    return config
+
+
+def _logging() -> None:
+    """Log to a file, never to the terminal the UI or the script output owns."""
+    path = default_state_dir() / "cockpit.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        logging.basicConfig(filename=path, level=os.environ.get("COCKPIT_LOG_LEVEL", "WARNING"),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    except OSError:
+        logging.basicConfig(level=logging.CRITICAL)
+
+
+def _headless(args: argparse.Namespace, config: Config) -> int:
+    if args.script is not None and args.command:
+        print("cockpit: give either --script FILE or a COMMAND, not both", file=sys.stderr)
+        return 2
+    if args.script is None:
+        import shlex
+
+        name, lines = "cockpit", [(0, shlex.join(args.command))]
+    elif args.script == "-":
+        name, lines = "<stdin>", read_lines(sys.stdin.read())
+    else:
+        name = args.script
+        try:
+            lines = read_lines(Path(args.script).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"cockpit: cannot read script {args.script}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+            return 2
+    hub = Hub(config)
+    ctx = Context(hub=hub, audit=AuditLog(config.audit_path), origin="script")
+    opts = ScriptOptions(output=args.output, yes=args.yes, dry_run=args.dry_run, keep_going=args.keep_going)
+    try:
+        return run_script(lines, name=name, registry=build_registry(), ctx=ctx, opts=opts,
+                          out=sys.stdout, err=sys.stderr)
+    finally:
+        hub.close()
+
+
+def _ui(config: Config) -> int:
+    try:
+        from screens.app import CockpitApp
+    except ImportError as e:
+        print(f"cockpit: the UI cannot start: {e}", file=sys.stderr)
+        return 1
+    hub = Hub(config)
+    app = CockpitApp(hub=hub, registry=build_registry(), audit=AuditLog(config.audit_path))
+    try:
+        app.run()
+    finally:
+        hub.close()
+    return app.return_code or 0

@@ -1,0 +1,18 @@
+"""The command layer shared by the script mode, the `:` command line and the palette."""
+
+from __future__ import annotations
+
+from cockpit.commands.registry import CommandSpec, Context, Invocation, Outcome, Plan, Registry, Result, Table
+
+
+def build_registry() -> Registry:
+    from cockpit.commands import builtin, vm
+
+    reg = Registry()
+    vm.register(reg)
+    builtin.register(reg)
+    return reg
+
+
+__all__ = ["CommandSpec", "Context", "Invocation", "Outcome", "Plan", "Registry", "Result", "Table",
+           "build_registry"]

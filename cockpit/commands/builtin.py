@@ -1,0 +1,80 @@
+"""Commands about cockpit itself: `sources`, `audit`, `help`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.contracts import CockpitError
+from cockpit.serialize import to_jsonable
+
+
+def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    def run() -> Outcome:
+        names = [s.name for s in ctx.hub.sources()]
+        # a cheap real call per source, so the health shown is measured now, not remembered
+        ctx.hub.call_many([s.name for s in ctx.hub.sources("machines")], lambda b: b.ping())
+        rows, data = [], []
+        for name in names:
+            cfg = ctx.hub.source(name)
+            h = ctx.hub.health(name)
+            ro = ctx.hub.is_read_only(name)
+            rows.append((name, cfg.kind, h.state.value, "yes" if ro else "no",
+                         "-" if h.latency_ms is None else f"{h.latency_ms:.0f}ms", h.reason or ""))
+            data.append({"source": name, "kind": cfg.kind, "health": h.state.value, "read_only": ro,
+                         "latency_ms": h.latency_ms, "reason": h.reason, "as_of": to_jsonable(h.as_of)})
+        return Outcome(data=data, table=Table(("SOURCE", "KIND", "HEALTH", "READ-ONLY", "LATENCY", "REASON"),
+                                              tuple(rows)))
+
+    return Plan("sources", "list sources", run)
+
+
+def _audit(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    def run() -> Outcome:
+        entries, bad = ctx.audit.read(limit=args["limit"] or 50)
+        if args["source"]:
+            entries = [e for e in entries if e.source == args["source"]]
+        rows = tuple((e.time[:19].replace("T", " "), e.user, e.origin, e.command, e.target or "-", e.result,
+                      _short(e.previous), _short(e.new)) for e in entries)
+        error = CockpitError(f"{bad} unreadable line(s) in {ctx.audit.path} were skipped") if bad else None
+        return Outcome(data=[to_jsonable(e) for e in entries], error=error,
+                       table=Table(("TIME", "USER", "FROM", "COMMAND", "TARGET", "RESULT", "PREVIOUS", "NEW"), rows))
+
+    return Plan("audit", "show the audit log", run)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k != "definition"}
+        if len(value) == 1:
+            return str(next(iter(value.values())))
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return "-" if value is None else str(value)
+
+
+def register(reg: Registry) -> None:
+    def _help(ctx: Context, args: Mapping[str, Any]) -> Plan:
+        def run() -> Outcome:
+            wanted = " ".join(args["command"] or [])
+            specs = [s for s in reg.specs() if not wanted or s.name.startswith(wanted)]
+            if not specs:
+                return Outcome(error=CockpitError(f"no command starts with {wanted!r}"))
+            lines = []
+            for s in specs:
+                lines.append(f"{s.usage()}\n    {s.summary}{'  [changes state]' if s.mutating else ''}")
+                if wanted:
+                    lines += [f"    {p.name if p.is_option else (p.metavar or p.key.upper())}: {p.help}"
+                              for p in s.params]
+            lines.append("Every line also takes --dry-run (show the plan) and --yes (confirm a change).")
+            return Outcome(data=[{"command": s.name, "usage": s.usage(), "summary": s.summary,
+                                  "mutating": s.mutating} for s in specs], text="\n".join(lines))
+
+        return Plan("help", "help", run)
+
+    reg.add(CommandSpec(("sources",), "list sources with their health and read-only state", _sources))
+    reg.add(CommandSpec(("audit",), "show the newest audit log entries", _audit, (
+        Param("--limit", "how many entries (default 50)", kind="int", metavar="N"),
+        Param("--source", "only this source", kind="source", metavar="SOURCE"))))
+    reg.add(CommandSpec(("help",), "list commands, or describe one", _help,
+                        (Param("command", "a command, e.g. 'vm provision'", repeat=True, metavar="COMMAND"),)))

@@ -1,0 +1,96 @@
+"""Words of the command language: tokens, sizes, PCI addresses, targets.
+
+Kept apart from the registry so the parser of a value is one function that the script mode,
+the `:` command line and the provisioning form all share.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from cockpit.contracts import BadInput
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.I)
+_PCI = re.compile(r"^(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])$", re.I)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
+_MIB = {"": 1.0, "b": 1 / 1024**2, "k": 1 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0**2}
+
+
+def tokenize(line: str) -> list[str]:
+    """Split like a shell (quotes work); `#` starts a comment outside quotes."""
+    try:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        return list(lexer)
+    except ValueError as e:
+        raise BadInput(f"cannot split the line: {e}") from None
+
+
+def parse_size_mib(text: str, what: str = "size") -> int:
+    """`64G`, `64GiB`, `512M`, `1.5T` -> MiB; a bare number is MiB (as virsh's --memory)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise BadInput(f"{what}: {text!r} is not a size (examples: 64G, 512M, 1T)")
+    unit = (m.group(2) or "").lower().rstrip("b").rstrip("i")
+    if m.group(2) and m.group(2).lower() == "b":
+        unit = "b"
+    mib = float(m.group(1)) * _MIB[unit]
+    if mib < 1:
+        raise BadInput(f"{what}: {text!r} is smaller than 1 MiB")
+    return int(mib)
+
+
+def parse_size_gib(text: str, what: str = "size") -> int:
+    mib = parse_size_mib(text if re.search(r"[a-z]", text, re.I) else f"{text}G", what)
+    if mib % 1024:
+        raise BadInput(f"{what}: {text!r} is not a whole number of GiB")
+    return mib // 1024
+
+
+def parse_pci(text: str) -> str:
+    """Normalise `65:00.0` or `0000:65:00.0` to the full `0000:65:00.0` form libvirt prints."""
+    m = _PCI.match(text.strip())
+    if not m:
+        raise BadInput(f"--gpu: {text!r} is not a PCI address (example: 0000:65:00.0)")
+    dom, bus, slot, fn = m.groups()
+    return f"{int(dom or '0', 16):04x}:{int(bus, 16):02x}:{int(slot, 16):02x}.{fn}"
+
+
+def parse_positive_int(text: str, what: str, maximum: int = 1 << 20) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise BadInput(f"{what}: {text!r} is not a whole number") from None
+    if not 1 <= n <= maximum:
+        raise BadInput(f"{what}: {n} is out of range (1..{maximum})")
+    return n
+
+
+def check_name(name: str, what: str = "name") -> str:
+    if not _NAME.match(name):
+        raise BadInput(f"{what}: {name!r} is not a valid name (letters, digits, '-', '_', '.', max 63)")
+    return name
+
+
+def parse_tag(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise BadInput(f"--tag: {text!r} is not KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def split_target(text: str, sources: list[str]) -> tuple[str, str]:
+    """`source/name`; a bare name is accepted when exactly one source could hold it."""
+    if "/" in text:
+        source, _, name = text.partition("/")
+        if source not in sources:
+            known = ", ".join(sources) or "none configured"
+            raise BadInput(f"unknown source {source!r} in {text!r} (machine sources: {known})")
+        return source, check_name(name, "machine name")
+    if len(sources) == 1:
+        return sources[0], check_name(text, "machine name")
+    if not sources:
+        raise BadInput("no machine source is configured (add [sources.NAME] kind = \"libvirt\" to the config)")
+    raise BadInput(f"{text!r} is ambiguous: write SOURCE/{text} (sources: {', '.join(sources)})")

@@ -1,0 +1,322 @@
+"""The one command registry: parse -> plan -> (confirm) -> execute -> audit.
+
+The script runner and every screen go through here, so a rule enforced here (read-only,
+confirmation, audit) holds everywhere. A command is a `CommandSpec`; its planner looks at the
+current state (that is where the audit's previous value comes from) and returns a `Plan` whose
+`run` performs the change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.audit import AuditLog, make_entry
+from cockpit.commands import grammar
+from cockpit.contracts import BadInput, CockpitError, Refused
+from cockpit.hub import Hub
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A positional (`name` without dashes) or an option (`--name`)."""
+
+    name: str
+    help: str
+    kind: str = "str"  # str | int | size_mib | size_gib | pci | target | source | flag | tag | choice
+    required: bool = False
+    repeat: bool = False
+    choices: tuple[str, ...] = ()
+    metavar: str = ""
+
+    @property
+    def is_option(self) -> bool:
+        return self.name.startswith("--")
+
+    @property
+    def key(self) -> str:
+        return self.name.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command produced: `data` for JSON, `table` or `text` for people, `new` for audit."""
+
+    data: Any = None
+    text: str | None = None
+    table: Table | None = None
+    new: Any = None
+    error: CockpitError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    command: str
+    summary: str
+    run: Callable[[], Outcome] = field(compare=False, repr=False)
+    mutating: bool = False
+    source: str | None = None
+    target: str | None = None
+    confirm: str | None = None
+    typed_name: str | None = None
+    previous: Any = None
+    new: Any = None
+    warnings: tuple[str, ...] = ()
+    noop: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    hub: Hub
+    audit: AuditLog
+    origin: str = "script"
+
+
+Planner = Callable[[Context, Mapping[str, Any]], Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    words: tuple[str, ...]
+    summary: str
+    planner: Planner = field(compare=False, repr=False)
+    params: tuple[Param, ...] = ()
+    mutating: bool = False
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.words)
+
+    def usage(self) -> str:
+        parts = [self.name]
+        for p in self.params:
+            meta = p.metavar or p.key.upper()
+            if p.is_option:
+                text = p.name if p.kind == "flag" else f"{p.name} {meta}"
+                text += " ..." if p.repeat else ""
+                parts.append(text if p.required else f"[{text}]")
+            else:
+                parts.append(meta if p.required else f"[{meta}]")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    spec: CommandSpec
+    args: Mapping[str, Any]
+    line: str
+    dry_run: bool = False
+    yes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    command: str
+    line: str
+    status: str  # ok | failed | refused | invalid | planned
+    exit_code: int
+    outcome: Outcome = Outcome()
+    plan: Plan | None = None
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+GLOBAL_FLAGS = {"--dry-run": "dry_run", "--yes": "yes", "-y": "yes"}
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._specs: dict[tuple[str, ...], CommandSpec] = {}
+
+    def add(self, spec: CommandSpec) -> None:
+        self._specs[spec.words] = spec
+
+    def specs(self) -> list[CommandSpec]:
+        return sorted(self._specs.values(), key=lambda s: s.words)
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self._specs.get(tuple(name.split()))
+
+    # -- parse -------------------------------------------------------------------------------
+    def parse(self, line: str, hub: Hub) -> Invocation:
+        tokens = grammar.tokenize(line)
+        if not tokens:
+            raise BadInput("empty command")
+        spec, rest = self._match(tokens)
+        flags = {"dry_run": False, "yes": False}
+        args: dict[str, Any] = {p.key: ([] if p.repeat else (False if p.kind == "flag" else None))
+                                for p in spec.params}
+        options = {p.name: p for p in spec.params if p.is_option}
+        positionals = [p for p in spec.params if not p.is_option]
+        i = 0
+        while i < len(rest):
+            tok = rest[i]
+            i += 1
+            if tok in GLOBAL_FLAGS:
+                flags[GLOBAL_FLAGS[tok]] = True
+                continue
+            if tok.startswith("--"):
+                name, eq, inline = tok.partition("=")
+                p = options.get(name)
+                if p is None:
+                    raise BadInput(f"{spec.name}: unknown option {name}{_suggest(name, list(options))} "
+                                   f"(usage: {spec.usage()})")
+                if p.kind == "flag":
+                    if eq:
+                        raise BadInput(f"{spec.name}: {name} takes no value")
+                    args[p.key] = True
+                    continue
+                if eq:
+                    raw = inline
+                elif i < len(rest):
+                    raw, i = rest[i], i + 1
+                else:
+                    raise BadInput(f"{spec.name}: {name} needs a value")
+                value = self._convert(p, raw, hub)
+                if p.repeat:
+                    args[p.key].append(value)
+                elif args[p.key] is not None:
+                    raise BadInput(f"{spec.name}: {name} given twice")
+                else:
+                    args[p.key] = value
+                continue
+            if not positionals:
+                raise BadInput(f"{spec.name}: unexpected argument {tok!r} (usage: {spec.usage()})")
+            p = positionals[0]
+            if p.repeat:
+                args[p.key].append(self._convert(p, tok, hub))
+                continue
+            positionals.pop(0)
+            args[p.key] = self._convert(p, tok, hub)
+        for p in spec.params:
+            if p.required and (args[p.key] is None or args[p.key] == []):
+                what = p.name if p.is_option else (p.metavar or p.key.upper())
+                raise BadInput(f"{spec.name}: missing {what} (usage: {spec.usage()})")
+        return Invocation(spec, args, line.strip(), dry_run=flags["dry_run"], yes=flags["yes"])
+
+    def _match(self, tokens: list[str]) -> tuple[CommandSpec, list[str]]:
+        for n in range(min(3, len(tokens)), 0, -1):
+            spec = self._specs.get(tuple(tokens[:n]))
+            if spec is not None:
+                return spec, tokens[n:]
+        words = [t for t in tokens[:2] if not t.startswith("-")]
+        said = " ".join(words)
+        names = [s.name for s in self._specs.values()]
+        groups = sorted({s.words[0] for s in self._specs.values() if len(s.words) > 1})
+        if words and words[0] in groups:
+            subs = ", ".join(s.words[1] for s in self.specs() if s.words[0] == words[0])
+            raise BadInput(f"unknown command {said!r}{_suggest(said, names)} ({words[0]} takes: {subs})")
+        raise BadInput(f"unknown command {said!r}{_suggest(said, names)} (try 'help')")
+
+    def _convert(self, p: Param, raw: str, hub: Hub) -> Any:
+        what = p.name if p.is_option else (p.metavar or p.key.upper())
+        match p.kind:
+            case "int":
+                return grammar.parse_positive_int(raw, what)
+            case "size_mib":
+                return grammar.parse_size_mib(raw, what)
+            case "size_gib":
+                return grammar.parse_size_gib(raw, what)
+            case "pci":
+                return grammar.parse_pci(raw)
+            case "tag":
+                return grammar.parse_tag(raw)
+            case "target":
+                return grammar.split_target(raw, [s.name for s in hub.sources("machines")])
+            case "source":
+                hub.source(raw)
+                return raw
+            case "choice":
+                if raw not in p.choices:
+                    raise BadInput(f"{what}: {raw!r} is not one of {', '.join(p.choices)}")
+                return raw
+        return raw
+
+    # -- plan and execute --------------------------------------------------------------------
+    def plan(self, inv: Invocation, ctx: Context) -> Plan:
+        plan = inv.spec.planner(ctx, inv.args)
+        if plan.mutating and plan.source is not None and not plan.noop:
+            ctx.hub.require_writable(plan.source)
+        return plan
+
+    def execute(self, plan: Plan, ctx: Context) -> Result:
+        """Run a plan the caller has already confirmed; mutations are audited, ok or not."""
+        started = time.monotonic()
+        try:
+            outcome = plan.run()
+        except CockpitError as e:
+            took = time.monotonic() - started
+            if plan.mutating and not plan.noop:
+                self._audit(ctx, plan, None, f"failed", took, e.message)
+            status = "refused" if isinstance(e, Refused) else "failed"
+            return Result(plan.command, plan.summary, status, e.exit_code, plan=plan, error=e.message,
+                          duration_s=took)
+        took = time.monotonic() - started
+        failed = outcome.error
+        if plan.mutating and not plan.noop:
+            self._audit(ctx, plan, outcome.new, "failed" if failed else "ok", took,
+                        failed.message if failed else None)
+        if failed:
+            return Result(plan.command, plan.summary, "failed", failed.exit_code, outcome, plan,
+                          failed.message, took)
+        return Result(plan.command, plan.summary, "ok", 0, outcome, plan, None, took)
+
+    def run_line(self, line: str, ctx: Context, *, yes: bool = False, dry_run: bool = False,
+                 confirm: Callable[[Plan], bool] | None = None) -> Result:
+        """Parse, plan and execute one line: the script mode's whole cycle."""
+        try:
+            inv = self.parse(line, ctx.hub)
+        except CockpitError as e:
+            return Result("", line, "invalid", e.exit_code, error=e.message)
+        return self.run_invocation(inv, ctx, yes=yes, dry_run=dry_run, confirm=confirm)
+
+    def run_invocation(self, inv: Invocation, ctx: Context, *, yes: bool = False, dry_run: bool = False,
+                       confirm: Callable[[Plan], bool] | None = None) -> Result:
+        name = inv.spec.name
+        try:
+            plan = self.plan(inv, ctx)
+        except CockpitError as e:
+            status = "refused" if isinstance(e, Refused) else ("invalid" if isinstance(e, BadInput) else "failed")
+            return Result(name, inv.line, status, e.exit_code, error=e.message)
+        if plan.noop:
+            return Result(name, inv.line, "ok", 0, Outcome(data={"unchanged": plan.noop}, text=plan.noop), plan)
+        if plan.mutating and (dry_run or inv.dry_run):
+            return Result(name, inv.line, "planned", 0, Outcome(data=plan_dict(plan), text=plan_text(plan)), plan)
+        if plan.mutating and not (yes or inv.yes or (confirm is not None and confirm(plan))):
+            msg = f"refused: '{name}' changes {plan.target or plan.source}; add --yes to run it or --dry-run to see the plan"
+            return Result(name, inv.line, "refused", Refused.exit_code, plan=plan, error=msg)
+        result = self.execute(plan, ctx)
+        return Result(name, inv.line, result.status, result.exit_code, result.outcome, plan, result.error,
+                      result.duration_s)
+
+    def _audit(self, ctx: Context, plan: Plan, new: Any, result: str, took: float, error: str | None) -> None:
+        ctx.audit.append(make_entry(
+            origin=ctx.origin, source=plan.source, command=plan.command, target=plan.target,
+            previous=plan.previous, new=new if new is not None else plan.new, result=result,
+            duration_s=took, error=error,
+        ))
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    return {"plan": plan.summary, "target": plan.target, "source": plan.source, "previous": plan.previous,
+            "new": plan.new, "warnings": list(plan.warnings)}
+
+
+def plan_text(plan: Plan) -> str:
+    lines = [f"would {plan.summary}"]
+    lines += [f"warning: {w}" for w in plan.warnings]
+    return "\n".join(lines)
+
+
+def _suggest(word: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

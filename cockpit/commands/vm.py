@@ -1,0 +1,226 @@
+"""`vm ...` and `gpu ...`: machines on any machines source (libvirt now, clouds later)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cockpit import format as fmt
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, BadInput, CockpitError
+from cockpit.model import Machine, MachineState, ProvisionSpec
+from cockpit.serialize import machine_to_dict, to_jsonable
+
+TARGET = Param("target", "the machine, as SOURCE/NAME", kind="target", required=True, metavar="SOURCE/NAME")
+SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
+
+# What each action needs the machine to be in before, and what `noop` says when it already is.
+_ALREADY: Mapping[str, tuple[frozenset[MachineState], str]] = {
+    "start": (frozenset({MachineState.RUNNING}), "already running"),
+    "stop": (frozenset({MachineState.STOPPED}), "already shut off"),
+    "force-off": (frozenset({MachineState.STOPPED}), "already shut off"),
+    "suspend": (frozenset({MachineState.PAUSED}), "already paused"),
+    "resume": (frozenset({MachineState.RUNNING}), "already running"),
+}
+
+
+def machine_table(machines: list[Machine], now: datetime) -> Table:
+    rows = tuple(
+        (m.ref, m.state.value, str(m.vcpus), fmt.mib(m.memory_mib), fmt.gpu_summary(m.gpus) or "-",
+         ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location)
+        for m in machines
+    )
+    return Table(("MACHINE", "STATE", "VCPU", "MEMORY", "GPUS", "ADDRESS", "UPTIME", "HOST"), rows)
+
+
+def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    sources = [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
+
+    def run() -> Outcome:
+        machines: list[Machine] = []
+        errors: list[CockpitError] = []
+        for source, got in ctx.hub.call_many(sources, lambda b: b.list_machines()).items():
+            if isinstance(got, CockpitError):
+                errors.append(got)
+            else:
+                machines.extend(got)
+        if args["state"]:
+            machines = [m for m in machines if m.state.value == args["state"]]
+        machines.sort(key=lambda m: (m.source, m.name))
+        error = errors[0] if len(errors) == 1 else (
+            CockpitError("; ".join(e.message for e in errors)) if errors else None)
+        return Outcome(data=[machine_to_dict(m) for m in machines],
+                       table=machine_table(machines, datetime.now(UTC)), error=error)
+
+    return Plan("vm list", "list machines", run)
+
+
+def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    source, name = args["target"]
+
+    def run() -> Outcome:
+        m = ctx.hub.call(source, lambda b: b.get_machine(name))
+        lines = [
+            f"Machine:   {m.ref}", f"State:     {m.state.value} ({m.native_state})",
+            f"Host:      {m.location} ({m.provider})", f"vCPUs:     {m.vcpus}", f"Memory:    {fmt.mib(m.memory_mib)}",
+            f"Uptime:    {fmt.age(m.started_at, datetime.now(UTC))}", f"CPU:       {fmt.percent(m.cpu_percent)}",
+            f"Addresses: {', '.join(m.addresses) or '-'}", f"Template:  {m.template or '-'}",
+            f"Tags:      {', '.join(f'{k}={v}' for k, v in m.tags) or '-'}", "GPUs:",
+        ]
+        lines += [f"  {g.pci_address or '-'}  {g.model}" for g in m.gpus] or ["  none"]
+        lines.append("Disks:")
+        lines += [f"  {d.target:<6} {d.device:<6} {d.source}" for d in m.disks] or ["  none"]
+        lines.append("NICs:")
+        lines += [f"  {n.mac}  {n.network}  {n.model or ''}" for n in m.nics] or ["  none"]
+        return Outcome(data=machine_to_dict(m) | {"disks": to_jsonable(m.disks), "nics": to_jsonable(m.nics)},
+                       text="\n".join(lines))
+
+    return Plan("vm show", f"show {source}/{name}", run, source=source, target=f"{source}/{name}")
+
+
+def _xml(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    source, name = args["target"]
+
+    def run() -> Outcome:
+        text = ctx.hub.call(source, lambda b: b.describe(name))
+        return Outcome(data={"ref": f"{source}/{name}", "description": text}, text=text)
+
+    return Plan("vm xml", f"describe {source}/{name}", run, source=source, target=f"{source}/{name}")
+
+
+def _action(action: str) -> CommandSpec:
+    def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
+        source, name = args["target"]
+        ref = f"{source}/{name}"
+        before = ctx.hub.call(source, lambda b: b.get_machine(name))
+        already = _ALREADY.get(action)
+        noop = f"{ref} is {already[1]}" if already and before.state in already[0] else None
+
+        def run() -> Outcome:
+            after = ctx.hub.call(source, lambda b: b.act(name, action))
+            return Outcome(data=machine_to_dict(after), text=f"{ref}: {after.state.value}",
+                           new={"state": after.state.value})
+
+        verb = MACHINE_ACTIONS[action]
+        return Plan(f"vm {action}", f"{verb} {fmt.machine_line(before)}", run, mutating=True, source=source,
+                    target=ref, confirm=f"{verb.capitalize()} {fmt.machine_line(before)}?",
+                    previous={"state": before.state.value}, noop=noop)
+
+    return CommandSpec(("vm", action), ACTION_HELP[action], planner, (TARGET,), mutating=True)
+
+
+def _destroy(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    source, name = args["target"]
+    ref = f"{source}/{name}"
+    before = ctx.hub.call(source, lambda b: b.get_machine(name))
+    xml = ctx.hub.call(source, lambda b: b.describe(name))
+    storage = args["remove_storage"]
+    warnings = []
+    if before.state.is_on:
+        warnings.append(f"{ref} is {before.state.value}: it will be powered off first")
+    if storage:
+        warnings.append("its disk images will be deleted: " + ", ".join(d.source for d in before.disks if d.source))
+
+    def run() -> Outcome:
+        ctx.hub.call(source, lambda b: b.destroy(name, storage))
+        return Outcome(data={"ref": ref, "destroyed": True, "storage_removed": storage},
+                       text=f"{ref}: destroyed (undefined{', storage removed' if storage else ''})",
+                       new={"state": "undefined"})
+
+    text = (f"Destroy {fmt.machine_line(before)}: undefine it"
+            f"{' and delete its disks' if storage else ' (disks are kept)'}. Type its name to confirm.")
+    return Plan("vm destroy", f"destroy {fmt.machine_line(before)}", run, mutating=True, source=source,
+                target=ref, confirm=text, typed_name=name, warnings=tuple(warnings),
+                previous={"state": before.state.value, "definition": xml})
+
+
+def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    source, name = args["target"]
+    ref = f"{source}/{name}"
+    spec = ProvisionSpec(name=name, template=args["template"], vcpus=args["vcpus"], memory_mib=args["memory"],
+                         disk_gib=args["disk"], gpus=tuple(args["gpu"]), start=args["start"], tags=tuple(args["tag"]))
+    tpls = {t.name: t for t in ctx.hub.call(source, lambda b: b.templates())}
+    tpl = tpls.get(spec.template)
+    if tpl is None:
+        raise BadInput(f"--template: no template {spec.template!r} on {source} (templates: {', '.join(tpls)})")
+    warnings = ctx.hub.call(source, lambda b: b.check_provision(spec))
+    gpus = ", ".join(spec.gpus) or "none"
+    summary = (f"provision {ref} from {tpl.name}: {spec.vcpus or tpl.vcpus} vCPU, "
+               f"{fmt.mib(spec.memory_mib or tpl.memory_mib)}, {spec.disk_gib or tpl.disk_gib}G disk, GPUs: {gpus}"
+               f"{', then start it' if spec.start else ''}")
+
+    def run() -> Outcome:
+        m = ctx.hub.call(source, lambda b: b.provision(spec))
+        return Outcome(data=machine_to_dict(m), text=f"{ref}: created ({m.state.value})",
+                       new=machine_to_dict(m))
+
+    return Plan("vm provision", summary, run, mutating=True, source=source, target=ref,
+                confirm=summary[0].upper() + summary[1:] + "?", warnings=tuple(warnings), previous=None,
+                new=to_jsonable(spec))
+
+
+def _templates(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    sources = [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
+
+    def run() -> Outcome:
+        rows, data = [], []
+        for source, got in ctx.hub.call_many(sources, lambda b: b.templates()).items():
+            if isinstance(got, CockpitError):
+                return Outcome(error=got)
+            for t in got:
+                rows.append((source, t.name, str(t.vcpus), fmt.mib(t.memory_mib), f"{t.disk_gib}G", t.description))
+                data.append({"source": source} | to_jsonable(t))
+        return Outcome(data=data, table=Table(("SOURCE", "TEMPLATE", "VCPU", "MEMORY", "DISK", "DESCRIPTION"),
+                                              tuple(rows)))
+
+    return Plan("vm templates", "list templates", run)
+
+
+def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    sources = [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
+
+    def run() -> Outcome:
+        gpus, errors = [], []
+        for got in ctx.hub.call_many(sources, lambda b: b.host_gpus()).values():
+            if isinstance(got, CockpitError):
+                errors.append(got)
+            else:
+                gpus.extend(got)
+        if args["free"]:
+            gpus = [g for g in gpus if not g.assigned_running]
+        rows = tuple((g.source, g.pci_address, g.model, "-" if g.numa_node is None else str(g.numa_node),
+                      (f"{g.source}/{g.assigned_to}" if g.assigned_to else "free")
+                      + ("" if g.assigned_running or not g.assigned_to else " (stopped)")) for g in gpus)
+        return Outcome(data=to_jsonable(gpus), table=Table(("SOURCE", "PCI", "MODEL", "NUMA", "ASSIGNED"), rows),
+                       error=errors[0] if errors else None)
+
+    return Plan("gpu list", "list host GPUs", run)
+
+
+def register(reg: Registry) -> None:
+    states = tuple(s.value for s in MachineState)
+    reg.add(CommandSpec(("vm", "list"), "list machines on every machines source", _list,
+                        (SOURCE_OPT, Param("--state", "only machines in this state", kind="choice", choices=states))))
+    reg.add(CommandSpec(("vm", "show"), "show one machine: GPUs, disks, NICs, tags", _show, (TARGET,)))
+    reg.add(CommandSpec(("vm", "xml"), "print the machine's native definition (libvirt domain XML)", _xml, (TARGET,)))
+    for action in MACHINE_ACTIONS:
+        reg.add(_action(action))
+    reg.add(CommandSpec(("vm", "destroy"), "undefine a machine (typed-name confirmation in the UI)", _destroy,
+                        (TARGET, Param("--remove-storage", "also delete its disk images", kind="flag")),
+                        mutating=True))
+    reg.add(CommandSpec(("vm", "provision"), "create a machine from a template", _provision, (
+        TARGET,
+        Param("--template", "template name (see 'vm templates')", required=True, metavar="NAME"),
+        Param("--vcpus", "vCPUs (default: the template's)", kind="int", metavar="N"),
+        Param("--memory", "memory, e.g. 64G (default: the template's)", kind="size_mib", metavar="SIZE"),
+        Param("--disk", "disk size, e.g. 200G (default: the template's)", kind="size_gib", metavar="SIZE"),
+        Param("--gpu", "PCI address of a host GPU to pass through (repeatable)", kind="pci", repeat=True,
+              metavar="PCI"),
+        Param("--tag", "KEY=VALUE label stored with the machine (repeatable)", kind="tag", repeat=True,
+              metavar="K=V"),
+        Param("--start", "start it once defined", kind="flag"),
+    ), mutating=True))
+    reg.add(CommandSpec(("vm", "templates"), "list provisioning templates", _templates, (SOURCE_OPT,)))
+    reg.add(CommandSpec(("gpu", "list"), "list host GPUs and which machine has each", _gpus,
+                        (SOURCE_OPT, Param("--free", "only GPUs no running machine holds", kind="flag"))))

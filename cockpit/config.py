@@ -1,0 +1,220 @@
+"""The configuration file: TOML at $XDG_CONFIG_HOME/cockpit/config.toml, or `--config FILE`.
+
+Pydantic validates the file at the edge; the rest of cockpit sees frozen dataclasses. Every
+error names the file, the line where we can find it, the key and the problem, on one line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cockpit.contracts import BadInput
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+LIBVIRT_URI = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?://[^\s]*$")
+TAG_COLOURS = ("red", "amber", "green", "blue", "magenta", "cyan")
+THEMES = ("dark", "light", "high-contrast", "ansi")
+
+
+class ConfigError(BadInput):
+    """A problem in the config file, already phrased as `file:line: key: problem`."""
+
+
+def default_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "cockpit" / "config.toml"
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cockpit"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _SourceCommon(_Strict):
+    kind: str
+    read_only: bool = False
+    timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    colour: Literal["red", "amber", "green", "blue", "magenta", "cyan"] | None = None
+    label: str | None = Field(default=None, max_length=24)
+
+
+class LibvirtSettings(_SourceCommon):
+    """A libvirt host: any URI libvirt accepts (qemu:///system, qemu+ssh://user@host/system, test:///...)."""
+
+    uri: str
+    location: str | None = Field(default=None, description="shown as the host; defaults to the URI's host")
+    poll_seconds: float = Field(default=10.0, ge=1, le=3600)
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        if not LIBVIRT_URI.match(v):
+            raise ValueError("not a libvirt URI (expected driver[+transport]://[user@]host/path)")
+        return v
+
+
+SOURCE_KINDS: Mapping[str, type[_SourceCommon]] = {"libvirt": LibvirtSettings}
+"""Kinds this build knows; later backends add theirs here."""
+
+
+class _Ui(_Strict):
+    theme: Literal["dark", "light", "high-contrast", "ansi"] = "dark"
+    refresh_seconds: float = Field(default=10.0, ge=0, le=3600)
+
+
+class _Audit(_Strict):
+    path: str | None = None
+
+
+class _File(_Strict):
+    ui: _Ui = _Ui()
+    audit: _Audit = _Audit()
+    keys: dict[str, str] = {}
+    read_only: bool = False
+    sources: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One named source as the hub sees it; `settings` holds the kind-specific keys."""
+
+    name: str
+    kind: str
+    read_only: bool = False
+    timeout_seconds: float = 15.0
+    colour: str | None = None
+    label: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    sources: tuple[SourceConfig, ...] = ()
+    theme: str = "dark"
+    refresh_seconds: float = 10.0
+    keys: Mapping[str, str] = field(default_factory=dict)
+    audit_path: Path = field(default_factory=lambda: default_state_dir() / "audit.jsonl")
+    read_only: bool = False
+    path: Path | None = None
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.sources) or "none configured"
+        raise BadInput(f"unknown source {name!r} (known: {known})")
+
+
+def load_config(path: Path | None = None, *, required: bool = False) -> Config:
+    """Read and validate the config; a missing default file is an empty config, not an error."""
+    explicit = path is not None
+    path = path or default_config_path()
+    if not path.exists():
+        if explicit or required:
+            raise ConfigError(f"{path}: no such config file")
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None)
+        where = f"{path}:{line}" if line else str(path)
+        msg = str(e).split(" (at line")[0]
+        raise ConfigError(f"{where}: TOML syntax: {msg}") from None
+    try:
+        top = _File.model_validate(raw)
+    except ValidationError as e:
+        raise _as_config_error(e, text, path, ()) from None
+    sources = []
+    for name, body in top.sources.items():
+        sources.append(_source(name, body, text, path))
+    for binding_id, keys in top.keys.items():
+        if not keys.strip():
+            raise ConfigError(f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}: empty key list")
+    audit = Path(top.audit.path).expanduser() if top.audit.path else default_state_dir() / "audit.jsonl"
+    return Config(
+        sources=tuple(sources), theme=top.ui.theme, refresh_seconds=top.ui.refresh_seconds,
+        keys=dict(top.keys), audit_path=audit, read_only=top.read_only, path=path,
+    )
+
+
+def _source(name: str, body: Mapping[str, Any], text: str, path: Path) -> SourceConfig:
+    loc = ("sources", name)
+    if not SOURCE_NAME.match(name):
+        raise ConfigError(f"{_where(text, path, loc)}: sources.{name}: source names are lowercase "
+                          "letters, digits, '-' and '_' (they appear in targets like NAME/vm)")
+    kind = body.get("kind")
+    if kind is None:
+        raise ConfigError(f"{_where(text, path, loc)}: sources.{name}.kind: missing (one of: "
+                          f"{', '.join(SOURCE_KINDS)})")
+    model = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise ConfigError(f"{_where(text, path, (*loc, 'kind'))}: sources.{name}.kind: unknown kind "
+                          f"{kind!r} (this build knows: {', '.join(SOURCE_KINDS)})")
+    try:
+        v = model.model_validate(dict(body))
+    except ValidationError as e:
+        raise _as_config_error(e, text, path, loc) from None
+    common = set(_SourceCommon.model_fields)
+    settings = {k: getattr(v, k) for k in type(v).model_fields if k not in common}
+    return SourceConfig(name=name, kind=kind, read_only=v.read_only, timeout_seconds=v.timeout_seconds,
+                        colour=v.colour, label=v.label, settings=settings)
+
+
+def _as_config_error(e: ValidationError, text: str, path: Path, prefix: tuple[str, ...]) -> ConfigError:
+    err = e.errors()[0]
+    loc = (*prefix, *(str(p) for p in err["loc"]))
+    key = ".".join(loc)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"].endswith("_type") or err["type"] == "literal_error":
+        msg = f"{msg} (got {err.get('input')!r})"
+    msg = msg.removeprefix("Value error, ")
+    return ConfigError(f"{_where(text, path, loc)}: {key}: {msg}")
+
+
+def _where(text: str, path: Path, loc: tuple[str, ...]) -> str:
+    line = find_line(text, loc)
+    return f"{path}:{line}" if line else str(path)
+
+
+def find_line(text: str, loc: tuple[str, ...]) -> int | None:
+    """Best-effort line of a dotted key: the `[table]` header, then `key =` inside it."""
+    lines = text.splitlines()
+    table: tuple[str, ...] = ()
+    best: int | None = None
+    for i, raw in enumerate(lines, 1):
+        s = raw.strip()
+        if s.startswith("[") and not s.startswith("[["):
+            table = tuple(p.strip().strip('"').strip("'") for p in s.strip("[]").split("."))
+            if table == loc[: len(table)] and (best is None or len(table) > 0):
+                best = i if table == loc[: len(table)] else best
+            continue
+        if "=" in s and not s.startswith("#"):
+            key = tuple(p.strip().strip('"').strip("'") for p in s.split("=", 1)[0].split("."))
+            full = table + key
+            if full == loc[: len(full)] and len(full) >= len(table) + 1:
+                best = i
+                if full == loc:
+                    return i
+    return best

@@ -1,0 +1,57 @@
+"""Human forms of numbers shared by the text output of the script mode and the screens."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+
+from cockpit.model import GpuDevice, Machine
+
+
+def mib(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f}T".replace(".0T", "T")
+    if n >= 1024:
+        return f"{n / 1024:.1f}G".replace(".0G", "G")
+    return f"{n}M"
+
+
+def duration(seconds: float | None) -> str:
+    """k9s-style ages: 42s, 7m, 3h12m, 5d3h."""
+    if seconds is None or seconds < 0:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        h, m = divmod(s // 60, 60)
+        return f"{h}h{m}m" if m else f"{h}h"
+    d, h = divmod(s // 3600, 24)
+    return f"{d}d{h}h" if h else f"{d}d"
+
+
+def age(since: datetime | None, now: datetime) -> str:
+    return "-" if since is None else duration((now - since).total_seconds())
+
+
+def gpu_summary(gpus: Iterable[GpuDevice]) -> str:
+    """`4×A100 SXM4 80GB`, or `2×A100, 1×T4` for a mix; empty when there are none."""
+    counts = Counter(g.model for g in gpus)
+    return ", ".join(f"{n}×{model}" for model, n in counts.most_common())
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+def machine_line(m: Machine) -> str:
+    """One phrase naming a machine and what it holds, for confirmations and messages."""
+    parts = [m.state.value, f"{m.vcpus} vCPU", mib(m.memory_mib)]
+    if m.gpus:
+        parts.append(gpu_summary(m.gpus))
+    return f"{m.ref} ({', '.join(parts)})"

@@ -1,0 +1,153 @@
+"""The records every layer shares: frozen dataclasses, no behaviour that touches the outside.
+
+Backends translate their SDK objects into these records; screens and the script runner only
+ever see these. Keeping them frozen means a record handed to the UI thread can never change
+under it while a worker thread refreshes the inventory.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class MachineState(enum.Enum):
+    """Cockpit's own machine states; each backend maps its native states onto these."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    SUSPENDED = "suspended"
+    STARTING = "starting"
+    STOPPING = "stopping"
+    CRASHED = "crashed"
+    BLOCKED = "blocked"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_on(self) -> bool:
+        """Whether the machine holds its resources (GPUs, memory) right now."""
+        return self in {MachineState.RUNNING, MachineState.PAUSED, MachineState.BLOCKED,
+                        MachineState.STARTING, MachineState.STOPPING}
+
+
+@dataclass(frozen=True, slots=True)
+class GpuDevice:
+    """One GPU given to a machine (PCI passthrough) or attached to a cloud instance."""
+
+    model: str
+    pci_address: str | None = None
+    vendor: str | None = None
+    memory_mib: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    target: str
+    source: str
+    device: str = "disk"
+    capacity_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Nic:
+    mac: str
+    network: str
+    model: str | None = None
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """A VM on a hypervisor or a cloud: the row of the Machines screen and of `vm list`."""
+
+    source: str
+    name: str
+    provider: str
+    location: str
+    state: MachineState
+    native_state: str
+    vcpus: int
+    memory_mib: int
+    gpus: tuple[GpuDevice, ...] = ()
+    addresses: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    uid: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    cpu_time_ns: int | None = None
+    cpu_percent: float | None = None
+    disks: tuple[Disk, ...] = ()
+    nics: tuple[Nic, ...] = ()
+    template: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The `source/name` form every command accepts as a target."""
+        return f"{self.source}/{self.name}"
+
+    def tag(self, key: str) -> str | None:
+        for k, v in self.tags:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HostGpu:
+    """A GPU the hypervisor host owns, and which machine (if any) has it passed through."""
+
+    source: str
+    pci_address: str
+    model: str
+    vendor: str | None
+    numa_node: int | None
+    assigned_to: str | None
+    assigned_running: bool
+    driver: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A provisioning template a source offers (for libvirt: a shipped domain XML)."""
+
+    name: str
+    description: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    gpus: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionSpec:
+    """What `vm provision` asks a backend to create; validated before it reaches a backend."""
+
+    name: str
+    template: str
+    vcpus: int | None = None
+    memory_mib: int | None = None
+    disk_gib: int | None = None
+    gpus: tuple[str, ...] = ()
+    start: bool = False
+    tags: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+class HealthState(enum.Enum):
+    UNKNOWN = "unknown"
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """What the status bar shows per source: state, why, and how fresh the data is."""
+
+    source: str
+    kind: str
+    state: HealthState
+    reason: str | None = None
+    as_of: datetime | None = None
+    latency_ms: float | None = None

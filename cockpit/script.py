@@ -1,0 +1,108 @@
+"""Headless mode: `cockpit --script FILE` (or `-`), and `cockpit COMMAND ...` for one line.
+
+The whole script is parsed before anything runs, so a typo on line 9 cannot leave lines 1-8
+half applied. Then lines run in order; the first failure stops the run unless --keep-going.
+Exit codes: 0 ok, 1 an operation failed, 2 bad input, 3 refused (read-only or unconfirmed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from cockpit.commands import Context, Registry, Result, Table
+from cockpit.commands.grammar import tokenize
+from cockpit.contracts import CockpitError
+from cockpit.secrets import redact
+from cockpit.serialize import to_jsonable
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptOptions:
+    output: str = "text"
+    yes: bool = False
+    dry_run: bool = False
+    keep_going: bool = False
+
+
+def read_lines(text: str) -> list[tuple[int, str]]:
+    """Numbered lines that hold a command (blank lines and `#` comments dropped)."""
+    out = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        try:
+            empty = not tokenize(raw)
+        except CockpitError:
+            empty = False  # let the parser report the unbalanced quote with its line number
+        if not empty:
+            out.append((n, raw.strip()))
+    return out
+
+
+def run_script(lines: Iterable[tuple[int, str]], *, name: str, registry: Registry, ctx: Context,
+               opts: ScriptOptions, out: IO[str], err: IO[str]) -> int:
+    lines = list(lines)
+    parsed = []
+    bad = 0
+    for n, line in lines:
+        try:
+            parsed.append((n, registry.parse(line, ctx.hub)))
+        except CockpitError as e:
+            bad += 1
+            _emit(Result("", line, "invalid", e.exit_code, error=e.message), n, name, opts, out, err)
+    if bad:
+        if len(lines) > 1:
+            print(f"{name}: {bad} bad line(s); nothing was run", file=err)
+        return 2
+    code = 0
+    for n, inv in parsed:
+        result = registry.run_invocation(inv, ctx, yes=opts.yes, dry_run=opts.dry_run)
+        _emit(result, n, name, opts, out, err)
+        if result.exit_code and not code:
+            code = result.exit_code
+            if not opts.keep_going:
+                break
+    return code
+
+
+def _emit(r: Result, n: int, name: str, opts: ScriptOptions, out: IO[str], err: IO[str]) -> None:
+    error = redact(r.error) if r.error else None
+    if opts.output == "json":
+        record: dict[str, Any] = {
+            "line": n, "input": redact(r.line), "command": r.command or None, "status": r.status,
+            "exit_code": r.exit_code, "data": to_jsonable(r.outcome.data), "error": error,
+            "duration_ms": round(r.duration_s * 1000, 1),
+        }
+        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        out.flush()
+        return
+    if r.outcome.table is not None:
+        out.write(render_table(r.outcome.table))
+    elif r.outcome.text:
+        out.write(r.outcome.text.rstrip("\n") + "\n")
+    if r.plan is not None and r.status == "ok" and r.plan.warnings:
+        for w in r.plan.warnings:
+            err.write(f"{_where(name, n)}: warning: {w}\n")
+    if error:
+        err.write(f"{_where(name, n)}: {error}\n")
+    out.flush()
+
+
+def _where(name: str, n: int) -> str:
+    """`file:line`, or just `cockpit` for a command given on the command line (line 0)."""
+    return f"{name}:{n}" if n else name
+
+
+def render_table(table: Table) -> str:
+    """kubectl-style columns: upper-case headers, two spaces between, no borders."""
+    if not table.rows:
+        return "(none)\n"
+    widths = [len(c) for c in table.columns]
+    for row in table.rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = []
+    for row in (table.columns, *table.rows):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return "\n".join(lines) + "\n"
