@@ -50,8 +50,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+_VALUED = {"--config", "--script", "-o", "--output", "--theme"}
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Cockpit's own options come first; from the first bare word on, it is the command's line,
+    so `cockpit vm provision x --template gpu-node` keeps `--template` for the command."""
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return argv[:i], argv[i + 1:]
+        if not tok.startswith("-") or tok == "-":
+            return argv[:i], argv[i:]
+        i += 2 if tok in _VALUED else 1
+    return argv, []
+
+
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    own, command = split_argv(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(own)
+    args.command = command
     try:
         config = _config(args)
     except CockpitError as e:

@@ -74,6 +74,10 @@ class Hub:
         self._lock = threading.Lock()
         self._health_listeners: list[Callable[[SourceHealth], None]] = []
 
+    def now(self) -> datetime:
+        """The hub's clock; screens use it for ages so a test can fix time in one place."""
+        return self._now()
+
     # -- sources -----------------------------------------------------------------------------
     def sources(self, role: str | None = None) -> list[SourceConfig]:
         return [s.cfg for s in self._slots.values() if role is None or role in KINDS[s.cfg.kind].roles]

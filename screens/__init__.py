@@ -1,1 +1,3 @@
-"""placeholder"""
+"""The Textual UI. Imports cockpit/ and themes/, never backends/."""
+
+from __future__ import annotations

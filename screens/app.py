@@ -1,0 +1,272 @@
+"""The Cockpit Textual App: views as modes, one poll loop, and the dispatcher that runs every
+UI action through the command registry (plan -> confirm -> execute -> audit)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import Screen
+
+from cockpit.audit import AuditLog
+from cockpit.commands import Context, Plan, Registry, Result
+from cockpit.contracts import CockpitError
+from cockpit.hub import Hub
+from cockpit.script import render_table
+from screens.audit_view import AuditScreen
+from screens.base import CockpitScreen
+from screens.help import HelpScreen
+from screens.inventory import Inventory, poll
+from screens.machines import MachinesScreen
+from screens.overview import OverviewScreen
+from screens.palette import CockpitCommands
+from screens.placeholders import CostsScreen, DeploymentsScreen, MetricsScreen, ModelsScreen, NodesScreen
+from screens.widgets.bars import VIEWS
+from screens.widgets.dialogs import ConfirmScreen, TextScreen
+from themes import STYLESHEET, THEMES, theme_name
+
+VIEW_ALIASES = {
+    "overview": "overview", "o": "overview", "home": "overview",
+    "machines": "machines", "m": "machines", "vms": "machines",
+    "nodes": "nodes", "gpus": "nodes", "no": "nodes",
+    "models": "models", "mo": "models",
+    "deployments": "deployments", "deploy": "deployments", "dp": "deployments",
+    "costs": "costs", "cost": "costs",
+    "metrics": "metrics", "me": "metrics",
+    "audit": "audit", "a": "audit",
+}
+
+
+class CockpitApp(App[int]):
+    TITLE = "cockpit"
+    CSS_PATH = str(STYLESHEET)
+    MODES: ClassVar[dict[str, Any]] = {
+        "overview": OverviewScreen, "machines": MachinesScreen, "nodes": NodesScreen, "models": ModelsScreen,
+        "deployments": DeploymentsScreen, "costs": CostsScreen, "metrics": MetricsScreen, "audit": AuditScreen,
+    }
+    COMMANDS = App.COMMANDS | {CockpitCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(key, f"show_view('{view}')", title, show=False, id=f"view.{view}") for key, view, title in VIEWS),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
+        Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit", priority=True),
+    ]
+
+    def __init__(self, *, hub: Hub, registry: Registry, audit: AuditLog, keymap: dict[str, str] | None = None,
+                 refresh_seconds: float | None = None, start_view: str = "overview", watch: bool = True) -> None:
+        super().__init__()
+        self.hub = hub
+        self.registry = registry
+        self.audit = audit
+        self.ctx = Context(hub=hub, audit=audit, origin="ui")
+        self.inventory = Inventory()
+        self.view_aliases = VIEW_ALIASES
+        self._keymap = dict(keymap if keymap is not None else hub.config.keys)
+        self._refresh_s = hub.config.refresh_seconds if refresh_seconds is None else refresh_seconds
+        self._start_view = start_view
+        self._watch = watch
+        self._history: list[str] = []
+        self._polling = False
+        self._poll_again = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        for t in THEMES.values():
+            self.register_theme(t)
+        self.theme = theme_name(hub.config.theme)
+
+    # -- start -------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.switch_mode(self._start_view)
+        self._history = [self._start_view]
+        self.request_poll(0)
+        if self._watch:
+            self.run_worker(self._subscribe, thread=True, group="watch", exit_on_error=False)
+
+    def _subscribe(self) -> None:
+        """Lifecycle events (where the driver has them) trigger a refresh sooner than the poll."""
+        def changed(_name: str) -> None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self.request_poll, 0.2)
+
+        for source in self.hub.sources("machines"):
+            try:
+                unsub = self.hub.call(source.name, lambda b: b.watch(changed))
+            except CockpitError:
+                continue  # the poll reports the source's health; events are only a bonus
+            if unsub is not None:
+                self._unsubscribe.append(unsub)
+
+    def on_unmount(self) -> None:
+        for unsub in self._unsubscribe:
+            threading.Thread(target=unsub, daemon=True).start()
+
+    # -- polling: one loop that reschedules itself when it finishes (no overlapping polls) ----
+    def request_poll(self, delay: float = 0.0) -> None:
+        if self._polling:
+            self._poll_again = True
+            return
+        self.set_timer(delay, self._start_poll) if delay else self._start_poll()
+
+    def _start_poll(self) -> None:
+        if self._polling:
+            self._poll_again = True
+            return
+        self._polling = True
+        self.run_worker(self._poll, thread=True, group="poll", exit_on_error=False)
+
+    def _poll(self) -> None:
+        try:
+            inv = poll(self.hub, self.inventory)
+        except Exception as e:  # a bug must not stop the loop; show it and keep polling
+            self.call_from_thread(self.notify, f"refresh failed: {e}", severity="error")
+            inv = self.inventory
+        self.call_from_thread(self._poll_done, inv)
+
+    def _poll_done(self, inv: Inventory) -> None:
+        self.inventory = inv
+        self._polling = False
+        self._for_screens(lambda s: (s.inventory_changed(), s.refresh_status()))
+        if self._poll_again:
+            self._poll_again = False
+            self.request_poll(0.1)
+        elif self._refresh_s > 0:
+            self.set_timer(self._refresh_s, self._start_poll, name="poll")
+
+    def _for_screens(self, fn: Callable[[CockpitScreen], object]) -> None:
+        seen: set[int] = set()
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                if isinstance(screen, CockpitScreen) and id(screen) not in seen and screen.is_mounted:
+                    seen.add(id(screen))
+                    fn(screen)
+
+    def targets(self) -> list[str]:
+        return [m.ref for m in self.inventory.all_machines()]
+
+    # -- navigation --------------------------------------------------------------------------
+    def action_show_view(self, view: str) -> None:
+        self.show_view(view)
+
+    def show_view(self, view: str) -> None:
+        if view != self.current_mode:
+            self._history.append(view)
+            self._history = self._history[-20:]
+            self.switch_mode(view)
+
+    def action_back(self) -> None:
+        screen = self.screen
+        if isinstance(screen, CockpitScreen) and screen.back():
+            return
+        if len(self._history) > 1:
+            self._history.pop()
+            self.switch_mode(self._history[-1])
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_refresh(self) -> None:
+        self.request_poll(0)
+        self.notify("refreshing", timeout=1.5)
+
+    def open_command_line(self, prefill: str = "") -> None:
+        if isinstance(self.screen, CockpitScreen):
+            self.screen.action_command_line(prefill)
+
+    # -- commands ----------------------------------------------------------------------------
+    def run_command_line(self, text: str) -> None:
+        """What `:` submits: a view name, `q`, or any script-mode command."""
+        word = text.strip()
+        if word in ("q", "q!", "quit", "exit"):
+            self.exit(0)
+            return
+        if word.lstrip(":") in VIEW_ALIASES:
+            self.show_view(VIEW_ALIASES[word.lstrip(":")])
+            return
+        self.dispatch([text])
+
+    def dispatch(self, lines: list[str]) -> None:
+        """Parse now (config only, instant), plan and run in a thread: backends never block the UI."""
+        invocations = []
+        for line in lines:
+            try:
+                invocations.append(self.registry.parse(line, self.hub))
+            except CockpitError as e:
+                self.notify(e.message, title="bad command", severity="error", timeout=8)
+                return
+        self.run_worker(lambda: self._plan_and_run(invocations), thread=True, group="commands",
+                        exit_on_error=False)
+
+    def _plan_and_run(self, invocations: list[Any]) -> None:
+        plans: list[Plan] = []
+        for inv in invocations:
+            try:
+                plan = self.registry.plan(inv, self.ctx)
+            except CockpitError as e:
+                self.call_from_thread(self.notify, e.message, title=inv.spec.name, severity="error", timeout=8)
+                continue
+            if plan.noop:
+                self.call_from_thread(self.notify, plan.noop, title=plan.command)
+                continue
+            plans.append(plan)
+        if not plans:
+            return
+        mutating = [p for p in plans if p.mutating]
+        if mutating and not self._confirm(mutating):
+            self.call_from_thread(self.notify, "cancelled: nothing changed", timeout=3)
+            return
+        results = [self.registry.execute(p, self.ctx) for p in plans]
+        self.call_from_thread(self._show_results, results, bool(mutating))
+
+    def _confirm(self, plans: list[Plan]) -> bool:
+        """Blocks this worker thread until the person answers the dialog."""
+        answer: Future[bool] = Future()
+        if len(plans) == 1:
+            p = plans[0]
+            title, lines = p.command, [p.confirm or p.summary]
+        else:
+            title = f"{plans[0].command} × {len(plans)}"
+            lines = [f"{len(plans)} machines:"] + [f"  {p.summary}" for p in plans]
+        warnings = [w for p in plans for w in p.warnings]
+        typed = plans[0].typed_name if len(plans) == 1 else None
+
+        def ask() -> None:
+            self.push_screen(ConfirmScreen(title, lines, warnings, typed, on_answer=answer.set_result))
+
+        self.call_from_thread(ask)
+        return answer.result()
+
+    def _show_results(self, results: list[Result], mutated: bool) -> None:
+        if mutated:
+            ok = [r for r in results if r.status == "ok"]
+            failed = [r for r in results if r.status != "ok"]
+            for r in failed:
+                self.notify(r.error or r.status, title=f"{r.command} failed", severity="error", timeout=10)
+            if ok:
+                text = "\n".join(r.outcome.text or r.command for r in ok[:6])
+                more = f"\n… and {len(ok) - 6} more" if len(ok) > 6 else ""
+                self.notify(text + more, title=ok[0].command, timeout=4)
+            self.request_poll(0)
+            self._for_screens(lambda s: s.audit_changed())
+            return
+        for r in results:
+            if r.status != "ok":
+                self.notify(r.error or r.status, title=r.command, severity="error", timeout=10)
+            body = render_table(r.outcome.table) if r.outcome.table else (r.outcome.text or "")
+            if r.outcome.error:
+                body += f"\n{r.outcome.error.message}"
+            if body:
+                self.push_screen(TextScreen(r.plan.summary if r.plan else r.command, Content(body)))
+
+    def get_default_screen(self) -> Screen[Any]:
+        return OverviewScreen()

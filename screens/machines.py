@@ -1,0 +1,259 @@
+"""Machines: every VM of every machines source in one table, with a detail pane and actions.
+
+Actions go through the app's dispatcher, which plans them with the command registry, confirms
+them and writes the audit log, exactly as `cockpit --script` would.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from cockpit import format as fmt
+from cockpit.model import Machine, MachineState
+from screens.base import CockpitScreen
+from screens.widgets.command_line import FilterBox
+from screens.widgets.virtual_table import Column, Row, VirtualTable
+
+STATE_STYLE = {
+    MachineState.RUNNING.value: "vt--good", MachineState.STOPPED.value: "vt--dim",
+    MachineState.PAUSED.value: "vt--warn", MachineState.SUSPENDED.value: "vt--warn",
+    MachineState.STARTING.value: "vt--warn", MachineState.STOPPING.value: "vt--warn",
+    MachineState.CRASHED.value: "vt--bad", MachineState.BLOCKED.value: "vt--warn",
+    MachineState.UNKNOWN.value: "vt--bad",
+}
+
+COLUMNS = (
+    Column("name", "NAME", min_width=10, max_width=28, priority=0),
+    Column("source", "SOURCE", min_width=6, max_width=14, priority=1),
+    Column("state", "STATE", min_width=7, max_width=10, priority=0, style=STATE_STYLE.get),
+    Column("vcpus", "VCPU", min_width=4, max_width=5, align="right", priority=2),
+    Column("memory", "MEM", min_width=4, max_width=6, align="right", priority=2),
+    Column("gpus", "GPUS", min_width=4, max_width=22, priority=0),
+    Column("cpu", "CPU%", min_width=4, max_width=5, align="right", priority=4),
+    Column("address", "ADDRESS", min_width=7, max_width=16, priority=3),
+    Column("uptime", "UPTIME", min_width=6, max_width=8, align="right", priority=4),
+    Column("host", "HOST", min_width=4, max_width=14, priority=5),
+    Column("tags", "TAGS", min_width=4, max_width=40, grow=True, priority=6),
+)
+ACTIONS = {"start": "start", "stop": "stop", "reboot": "reboot", "force_off": "force-off",
+           "suspend": "suspend", "resume": "resume"}
+
+
+def machine_row(m: Machine, now: datetime, colour: str | None) -> Row:
+    return Row(m.ref, (
+        m.name, m.source, m.state.value, str(m.vcpus), fmt.mib(m.memory_mib), fmt.gpu_summary(m.gpus) or "-",
+        fmt.percent(m.cpu_percent), ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location,
+        " ".join(f"{k}={v}" for k, v in m.tags),
+    ), style=f"vt--tag-{colour}" if colour else None)
+
+
+class MachinesScreen(CockpitScreen):
+    VIEW = "machines"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="machines.filter"),
+        Binding("s", "act('start')", "Start", id="machines.start"),
+        Binding("x", "act('stop')", "Stop", id="machines.stop"),
+        Binding("r", "act('reboot')", "Reboot", id="machines.reboot"),
+        Binding("p", "act('suspend')", "Pause", id="machines.suspend"),
+        Binding("u", "act('resume')", "Resume", id="machines.resume"),
+        Binding("F", "act('force_off')", "Force off", id="machines.force_off"),
+        Binding("ctrl+d", "destroy", "Destroy", id="machines.destroy"),
+        Binding("n", "provision", "New", id="machines.provision"),
+        Binding("d", "toggle_detail", "Detail", id="machines.detail"),
+        Binding("y", "xml", "XML", id="machines.xml"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="machines-body"):
+            with Vertical(id="machines-main"):
+                yield FilterBox(placeholder="filter: words that must all appear (esc clears)", id="filter")
+                yield Static("", id="machines-summary")
+                yield VirtualTable(COLUMNS, id="machines-table")
+            yield Static("", id="detail")
+
+    def on_mount(self) -> None:
+        self.table.empty_text = "loading machines..."
+        self.table.focus()
+        self._layout_detail()
+
+    def on_resize(self) -> None:
+        self._layout_detail()
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#machines-table", VirtualTable)
+
+    def focus_main(self) -> None:
+        self.table.focus()
+
+    # -- data --------------------------------------------------------------------------------
+    def inventory_changed(self) -> None:
+        inv = self.cockpit.inventory
+        hub = self.cockpit.hub
+        colours = {s.name: s.colour for s in hub.sources()}
+        now = hub.now()
+        machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
+        self.table.set_rows([machine_row(m, now, colours.get(m.source)) for m in machines])
+        if not hub.sources("machines"):
+            self.table.empty_text = ("no machines source configured: add [sources.NAME] kind = \"libvirt\" "
+                                     "uri = \"qemu:///system\" to the config, or run cockpit --demo")
+        elif inv.loaded:
+            self.table.empty_text = "no machines" + (" match the filter" if self.table.filter else "")
+        self._summary()
+        self._detail()
+
+    def _summary(self) -> None:
+        inv = self.cockpit.inventory
+        machines = inv.all_machines()
+        running = sum(1 for m in machines if m.state is MachineState.RUNNING)
+        gpus = sum(len(m.gpus) for m in machines if m.state.is_on)
+        total_gpus = sum(len(g) for g in inv.gpus.values())
+        text = (f"{len(machines)} machines, {running} running · GPUs in use {gpus}/{total_gpus}"
+                f" · showing {self.table.visible_count}")
+        if self.table.filter:
+            text += f" · filter: {self.table.filter}"
+        if self.table.marked:
+            text += f" · {len(self.table.marked)} marked"
+        for source, err in sorted(inv.errors.items()):
+            text += f" · {source}: {err}"
+        self.query_one("#machines-summary", Static).update(Content(text))
+
+    def on_virtual_table_cursor_moved(self, _event: VirtualTable.CursorMoved) -> None:
+        self._detail()
+
+    def on_virtual_table_selected(self, _event: VirtualTable.Selected) -> None:
+        self.action_toggle_detail()
+
+    def _detail(self) -> None:
+        pane = self.query_one("#detail", Static)
+        if not pane.display:
+            return
+        key = self.table.cursor_key
+        m = self.cockpit.inventory.find(str(key)) if key else None
+        pane.update(detail_content(m, self.cockpit.hub.now()) if m else Content("no machine selected"))
+
+    # -- layout ------------------------------------------------------------------------------
+    def _layout_detail(self) -> None:
+        body = self.query_one("#machines-body")
+        wide = self.size.width >= 110
+        body.set_class(not wide, "-narrow")
+        if self._detail_wanted is None:
+            self.query_one("#detail").display = wide
+        self._detail()
+
+    _detail_wanted: bool | None = None
+
+    def action_toggle_detail(self) -> None:
+        pane = self.query_one("#detail")
+        pane.display = not pane.display
+        self._detail_wanted = bool(pane.display)
+        self._detail()
+
+    # -- filter ------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.add_class("open")
+        box.focus()
+
+    def on_input_changed(self, event: FilterBox.Changed) -> None:
+        if isinstance(event.input, FilterBox):
+            self.table.set_filter(event.value)
+            self._summary()
+
+    def on_input_submitted(self, event: FilterBox.Submitted) -> None:
+        if isinstance(event.input, FilterBox):
+            if not event.value:
+                event.input.remove_class("open")
+            self.table.focus()
+            return
+        super().on_input_submitted(event)
+
+    def on_filter_box_cleared(self, _event: FilterBox.Cleared) -> None:
+        self.query_one(FilterBox).remove_class("open")
+        self.table.set_filter("")
+        self.table.focus()
+        self._summary()
+
+    def back(self) -> bool:
+        if self.table.clear_marks():
+            self._summary()
+            return True
+        if self.table.filter:
+            self.on_filter_box_cleared(FilterBox.Cleared())
+            self.query_one(FilterBox).value = ""
+            return True
+        return False
+
+    # -- actions -----------------------------------------------------------------------------
+    def _targets(self) -> list[str]:
+        marked = [str(k) for k in self.table.visible_keys() if k in self.table.marked]
+        if marked:
+            return marked
+        key = self.table.cursor_key
+        return [str(key)] if key is not None else []
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("act", "destroy", "provision"):
+            hub = self.cockpit.hub
+            writable = [s.name for s in hub.sources("machines") if not hub.is_read_only(s.name)]
+            if not writable:
+                return False  # hidden: everything here is read-only
+            targets = self._targets()
+            if action != "provision" and targets and all(t.split("/")[0] not in writable for t in targets):
+                return None  # shown disabled: the selection is on a read-only source
+        return True
+
+    def action_act(self, action: str) -> None:
+        targets = self._targets()
+        if not targets:
+            self.notify("no machine selected", severity="warning")
+            return
+        self.cockpit.dispatch([f"vm {ACTIONS[action]} {t}" for t in targets])
+
+    def action_destroy(self) -> None:
+        key = self.table.cursor_key
+        if self.table.marked:
+            self.notify("destroy acts on one machine at a time: clear the marks (esc) first", severity="warning")
+            return
+        if key is not None:
+            self.cockpit.dispatch([f"vm destroy {key}"])
+
+    def action_provision(self) -> None:
+        key = self.table.cursor_key
+        source = str(key).split("/")[0] if key else (self.cockpit.hub.sources("machines") or [None])[0]
+        source_name = source if isinstance(source, str) else (source.name if source else "SOURCE")
+        self.action_command_line(f"vm provision {source_name}/")
+
+    def action_xml(self) -> None:
+        key = self.table.cursor_key
+        if key is not None:
+            self.cockpit.dispatch([f"vm xml {key}"])
+
+
+def detail_content(m: Machine, now: datetime) -> Content:
+    lines = [
+        Content.from_markup("[b]$ref[/]", ref=m.ref),
+        Content.from_markup("[$muted]state[/]    $s ($n)", s=m.state.value, n=m.native_state),
+        Content.from_markup("[$muted]host[/]     $h ($p)", h=m.location, p=m.provider),
+        Content.from_markup("[$muted]size[/]     $c vCPU, $mem", c=str(m.vcpus), mem=fmt.mib(m.memory_mib)),
+        Content.from_markup("[$muted]uptime[/]   $u   [$muted]cpu[/] $p", u=fmt.age(m.started_at, now),
+                            p=fmt.percent(m.cpu_percent)),
+        Content.from_markup("[$muted]address[/]  $a", a=", ".join(m.addresses) or "-"),
+        Content.from_markup("[$muted]template[/] $t", t=m.template or "-"),
+        Content.from_markup("[$muted]tags[/]     $t", t=" ".join(f"{k}={v}" for k, v in m.tags) or "-"),
+        Content.from_markup("[b]GPUs[/] ($n)", n=str(len(m.gpus))),
+    ]
+    lines += [Content.from_markup("  $a  $m", a=g.pci_address or "-", m=g.model) for g in m.gpus] or [
+        Content("  none")]
+    lines.append(Content.from_markup("[b]Disks[/]"))
+    lines += [Content.from_markup("  $t  $s", t=d.target, s=d.source) for d in m.disks] or [Content("  none")]
+    lines.append(Content.from_markup("[b]NICs[/]"))
+    lines += [Content.from_markup("  $mac  $net", mac=n.mac, net=n.network) for n in m.nics] or [Content("  none")]
+    return Content("\n").join(lines)

@@ -1,0 +1,71 @@
+"""Screens whose backends have not been built yet. They say so plainly and show no data:
+an invented GPU or price would be worse than an empty screen."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from screens.base import CockpitScreen
+from screens.widgets.empty_state import EmptyState
+
+NOT_YET = "This version of cockpit has no {what} backend yet, so there is nothing to show here."
+
+
+class NodesScreen(CockpitScreen):
+    VIEW = "nodes"
+
+    def compose_body(self) -> ComposeResult:
+        yield EmptyState(
+            "Nodes & GPUs: no Kubernetes source",
+            NOT_YET.format(what="Kubernetes") + " Host GPUs of libvirt sources are on the Overview "
+            "(and `gpu list`).",
+            "When it lands, add a Kubernetes source to config.toml:",
+            '[sources.prod-k8s]\nkind = "kubernetes"\ncontext = "prod"          # from your kubeconfig',
+        )
+
+
+class ModelsScreen(CockpitScreen):
+    VIEW = "models"
+
+    def compose_body(self) -> ComposeResult:
+        yield EmptyState(
+            "Models: no MLflow registry",
+            NOT_YET.format(what="MLflow model registry"),
+            "When it lands, add the tracking server to config.toml:",
+            '[sources.registry]\nkind = "mlflow"\ntracking_uri = "https://mlflow.internal"',
+        )
+
+
+class DeploymentsScreen(CockpitScreen):
+    VIEW = "deployments"
+
+    def compose_body(self) -> ComposeResult:
+        yield EmptyState(
+            "Deployments: no Kubernetes source",
+            NOT_YET.format(what="Kubernetes (Deployments, KServe, HPAs)"),
+            "When it lands, the Kubernetes source on the Nodes & GPUs screen feeds this one too.",
+        )
+
+
+class CostsScreen(CockpitScreen):
+    VIEW = "costs"
+
+    def compose_body(self) -> ComposeResult:
+        yield EmptyState(
+            "Costs: no price data",
+            NOT_YET.format(what="cost"),
+            "Costs will come from a shipped price catalogue and the cloud billing APIs; libvirt machines "
+            "will use a per-GPU-hour rate you set in config.toml.",
+        )
+
+
+class MetricsScreen(CockpitScreen):
+    VIEW = "metrics"
+
+    def compose_body(self) -> ComposeResult:
+        yield EmptyState(
+            "Metrics: no Prometheus source",
+            NOT_YET.format(what="Prometheus or local-GPU (NVML)"),
+            "When it lands, add Prometheus (with the DCGM exporter) to config.toml:",
+            '[sources.prom]\nkind = "prometheus"\nurl = "http://prometheus:9090"',
+        )

@@ -1,0 +1,3 @@
+"""Project widgets shared by the screens."""
+
+from __future__ import annotations

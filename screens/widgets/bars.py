@@ -1,0 +1,90 @@
+"""The top bar (views and their number keys) and the status bar (per-source health, data age)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.content import Content
+from textual.widgets import Static
+
+from cockpit.config import SourceConfig
+from cockpit.model import HealthState, SourceHealth
+
+VIEWS: tuple[tuple[str, str, str], ...] = (
+    ("1", "overview", "Overview"),
+    ("2", "machines", "Machines"),
+    ("3", "nodes", "Nodes & GPUs"),
+    ("4", "models", "Models"),
+    ("5", "deployments", "Deployments"),
+    ("6", "costs", "Costs"),
+    ("7", "metrics", "Metrics"),
+    ("8", "audit", "Audit"),
+)
+SHORT = {"nodes": "Nodes", "deployments": "Deploy"}
+
+
+class TopBar(Static):
+    def __init__(self, current: str) -> None:
+        super().__init__(id="top-bar")
+        self.current = current
+
+    def on_mount(self) -> None:
+        self.update_bar()
+
+    def on_resize(self) -> None:
+        self.update_bar()
+
+    def update_bar(self) -> None:
+        narrow = self.size.width and self.size.width < 110
+        parts = [Content.from_markup("[b $accent] cockpit [/]")]
+        for key, view, title in VIEWS:
+            label = SHORT.get(view, title) if narrow else title
+            if view == self.current:
+                parts.append(Content.from_markup(f"[reverse b] {key} {label} [/]"))
+            else:
+                parts.append(Content.from_markup(f" [$accent]{key}[/] {label} "))
+        self.update(Content("").join(parts))
+
+
+_DOT = {HealthState.OK: "$success", HealthState.DEGRADED: "$warning", HealthState.DOWN: "$error",
+        HealthState.UNKNOWN: "$muted"}
+
+
+class StatusBar(Static):
+    """`● rack-a ok 13:05:02 │ ● rack-b down: cannot open ...`: always visible, on every screen."""
+
+    def __init__(self) -> None:
+        super().__init__(id="status-bar")
+
+    def show(self, sources: list[SourceConfig], health: list[SourceHealth], read_only: bool,
+             read_only_sources: set[str]) -> None:
+        if not sources:
+            self.update(Content.from_markup("[$warning]no sources configured[/] [$muted]"
+                                            "(see README: config.toml, or run with --demo)[/]"))
+            return
+        by_name = {h.source: h for h in health}
+        parts = []
+        for s in sources:
+            h = by_name.get(s.name)
+            state = h.state if h else HealthState.UNKNOWN
+            name = Content.from_markup(f"[$tag-{s.colour}]$name[/]", name=s.name) if s.colour else Content(s.name)
+            text = Content.assemble(Content.from_markup(f"[{_DOT[state]}]●[/] "), name)
+            if s.label:
+                text = Content.assemble(text, Content.from_markup(" [$muted]($label)[/]", label=s.label))
+            if s.name in read_only_sources and not read_only:
+                text = Content.assemble(text, Content.from_markup(" [$muted]ro[/]"))
+            detail = state.value if state is not HealthState.UNKNOWN else "connecting"
+            if h and h.reason and state is not HealthState.OK:
+                detail = f"{detail}: {h.reason}"
+            text = Content.assemble(text, " ", Content.from_markup(f"[{_DOT[state]}]$detail[/]", detail=detail))
+            if h and h.as_of:
+                text = Content.assemble(text, Content.from_markup(" [$muted]as of $t[/]", t=_clock(h.as_of)))
+            parts.append(text)
+        line = Content(" │ ").join(parts)
+        if read_only:
+            line = Content.assemble(Content.from_markup("[reverse $warning] READ-ONLY [/] "), line)
+        self.update(line)
+
+
+def _clock(t: datetime) -> str:
+    return t.astimezone().strftime("%H:%M:%S")
