@@ -136,9 +136,10 @@ def parse_config(text: str, path: Path) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
+        m = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        line = getattr(e, "lineno", None) or (m.group(1) if m else None)
         where = f"{path}:{line}" if line else str(path)
-        msg = str(e).split(" (at line")[0]
+        msg = str(e).split(" (at ")[0]
         raise ConfigError(f"{where}: TOML syntax: {msg}") from None
     try:
         top = _File.model_validate(raw)
@@ -206,15 +207,21 @@ def find_line(text: str, loc: tuple[str, ...]) -> int | None:
     for i, raw in enumerate(lines, 1):
         s = raw.strip()
         if s.startswith("[") and not s.startswith("[["):
-            table = tuple(p.strip().strip('"').strip("'") for p in s.strip("[]").split("."))
+            table = _dotted(s.strip("[]"))
             if table == loc[: len(table)] and (best is None or len(table) > 0):
                 best = i if table == loc[: len(table)] else best
             continue
         if "=" in s and not s.startswith("#"):
-            key = tuple(p.strip().strip('"').strip("'") for p in s.split("=", 1)[0].split("."))
+            key = _dotted(s.split("=", 1)[0] if not s.startswith(('"', "'")) else s[: s.index("=", 1)])
             full = table + key
             if full == loc[: len(full)] and len(full) >= len(table) + 1:
                 best = i
                 if full == loc:
                     return i
     return best
+
+
+def _dotted(key: str) -> tuple[str, ...]:
+    """`a."b.c".d` -> ('a', 'b.c', 'd'): TOML dotted keys, quotes respected."""
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', key)
+    return tuple(next(p for p in groups if p) if any(groups) else "" for groups in parts)

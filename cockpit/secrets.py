@@ -29,7 +29,10 @@ def redact_uri(uri: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if _SECRET_KEYS.search(k) else v) for k, v in pairs], safe="/:")
+        if any(_SECRET_KEYS.search(k) for k, _ in pairs):
+            query = urlencode([(k, MASK if _SECRET_KEYS.search(k) else v) for k, v in pairs], safe="/:")
+    if netloc == parts.netloc and query == parts.query:
+        return uri  # nothing secret: keep it byte for byte (urlunsplit would turn test:/// into test:/)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

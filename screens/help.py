@@ -15,9 +15,9 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     by_id: dict[str, tuple[list[str], str]] = {}
     for key, active in screen.active_bindings.items():
         b = active.binding
-        if not b.description:
-            continue
-        bid = b.id or f"({b.action})"
+        if not b.description or not b.id:
+            continue  # only bindings with an id can be remapped, and only they are cockpit's
+        bid = b.id
         keys, _ = by_id.setdefault(bid, ([], b.description))
         name = _NAMES.get(key, key)
         if name not in keys:
@@ -29,11 +29,12 @@ class HelpScreen(TextScreen):
     def __init__(self, screen: Screen[object]) -> None:
         rows = key_rows(screen)
         width = max((len(k) for k, _, _ in rows), default=4)
-        lines = [Content.from_markup('[b]Keys[/]  [$muted]remap in config.toml: [keys] "id" = "key"[/]'), Content("")]
+        lines = [Content.from_markup('[b]Keys[/]  [$muted]remap in config.toml: \\[keys] "id" = "key"[/]'), Content("")]
         for keys, desc, bid in rows:
             lines.append(Content.from_markup("[b $accent]$k[/]  $d  [$muted]$i[/]", k=keys.ljust(width),
                                              d=desc.ljust(14), i=bid))
         lines += [Content(""),
                   Content(": opens the command line: the same commands as cockpit --script (tab completes)"),
-                  Content("ctrl+p opens the command palette · :q or ctrl+q quits · esc goes back")]
+                  Content("ctrl+p opens the command palette · :q or ctrl+q quits · esc goes back"),
+                  Content("tab / shift+tab move between panes")]
         super().__init__("help", Content("\n").join(lines))

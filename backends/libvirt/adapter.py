@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from backends._lazy import require
 from backends.libvirt import templates
 from backends.libvirt.translate import (
-    EVENT_RESUMED,
     EVENT_STARTED,
     EVENT_STOPPED,
     DomainXml,
@@ -29,6 +28,7 @@ from backends.libvirt.translate import (
     host_gpus,
     parse_domain,
     parse_nodedev,
+    state_of,
     to_machine,
 )
 from cockpit.contracts import (
@@ -84,6 +84,10 @@ class LibvirtBackend:
         self._started: dict[str, datetime] = {}
         self._devices: dict[str, PciDevice] | None = None
         self._callbacks: list[int] = []
+        parts = urlsplit(uri)
+        if parts.scheme == "test" and parts.path not in ("", "/default") and not Path(parts.path).is_file():
+            # checked here because libxml2 would print its own complaint straight onto the terminal
+            raise BackendUnavailable(f"{source}: cannot open {uri}: no such file {parts.path}")
         try:
             self._conn = self._lv.openReadOnly(uri) if read_only else self._lv.open(uri)
         except self._lv.libvirtError as e:
@@ -121,6 +125,10 @@ class LibvirtBackend:
     def act(self, name: str, action: str) -> Machine:
         with self._guard(name):
             dom = self._conn.lookupByName(name)
+            state = int(dom.state()[0])
+            allowed = _ALLOWED_FROM.get(action)
+            if allowed is not None and state not in allowed:
+                raise Conflict(f"{self.source}/{name}: cannot {action}: it is {state_of(state)[1]}")
             if action == "start":
                 self._check_gpus_free(parse_domain(dom.XMLDesc(0)), exclude=name)
                 dom.create()
@@ -220,7 +228,9 @@ class LibvirtBackend:
             for addr in spec.gpus:
                 dev = devices.get(addr)
                 if dev is None or not dev.is_gpu:
-                    free = [a for a, d in sorted(devices.items()) if d.is_gpu and a not in self._holders()]
+                    holders = self._holders()
+                    free = [a for a, d in sorted(devices.items())
+                            if d.is_gpu and not holders.get(a, ("", False))[1]]
                     raise NotFound(f"{self.source}: {addr} is not a GPU on this host (free GPUs: "
                                    f"{', '.join(free) or 'none'})")
         with self._reserve_lock:
@@ -385,6 +395,18 @@ class LibvirtBackend:
             return datetime.fromtimestamp((base / f"{name}.pid").stat().st_mtime, UTC)
         except OSError:
             return None
+
+
+# virDomainState codes an action may start from (1 running, 2 blocked, 3 paused, 5 shut off,
+# 6 crashed, 7 pmsuspended); checked first so every driver gives the same clear refusal.
+_ALLOWED_FROM: dict[str, frozenset[int]] = {
+    "start": frozenset({5, 6}),
+    "stop": frozenset({1, 2, 3, 7}),
+    "reboot": frozenset({1, 2}),
+    "force-off": frozenset({1, 2, 3, 4, 6, 7}),
+    "suspend": frozenset({1, 2}),
+    "resume": frozenset({3, 7}),
+}
 
 
 def _msg(e: Any) -> str:

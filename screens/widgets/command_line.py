@@ -59,7 +59,17 @@ def complete(value: str, registry: Registry, targets: list[str], views: list[str
 
 
 class CommandLine(Input):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close", id="command.close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="command.close"),
+        Binding("tab", "complete", "Complete", id="command.complete"),
+    ]
+
+    def action_complete(self) -> None:
+        """Tab takes the suggestion (shown greyed after the cursor), like a shell."""
+        suggestion = getattr(self, "_suggestion", "")
+        if suggestion and suggestion != self.value:
+            self.value = suggestion
+            self.cursor_position = len(suggestion)
 
     class Closed(Message):
         pass

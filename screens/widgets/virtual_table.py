@@ -203,6 +203,11 @@ class VirtualTable(ScrollView, can_focus=True):
             self._sort = self._layout[0][0] if self._layout else None
         self._refilter(self.cursor_key)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("mark", "mark_all") and not self.markable:
+            return False
+        return True
+
     # -- cursor and marks --------------------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:
         if old != new:

@@ -1,0 +1,115 @@
+"""Shared fixtures. Everything runs against real components: libvirt's own test driver on the
+shipped demo hosts, real subprocesses for the script mode, Textual's Pilot for the UI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED_NOW = datetime(2026, 11, 23, 9, 30, 0, tzinfo=UTC)
+
+os.environ["TZ"] = "UTC"
+if hasattr(time, "tzset"):
+    time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def isolated_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the developer's real config, audit log or cockpit.log."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def demo_config(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from cockpit.sandbox import demo_config as make
+
+    return make(audit_path=tmp_path / "audit.jsonl")
+
+
+@pytest.fixture
+def hub(demo_config):  # type: ignore[no-untyped-def]
+    from cockpit.hub import Hub
+
+    h = Hub(demo_config, now=lambda: FIXED_NOW)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def ctx(hub):  # type: ignore[no-untyped-def]
+    from cockpit.audit import AuditLog
+    from cockpit.commands import Context
+
+    return Context(hub=hub, audit=AuditLog(hub.config.audit_path), origin="script")
+
+
+@pytest.fixture
+def registry():  # type: ignore[no-untyped-def]
+    from cockpit.commands import build_registry
+
+    return build_registry()
+
+
+class HangingSocket:
+    """A unix socket that accepts libvirt's connection and never answers: a source that hangs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(8)
+        self.clients: list[socket.socket] = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.clients.append(conn)  # read nothing, answer nothing
+            except (TimeoutError, OSError):
+                continue
+
+    @property
+    def uri(self) -> str:
+        return f"qemu+unix:///system?socket={self.path}"
+
+    def close(self) -> None:
+        self._stop = True
+        for c in self.clients:
+            c.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def hanging_socket(tmp_path: Path) -> Iterator[HangingSocket]:
+    # unix socket paths are limited to ~100 bytes; tmp_path can be longer
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="ck-"))
+    hs = HangingSocket(d / "hang.sock")
+    yield hs
+    hs.close()
+
+
+def with_sources(config, *sources):  # type: ignore[no-untyped-def]
+    return replace(config, sources=tuple(config.sources) + tuple(sources))
+
+
+def cockpit_cmd() -> list[str]:
+    return [sys.executable, "-m", "cockpit"]

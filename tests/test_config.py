@@ -1,0 +1,103 @@
+"""Config files, good and bad: every error names the file, the line, the key and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cockpit.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "config.toml"
+    p.write_text(text)
+    return p
+
+
+GOOD = """\
+read_only = false
+
+[ui]
+theme = "light"
+refresh_seconds = 3
+
+[keys]
+"machines.start" = "S"
+
+[audit]
+path = "/var/tmp/cockpit-audit.jsonl"
+
+[sources.hpc]
+kind = "libvirt"
+uri = "qemu+ssh://admin@gpu-host-01/system"
+read_only = true
+colour = "red"
+label = "prod"
+timeout_seconds = 20
+"""
+
+
+def test_good_config(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.theme == "light" and cfg.refresh_seconds == 3
+    assert cfg.keys == {"machines.start": "S"}
+    assert str(cfg.audit_path) == "/var/tmp/cockpit-audit.jsonl"
+    (src,) = cfg.sources
+    assert (src.name, src.kind, src.read_only, src.colour, src.label, src.timeout_seconds) == (
+        "hpc", "libvirt", True, "red", "prod", 20)
+    assert src.settings["uri"] == "qemu+ssh://admin@gpu-host-01/system"
+
+
+def test_missing_default_config_is_empty(tmp_path: Path) -> None:
+    assert load_config().sources == ()
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope.toml: no such config file"):
+        load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[sources.hpc]\nkind = "vmware"\nuri = "x"\n',
+     r"config.toml:2: sources.hpc.kind: unknown kind 'vmware' \(this build knows: libvirt\)"),
+    ('[sources.hpc]\nkind = "libvirt"\nuri = "not a uri"\n',
+     r"config.toml:3: sources.hpc.uri: not a libvirt URI"),
+    ('[sources.hpc]\nkind = "libvirt"\n',
+     r"config.toml:1: sources.hpc.uri: Field required"),
+    ('[sources.hpc]\nkind = "libvirt"\nuri = "qemu:///system"\nread_only = "yes"\n',
+     r"config.toml:4: sources.hpc.read_only: Input should be a valid boolean \(got 'yes'\)"),
+    ('[sources.hpc]\nkind = "libvirt"\nuri = "qemu:///system"\ntimeout_seconds = -1\n',
+     r"config.toml:4: sources.hpc.timeout_seconds: Input should be greater than 0"),
+    ('[sources.hpc]\nkind = "libvirt"\nuri = "qemu:///system"\ncolor = "red"\n',
+     r"config.toml:4: sources.hpc.color: unknown key"),
+    ('[sources.hpc]\nkind = "libvirt"\nuri = "qemu:///system"\ncolour = "pink"\n',
+     r"config.toml:4: sources.hpc.colour: Input should be 'red', 'amber'"),
+    ('[sources.HPC]\nkind = "libvirt"\nuri = "qemu:///system"\n',
+     r"config.toml:1: sources.HPC: source names are lowercase"),
+    ('[sources.hpc]\nuri = "qemu:///system"\n',
+     r"config.toml:1: sources.hpc.kind: missing"),
+    ('[ui]\ntheme = "neon"\n',
+     r"config.toml:2: ui.theme: Input should be 'dark', 'light', 'high-contrast' or 'ansi' \(got 'neon'\)"),
+    ('[ui]\nrefresh_seconds = "fast"\n',
+     r"config.toml:2: ui.refresh_seconds: Input should be a valid number"),
+    ('[uii]\ntheme = "dark"\n', r"config.toml:1: uii: unknown key"),
+    ('[sources.hpc\nkind = "libvirt"\n', r"config.toml:1: TOML syntax"),
+    ('[keys]\n"machines.start" = " "\n', r"config.toml:2: keys.machines.start: empty key list"),
+])
+def test_bad_config_names_file_line_key(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_config(write(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+def test_bad_config_from_the_command_line_exits_2_without_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    p = write(tmp_path, '[sources.hpc]\nkind = "vmware"\n')
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(p), "vm", "list"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith(f"cockpit: {p}:2: sources.hpc.kind: unknown kind 'vmware'")
+    assert "Traceback" not in r.stderr
