@@ -55,8 +55,7 @@ class AuditScreen(CockpitScreen):
         self.query_one(VirtualTable).focus()
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.audit_changed()
+        self.audit_changed()  # CockpitScreen.on_screen_resume runs too (Textual walks the MRO)
 
     def audit_changed(self) -> None:
         log = self.cockpit.audit
@@ -80,15 +79,14 @@ class AuditScreen(CockpitScreen):
 
     def action_filter(self) -> None:
         box = self.query_one(FilterBox)
-        box.add_class("open")
-        box.focus()
+        box.open(box.value)
 
     def on_input_changed(self, event: FilterBox.Changed) -> None:
         if isinstance(event.input, FilterBox):
             self.query_one(VirtualTable).set_filter(event.value)
 
     def on_filter_box_cleared(self, _event: FilterBox.Cleared) -> None:
-        self.query_one(FilterBox).remove_class("open")
+        self.query_one(FilterBox).close()
         self.query_one(VirtualTable).set_filter("")
         self.query_one(VirtualTable).focus()
 

@@ -59,11 +59,7 @@ class CockpitScreen(Screen[None]):
 
     # -- the command line --------------------------------------------------------------------
     def action_command_line(self, prefill: str = "") -> None:
-        line = self.query_one(CommandLine)
-        line.value = prefill
-        line.add_class("open")
-        line.focus()
-        line.cursor_position = len(prefill)
+        self.query_one(CommandLine).open(prefill)
 
     def on_command_line_closed(self, _event: CommandLine.Closed) -> None:
         self._close_command_line()
@@ -77,7 +73,7 @@ class CockpitScreen(Screen[None]):
 
     def _close_command_line(self) -> None:
         line = self.query_one(CommandLine)
-        line.remove_class("open")
+        line.close()
         line.value = ""
         self.focus_main()
 

@@ -159,8 +159,7 @@ class MachinesScreen(CockpitScreen):
     # -- filter ------------------------------------------------------------------------------
     def action_filter(self) -> None:
         box = self.query_one(FilterBox)
-        box.add_class("open")
-        box.focus()
+        box.open(box.value)
 
     def on_input_changed(self, event: FilterBox.Changed) -> None:
         if isinstance(event.input, FilterBox):
@@ -170,13 +169,13 @@ class MachinesScreen(CockpitScreen):
     def on_input_submitted(self, event: FilterBox.Submitted) -> None:
         if isinstance(event.input, FilterBox):
             if not event.value:
-                event.input.remove_class("open")
+                self.query_one(FilterBox).close()
             self.table.focus()
-            return
-        super().on_input_submitted(event)
+        # CommandLine submissions are handled by CockpitScreen's own handler: Textual calls the
+        # handler of every class in the MRO, so calling super() here would run a command twice.
 
     def on_filter_box_cleared(self, _event: FilterBox.Cleared) -> None:
-        self.query_one(FilterBox).remove_class("open")
+        self.query_one(FilterBox).close()
         self.table.set_filter("")
         self.table.focus()
         self._summary()

@@ -58,7 +58,25 @@ def complete(value: str, registry: Registry, targets: list[str], views: list[str
     return f"{typed} {hit}" if hit else None
 
 
-class CommandLine(Input):
+class _Popup(Input):
+    """Hidden until opened; while hidden it must not take focus (it would swallow every key)."""
+
+    def on_mount(self) -> None:
+        self.can_focus = False
+
+    def open(self, value: str = "") -> None:
+        self.value = value
+        self.can_focus = True
+        self.add_class("open")
+        self.focus()
+        self.cursor_position = len(value)
+
+    def close(self) -> None:
+        self.remove_class("open")
+        self.can_focus = False
+
+
+class CommandLine(_Popup):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="command.close"),
         Binding("tab", "complete", "Complete", id="command.complete"),
@@ -79,7 +97,7 @@ class CommandLine(Input):
         self.post_message(self.Closed())
 
 
-class FilterBox(Input):
+class FilterBox(_Popup):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear", "Clear filter", id="filter.clear")]
 
     class Cleared(Message):

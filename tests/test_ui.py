@@ -1,0 +1,213 @@
+"""The UI driven through Textual's Pilot: filter, select, act, confirm, see the new state, and
+check what libvirt and the audit log now hold."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from textual.widgets import Footer
+
+from cockpit.config import SourceConfig
+from cockpit.model import HealthState
+from screens.machines import MachinesScreen
+from screens.widgets.bars import StatusBar
+from screens.widgets.dialogs import ConfirmScreen, TextScreen
+from screens.widgets.virtual_table import VirtualTable
+from tests.conftest import with_sources
+from tests.ui_helpers import loaded, make_app, wait_for
+
+
+def table(app) -> VirtualTable:  # type: ignore[no-untyped-def]
+    return app.screen.query_one("#machines-table", VirtualTable)
+
+
+def cell(app, ref: str, column: str) -> str:  # type: ignore[no-untyped-def]
+    t = table(app)
+    row = t.row(ref)
+    assert row is not None, ref
+    return row.cells[[c.key for c in t.columns].index(column)]
+
+
+def libvirt_state(app, source: str, name: str) -> int:  # type: ignore[no-untyped-def]
+    return int(app.hub.call(source, lambda b: b._conn.lookupByName(name).state()[0]))
+
+
+async def test_filter_select_stop_confirm(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert table(app).visible_count == 9
+        await pilot.press("slash", *"h100 node", "enter")
+        assert table(app).visible_keys() == ["rack-b/h100-node-01", "rack-b/h100-node-02"]
+        assert table(app).cursor_key == "rack-b/h100-node-01"
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Shut down rack-b/h100-node-01 (running, 48 vCPU, 480G, 4×H100 SXM5 80GB)?" in str(
+            app.screen.query_one("#dialog-body").query(".plan-line").first().render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: cell(app, "rack-b/h100-node-01", "state") == "stopped")
+        assert libvirt_state(app, "rack-b", "h100-node-01") == 5
+        entry = json.loads((tmp_path / "audit.jsonl").read_text())
+        assert (entry["origin"], entry["command"], entry["target"], entry["previous"], entry["new"]) == (
+            "ui", "vm stop", "rack-b/h100-node-01", {"state": "running"}, {"state": "stopped"})
+        await pilot.press("escape")  # clears the filter first
+        assert table(app).visible_count == 9 and isinstance(app.screen, MachinesScreen)
+
+
+async def test_cancel_changes_nothing(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        table(app).move_to("rack-a/head-01")
+        await pilot.press("F")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, MachinesScreen))
+        await pilot.pause(0.2)
+        assert libvirt_state(app, "rack-a", "head-01") == 1
+        assert not (tmp_path / "audit.jsonl").exists()
+
+
+async def test_bulk_start_of_marked_machines(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("slash", *"stopped", "enter")
+        assert table(app).visible_keys() == ["rack-a/a100-node-03", "rack-b/h100-dev-01", "rack-b/h100-node-02"]
+        await pilot.press("space", "space")  # marks two, moving down after each
+        assert table(app).marked == {"rack-a/a100-node-03", "rack-b/h100-dev-01"}
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = " ".join(str(s.render()) for s in app.screen.query(".plan-line"))
+        assert "2 machines" in body and "a100-node-03" in body and "h100-dev-01" in body
+        await pilot.press("y")
+        await wait_for(pilot, lambda: libvirt_state(app, "rack-b", "h100-dev-01") == 1)
+        assert libvirt_state(app, "rack-a", "a100-node-03") == 1
+        assert libvirt_state(app, "rack-b", "h100-node-02") == 5
+        lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+        assert sorted(json.loads(x)["target"] for x in lines) == ["rack-a/a100-node-03", "rack-b/h100-dev-01"]
+
+
+async def test_destroy_needs_the_typed_name(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        table(app).move_to("rack-b/h100-dev-01")
+        await pilot.press("ctrl+d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y", "enter")  # neither a single key nor a wrong name confirms
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert libvirt_state(app, "rack-b", "h100-dev-01") == 5
+        app.screen.query_one("#typed-name").value = ""
+        await pilot.press(*"h100-dev-01", "enter")
+        await wait_for(pilot, lambda: table(app).row("rack-b/h100-dev-01") is None)
+        names = app.hub.call("rack-b", lambda b: [d.name() for d in b._conn.listAllDomains(0)])
+        assert "h100-dev-01" not in names
+
+
+async def test_command_line_runs_script_commands(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="overview")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("colon", *"machines", "enter")
+        assert isinstance(app.screen, MachinesScreen)
+        await pilot.press("colon", *"vm suspend rack-a/login-01", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: libvirt_state(app, "rack-a", "login-01") == 3)
+        await wait_for(pilot, lambda: cell(app, "rack-a/login-01", "state") == "paused")
+        await pilot.press("colon", *"gpu list --free", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+        text = str(app.screen.query_one("#text-body").render())
+        assert "0000:b7:00.0" in text and "0000:07:00.0" not in text
+        await pilot.press("escape")
+        await pilot.press("colon", *"vm strat x", "enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, MachinesScreen)  # a bad command is a notification, not a crash
+
+
+async def test_command_line_completion(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("colon", *"vm sta")
+        line = app.screen.query_one("#command-line")
+        await wait_for(pilot, lambda: line._suggestion == "vm start")
+        await pilot.press("tab", "space", *"rack-b/h100-d")
+        await wait_for(pilot, lambda: line._suggestion == "vm start rack-b/h100-dev-01")
+        await pilot.press("tab")
+        assert line.value == "vm start rack-b/h100-dev-01"
+
+
+async def test_views_switch_with_numbers_and_esc_goes_back(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        for key, mode in [("2", "machines"), ("3", "nodes"), ("8", "audit"), ("5", "deployments")]:
+            await pilot.press(key)
+            assert app.current_mode == mode
+        await pilot.press("escape")
+        assert app.current_mode == "audit"
+        await pilot.press("escape", "escape")
+        assert app.current_mode == "machines"
+
+
+async def test_read_only_hides_actions(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines", read_only=True)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        footer = " ".join(str(k.render()) for k in app.screen.query_one(Footer).query("FooterKey"))
+        assert "Filter" in footer and "Stop" not in footer and "Destroy" not in footer
+        await pilot.press("x", "ctrl+d", "F")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, MachinesScreen)
+        assert "READ-ONLY" in str(app.screen.query_one(StatusBar).render())
+        await pilot.press("colon", *"vm stop rack-a/head-01 --yes", "enter")
+        await pilot.pause(0.5)
+        assert libvirt_state(app, "rack-a", "head-01") == 1
+
+
+async def test_keys_can_be_remapped(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines", keymap={"machines.stop": "h"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("x")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, MachinesScreen)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+
+
+async def test_help_lists_binding_ids(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+        text = str(app.screen.query_one("#text-body").render())
+        for bid in ("machines.stop", "machines.destroy", "table.mark", "app.command_line", "view.machines"):
+            assert bid in text
+
+
+async def test_hanging_source_does_not_freeze_the_ui(tmp_path: Path, hanging_socket) -> None:  # type: ignore[no-untyped-def]
+    from cockpit.sandbox import demo_config
+
+    cfg = with_sources(demo_config(audit_path=tmp_path / "audit.jsonl"),
+                       SourceConfig("stuck", "libvirt", timeout_seconds=1.5, settings={"uri": hanging_socket.uri}))
+    app = make_app(tmp_path / "audit.jsonl", config=cfg, start_view="machines", watch=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert app._polling  # the poll is stuck on the hanging source...
+        started = time.monotonic()
+        await pilot.press("3", "2", "slash", *"a100", "escape")  # ...and the UI still answers at once
+        assert time.monotonic() - started < 1.0
+        assert app.current_mode == "machines"
+        await wait_for(pilot, lambda: app.inventory.loaded, timeout=10)
+        assert app.hub.health("stuck").state is HealthState.DEGRADED
+        await pilot.pause(0.1)
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "stuck" in status and "degraded: stuck: no answer within 1.5s" in status
+        assert table(app).row("rack-a/head-01") is not None  # the healthy sources are all there
