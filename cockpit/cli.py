@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Commands: run 'cockpit help'. Exit codes: 0 ok, 1 failed, 2 bad input, 3 refused.",
     )
     p.add_argument("command", nargs="*", help="run one command headless, e.g. 'vm list' (see 'cockpit help')")
-    p.add_argument("--config", type=Path, metavar="FILE", help="config file (default: $XDG_CONFIG_HOME/cockpit/config.toml)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="config file (default: $XDG_CONFIG_HOME/cockpit/config.toml)")
     p.add_argument("--demo", action="store_true", help="use the built-in demo sources (local emulators)")
     p.add_argument("--script", metavar="FILE", help="run the commands in FILE ('-' for stdin), no UI")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="script output format")

@@ -123,9 +123,8 @@ def test_provision_refuses_gpu_of_running_domain_and_changes_nothing(rack_a) -> 
 
 
 def test_provision_refuses_gpu_reserved_by_another_provision(rack_a) -> None:  # type: ignore[no-untyped-def]
-    with rack_a.reserve_gpus("other-node", ["0000:bd:00.0"]):
-        with pytest.raises(Conflict, match="being given to 'other-node'"):
-            rack_a.provision(ProvisionSpec("a100-node-11", "gpu-node", gpus=("0000:bd:00.0",)))
+    with rack_a.reserve_gpus("other-node", ["0000:bd:00.0"]), pytest.raises(Conflict, match="being given to 'oth"):
+        rack_a.provision(ProvisionSpec("a100-node-11", "gpu-node", gpus=("0000:bd:00.0",)))
     # once the other provision is done, the GPU is free again
     rack_a.provision(ProvisionSpec("a100-node-11", "gpu-node", gpus=("0000:bd:00.0",)))
 

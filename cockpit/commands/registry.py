@@ -256,7 +256,7 @@ class Registry:
         except CockpitError as e:
             took = time.monotonic() - started
             if plan.mutating and not plan.noop:
-                self._audit(ctx, plan, None, f"failed", took, e.message)
+                self._audit(ctx, plan, None, "failed", took, e.message)
             status = "refused" if isinstance(e, Refused) else "failed"
             return Result(plan.command, plan.summary, status, e.exit_code, plan=plan, error=e.message,
                           duration_s=took)
@@ -292,7 +292,8 @@ class Registry:
         if plan.mutating and (dry_run or inv.dry_run):
             return Result(name, inv.line, "planned", 0, Outcome(data=plan_dict(plan), text=plan_text(plan)), plan)
         if plan.mutating and not (yes or inv.yes or (confirm is not None and confirm(plan))):
-            msg = f"refused: '{name}' changes {plan.target or plan.source}; add --yes to run it or --dry-run to see the plan"
+            msg = (f"refused: '{name}' changes {plan.target or plan.source}; "
+                   "add --yes to run it or --dry-run to see the plan")
             return Result(name, inv.line, "refused", Refused.exit_code, plan=plan, error=msg)
         result = self.execute(plan, ctx)
         return Result(name, inv.line, result.status, result.exit_code, result.outcome, plan, result.error,

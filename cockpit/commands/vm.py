@@ -40,7 +40,7 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         machines: list[Machine] = []
         errors: list[CockpitError] = []
-        for source, got in ctx.hub.call_many(sources, lambda b: b.list_machines()).items():
+        for got in ctx.hub.call_many(sources, lambda b: b.list_machines()).values():
             if isinstance(got, CockpitError):
                 errors.append(got)
             else:

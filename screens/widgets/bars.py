@@ -35,15 +35,17 @@ class TopBar(Static):
         self.update_bar()
 
     def update_bar(self) -> None:
-        narrow = self.size.width and self.size.width < 110
-        parts = [Content.from_markup("[b $accent] cockpit [/]")]
+        narrow = bool(self.size.width) and self.size.width < 110
+        # at 80 columns all eight views must fit: short labels, one space apart, no brand
+        parts = [] if narrow else [Content.from_markup("[b $accent] cockpit [/]")]
+        pad = "" if narrow else " "
         for key, view, title in VIEWS:
             label = SHORT.get(view, title) if narrow else title
             if view == self.current:
-                parts.append(Content.from_markup(f"[reverse b] {key} {label} [/]"))
+                parts.append(Content.from_markup(f"[reverse b]{pad}$k $l{pad}[/]", k=key, l=label))
             else:
-                parts.append(Content.from_markup(f" [$accent]{key}[/] {label} "))
-        self.update(Content("").join(parts))
+                parts.append(Content.from_markup(f"{pad}[$accent]$k[/] $l{pad}", k=key, l=label))
+        self.update(Content(" " if narrow else "").join(parts))
 
 
 _DOT = {HealthState.OK: "$success", HealthState.DEGRADED: "$warning", HealthState.DOWN: "$error",

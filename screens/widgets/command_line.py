@@ -30,7 +30,7 @@ class CommandSuggester(Suggester):
 
 def complete(value: str, registry: Registry, targets: list[str], views: list[str]) -> str | None:
     """The whole line with its last word completed, or None. Pure, so tests can call it."""
-    if not value or value.endswith(" ") and not value.strip():
+    if not value or (value.endswith(" ") and not value.strip()):
         return None
     words = value.split(" ")
     head, last = words[:-1], words[-1]

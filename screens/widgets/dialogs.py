@@ -65,9 +65,8 @@ class ConfirmScreen(ModalScreen[bool]):
         self.action_answer(event.button.id == "confirm")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "answer" and parameters == (True,) and self.typed_name:
-            return False  # `y` does not confirm a typed-name dialog
-        return True
+        # `y` does not confirm a typed-name dialog
+        return not (action == "answer" and parameters == (True,) and self.typed_name)
 
     def action_answer(self, value: bool) -> None:
         if not self._answered:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
@@ -204,9 +203,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._refilter(self.cursor_key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("mark", "mark_all") and not self.markable:
-            return False
-        return True
+        return self.markable or action not in ("mark", "mark_all")
 
     # -- cursor and marks --------------------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:

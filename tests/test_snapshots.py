@@ -1,0 +1,77 @@
+"""Snapshots of every screen at 80x24 and 120x40 in the dark theme, plus the ANSI theme, a
+confirmation and the help. Data comes from the real test-driver sources with a fixed clock."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from screens.widgets.bars import VIEWS
+from tests.ui_helpers import loaded, make_app, wait_for
+
+SNAP_AUDIT = Path("/tmp/cockpit-snapshots/audit.jsonl")
+SIZES = [(80, 24), (120, 40)]
+
+
+def audit_with_entries() -> Path:
+    """A fixed path, so the path the Audit screen prints is the same on every machine."""
+    shutil.rmtree(SNAP_AUDIT.parent, ignore_errors=True)
+    SNAP_AUDIT.parent.mkdir(parents=True)
+    entries = [
+        {"time": "2026-11-23T08:01:12.000+00:00", "user": "ops", "host": "bastion-1", "origin": "script",
+         "source": "rack-a", "command": "vm start", "target": "rack-a/a100-node-02", "previous": {"state": "stopped"},
+         "new": {"state": "running"}, "result": "ok", "duration_ms": 812.0, "error": None},
+        {"time": "2026-11-23T09:12:40.000+00:00", "user": "ana", "host": "bastion-1", "origin": "ui",
+         "source": "rack-b", "command": "vm reboot", "target": "rack-b/h100-node-02",
+         "previous": {"state": "stopped"}, "new": None, "result": "failed", "duration_ms": 3.1,
+         "error": "rack-b/h100-node-02: cannot reboot: it is shut off"},
+    ]
+    SNAP_AUDIT.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return SNAP_AUDIT
+
+
+def app_for(view: str, **kw: Any):  # type: ignore[no-untyped-def]
+    return make_app(audit_with_entries(), start_view=view, **kw)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", [v for _, v, _ in VIEWS])
+def test_screen(snap_compare, view: str, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(view), terminal_size=size, run_before=loaded)
+
+
+def test_machines_ansi_theme(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for("machines", theme="ansi"), terminal_size=(120, 40), run_before=loaded)
+
+
+def test_machines_filtered_and_marked(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await loaded(pilot)
+        await pilot.press("slash", *"a100", "enter", "space", "space")
+
+    assert snap_compare(app_for("machines"), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_destroy_confirmation(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        from screens.widgets.dialogs import ConfirmScreen
+
+        await loaded(pilot)
+        await pilot.press("down", "ctrl+d")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for("machines"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for("machines"), terminal_size=(120, 40), run_before=run_before)
