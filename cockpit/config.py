@@ -12,11 +12,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import TYPE_CHECKING, Any
 
 from cockpit.contracts import BadInput
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LIBVIRT_URI = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?://[^\s]*$")
@@ -36,54 +37,6 @@ def default_config_path() -> Path:
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "cockpit"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class _SourceCommon(_Strict):
-    kind: str
-    read_only: bool = False
-    timeout_seconds: float = Field(default=15.0, gt=0, le=600)
-    colour: Literal["red", "amber", "green", "blue", "magenta", "cyan"] | None = None
-    label: str | None = Field(default=None, max_length=24)
-
-
-class LibvirtSettings(_SourceCommon):
-    """A libvirt host: any URI libvirt accepts (qemu:///system, qemu+ssh://user@host/system, test:///...)."""
-
-    uri: str
-    location: str | None = Field(default=None, description="shown as the host; defaults to the URI's host")
-    poll_seconds: float = Field(default=10.0, ge=1, le=3600)
-
-    @field_validator("uri")
-    @classmethod
-    def _uri(cls, v: str) -> str:
-        if not LIBVIRT_URI.match(v):
-            raise ValueError("not a libvirt URI (expected driver[+transport]://[user@]host/path)")
-        return v
-
-
-SOURCE_KINDS: Mapping[str, type[_SourceCommon]] = {"libvirt": LibvirtSettings}
-"""Kinds this build knows; later backends add theirs here."""
-
-
-class _Ui(_Strict):
-    theme: Literal["dark", "light", "high-contrast", "ansi"] = "dark"
-    refresh_seconds: float = Field(default=10.0, ge=0, le=3600)
-
-
-class _Audit(_Strict):
-    path: str | None = None
-
-
-class _File(_Strict):
-    ui: _Ui = _Ui()
-    audit: _Audit = _Audit()
-    keys: dict[str, str] = {}
-    read_only: bool = False
-    sources: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +86,11 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
+    # pydantic builds its validators at import (~80 ms): only pay for it when there is a file to check
+    from pydantic import ValidationError
+
+    from cockpit.config_schema import SOURCE_KINDS, FileModel, SourceCommon
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -142,12 +100,12 @@ def parse_config(text: str, path: Path) -> Config:
         msg = str(e).split(" (at ")[0]
         raise ConfigError(f"{where}: TOML syntax: {msg}") from None
     try:
-        top = _File.model_validate(raw)
+        top = FileModel.model_validate(raw)
     except ValidationError as e:
         raise _as_config_error(e, text, path, ()) from None
     sources = []
     for name, body in top.sources.items():
-        sources.append(_source(name, body, text, path))
+        sources.append(_source(name, body, text, path, SOURCE_KINDS, SourceCommon))
     for binding_id, keys in top.keys.items():
         if not keys.strip():
             raise ConfigError(f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}: empty key list")
@@ -158,7 +116,10 @@ def parse_config(text: str, path: Path) -> Config:
     )
 
 
-def _source(name: str, body: Mapping[str, Any], text: str, path: Path) -> SourceConfig:
+def _source(name: str, body: Mapping[str, Any], text: str, path: Path, kinds: Mapping[str, Any],
+            common_model: Any) -> SourceConfig:
+    from pydantic import ValidationError
+
     loc = ("sources", name)
     if not SOURCE_NAME.match(name):
         raise ConfigError(f"{_where(text, path, loc)}: sources.{name}: source names are lowercase "
@@ -166,16 +127,16 @@ def _source(name: str, body: Mapping[str, Any], text: str, path: Path) -> Source
     kind = body.get("kind")
     if kind is None:
         raise ConfigError(f"{_where(text, path, loc)}: sources.{name}.kind: missing (one of: "
-                          f"{', '.join(SOURCE_KINDS)})")
-    model = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
+                          f"{', '.join(kinds)})")
+    model = kinds.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise ConfigError(f"{_where(text, path, (*loc, 'kind'))}: sources.{name}.kind: unknown kind "
-                          f"{kind!r} (this build knows: {', '.join(SOURCE_KINDS)})")
+                          f"{kind!r} (this build knows: {', '.join(kinds)})")
     try:
         v = model.model_validate(dict(body))
     except ValidationError as e:
         raise _as_config_error(e, text, path, loc) from None
-    common = set(_SourceCommon.model_fields)
+    common = set(common_model.model_fields)
     settings = {k: getattr(v, k) for k in type(v).model_fields if k not in common}
     return SourceConfig(name=name, kind=kind, read_only=v.read_only, timeout_seconds=v.timeout_seconds,
                         colour=v.colour, label=v.label, settings=settings)

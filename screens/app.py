@@ -4,6 +4,7 @@ UI action through the command registry (plan -> confirm -> execute -> audit)."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -19,14 +20,9 @@ from cockpit.commands import Context, Plan, Registry, Result
 from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.script import render_table
-from screens.audit_view import AuditScreen
 from screens.base import CockpitScreen
-from screens.help import HelpScreen
 from screens.inventory import Inventory, poll
-from screens.machines import MachinesScreen
-from screens.overview import OverviewScreen
 from screens.palette import CockpitCommands
-from screens.placeholders import CostsScreen, DeploymentsScreen, MetricsScreen, ModelsScreen, NodesScreen
 from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from themes import STYLESHEET, THEMES, theme_name
@@ -43,12 +39,27 @@ VIEW_ALIASES = {
 }
 
 
+def _lazy(module: str, name: str) -> Callable[[], Screen[Any]]:
+    def make() -> Screen[Any]:
+        screen: Screen[Any] = getattr(importlib.import_module(module), name)()
+        return screen
+
+    return make
+
+
 class CockpitApp(App[int]):
     TITLE = "cockpit"
     CSS_PATH = str(STYLESHEET)
+    # screen modules load when a view is first shown: the first frame pays only for its own view
     MODES: ClassVar[dict[str, Any]] = {
-        "overview": OverviewScreen, "machines": MachinesScreen, "nodes": NodesScreen, "models": ModelsScreen,
-        "deployments": DeploymentsScreen, "costs": CostsScreen, "metrics": MetricsScreen, "audit": AuditScreen,
+        "overview": _lazy("screens.overview", "OverviewScreen"),
+        "machines": _lazy("screens.machines", "MachinesScreen"),
+        "nodes": _lazy("screens.placeholders", "NodesScreen"),
+        "models": _lazy("screens.placeholders", "ModelsScreen"),
+        "deployments": _lazy("screens.placeholders", "DeploymentsScreen"),
+        "costs": _lazy("screens.placeholders", "CostsScreen"),
+        "metrics": _lazy("screens.placeholders", "MetricsScreen"),
+        "audit": _lazy("screens.audit_view", "AuditScreen"),
     }
     COMMANDS = App.COMMANDS | {CockpitCommands}
     ENABLE_COMMAND_PALETTE = True
@@ -89,7 +100,8 @@ class CockpitApp(App[int]):
             self.set_keymap(self._keymap)
         self.switch_mode(self._start_view)
         self._history = [self._start_view]
-        self.request_poll(0)
+        # the first poll (SDK import, connection) starts once the first frame is out
+        self.call_after_refresh(self.request_poll, 0)
         if self._watch:
             self.run_worker(self._subscribe, thread=True, group="watch", exit_on_error=False)
 
@@ -173,6 +185,8 @@ class CockpitApp(App[int]):
             self.switch_mode(self._history[-1])
 
     def action_help(self) -> None:
+        from screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.screen))
 
     def action_refresh(self) -> None:
@@ -269,4 +283,6 @@ class CockpitApp(App[int]):
                 self.push_screen(TextScreen(r.plan.summary if r.plan else r.command, Content(body)))
 
     def get_default_screen(self) -> Screen[Any]:
+        from screens.overview import OverviewScreen
+
         return OverviewScreen()

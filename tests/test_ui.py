@@ -4,7 +4,6 @@ check what libvirt and the audit log now hold."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from textual.widgets import Footer
@@ -196,18 +195,17 @@ async def test_hanging_source_does_not_freeze_the_ui(tmp_path: Path, hanging_soc
     from cockpit.sandbox import demo_config
 
     cfg = with_sources(demo_config(audit_path=tmp_path / "audit.jsonl"),
-                       SourceConfig("stuck", "libvirt", timeout_seconds=1.5, settings={"uri": hanging_socket.uri}))
+                       SourceConfig("stuck", "libvirt", timeout_seconds=4, settings={"uri": hanging_socket.uri}))
     app = make_app(tmp_path / "audit.jsonl", config=cfg, start_view="machines", watch=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.3)
         assert app._polling  # the poll is stuck on the hanging source...
-        started = time.monotonic()
-        await pilot.press("3", "2", "slash", *"a100", "escape")  # ...and the UI still answers at once
-        assert time.monotonic() - started < 1.0
+        await pilot.press("3", "2", "slash", *"a100", "escape")  # ...and the UI still answers keys
         assert app.current_mode == "machines"
-        await wait_for(pilot, lambda: app.inventory.loaded, timeout=10)
+        assert app._polling, "the keys were handled while the source was still hanging"
+        await wait_for(pilot, lambda: app.inventory.loaded, timeout=15)
         assert app.hub.health("stuck").state is HealthState.DEGRADED
         await pilot.pause(0.1)
         status = str(app.screen.query_one(StatusBar).render())
-        assert "stuck" in status and "degraded: stuck: no answer within 1.5s" in status
+        assert "stuck" in status and "degraded: stuck: no answer within 4s" in status
         assert table(app).row("rack-a/head-01") is not None  # the healthy sources are all there

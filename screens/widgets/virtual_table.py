@@ -98,6 +98,9 @@ class VirtualTable(ScrollView, can_focus=True):
     # -- data --------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace every row; the cursor stays on the same key when it still exists."""
+        if len(rows) == len(self._rows) and all(a.key == b.key for a, b in zip(rows, self._rows, strict=True)):
+            self._patch_rows(rows)
+            return
         keep = self.cursor_key
         self._rows = list(rows)
         self._index = {r.key: i for i, r in enumerate(self._rows)}
@@ -105,6 +108,27 @@ class VirtualTable(ScrollView, can_focus=True):
         self.marked &= set(self._index)
         self._measure()
         self._refilter(keep)
+
+    def _patch_rows(self, rows: Sequence[Row]) -> None:
+        """Same keys in the same order (a poll): repaint only the lines whose cells changed, so an
+        idle screen writes 0 bytes and a live one writes only what moved."""
+        changed = [i for i, (new, old) in enumerate(zip(rows, self._rows, strict=True)) if new != old]
+        if not changed:
+            return
+        for i in changed:
+            self._rows[i] = rows[i]
+            self._hay[i] = "\t".join(rows[i].cells).lower()
+        old_layout = list(self._layout)
+        self._measure()
+        if self._layout != old_layout or self._filter or self._sort is not None:
+            self._refilter(self.cursor_key)  # widths, membership or order may have moved
+            return
+        changed_set = set(changed)
+        self._cache = {k: v for k, v in self._cache.items() if k[0] not in changed_set}
+        top = int(self.scroll_y)
+        for i in changed:  # unfiltered and unsorted: a row's position is its index
+            if top <= i < top + self.size.height:
+                self.refresh_line(i + 1)
 
     def update_row(self, row: Row) -> None:
         """Change one row in place and repaint only its line (when visible and still matching)."""
@@ -305,8 +329,9 @@ class VirtualTable(ScrollView, can_focus=True):
                     share = extra - share * (len(growers) - 1)
                 w += share
             layout.append((ci, w))
-        self._layout = layout
-        self._cache.clear()
+        if layout != self._layout:
+            self._layout = layout
+            self._cache.clear()
 
     def _total_width(self) -> int:
         return 2 + sum(w for _, w in self._layout) + max(0, len(self._layout) - 1)
