@@ -77,6 +77,8 @@ class MachineBackend(Protocol):
     """
 
     kind: str
+    source: str
+    """The configured source name this backend serves (it prefixes every error it raises)."""
     capabilities: frozenset[str]
 
     def ping(self) -> None:

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from cockpit.audit import AuditEntry
 from cockpit.serialize import to_jsonable
-from screens.base import CockpitScreen
+from screens.base import TableScreen
 from screens.widgets.command_line import FilterBox
 from screens.widgets.dialogs import TextScreen
 from screens.widgets.virtual_table import Column, Row, VirtualTable
@@ -38,7 +38,7 @@ def _change(e: AuditEntry) -> str:
     return f"{short(e.previous)} → {short(e.new)}" + (f"  ({e.error})" if e.error else "")
 
 
-class AuditScreen(CockpitScreen):
+class AuditScreen(TableScreen):
     VIEW = "audit"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("slash", "filter", "Filter", id="audit.filter")]
 
@@ -50,9 +50,6 @@ class AuditScreen(CockpitScreen):
     def on_mount(self) -> None:
         self.query_one(VirtualTable).focus()
         self.audit_changed()
-
-    def focus_main(self) -> None:
-        self.query_one(VirtualTable).focus()
 
     def on_screen_resume(self) -> None:
         self.audit_changed()  # CockpitScreen.on_screen_resume runs too (Textual walks the MRO)
@@ -76,24 +73,3 @@ class AuditScreen(CockpitScreen):
         if e is not None:
             self.app.push_screen(TextScreen(f"audit: {e.command} {e.target or ''}",
                                             json.dumps(to_jsonable(e), indent=2)))
-
-    def action_filter(self) -> None:
-        box = self.query_one(FilterBox)
-        box.open(box.value)
-
-    def on_input_changed(self, event: FilterBox.Changed) -> None:
-        if isinstance(event.input, FilterBox):
-            self.query_one(VirtualTable).set_filter(event.value)
-
-    def on_filter_box_cleared(self, _event: FilterBox.Cleared) -> None:
-        self.query_one(FilterBox).close()
-        self.query_one(VirtualTable).set_filter("")
-        self.query_one(VirtualTable).focus()
-
-    def back(self) -> bool:
-        table = self.query_one(VirtualTable)
-        if table.filter:
-            self.query_one(FilterBox).value = ""
-            self.on_filter_box_cleared(FilterBox.Cleared())
-            return True
-        return False

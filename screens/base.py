@@ -10,7 +10,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from screens.widgets.bars import StatusBar, TopBar
-from screens.widgets.command_line import CommandLine, CommandSuggester
+from screens.widgets.command_line import CommandLine, CommandSuggester, FilterBox
+from screens.widgets.virtual_table import VirtualTable
 
 if TYPE_CHECKING:
     from screens.app import CockpitApp
@@ -82,4 +83,51 @@ class CockpitScreen(Screen[None]):
 
     def back(self) -> bool:
         """Esc: undo this screen's own state first (marks, filter); False lets the app go back."""
+        return False
+
+
+class TableScreen(CockpitScreen):
+    """A screen built around one VirtualTable with a `/` filter box (Machines, Audit, ...)."""
+
+    def table_widget(self) -> VirtualTable:
+        return self.query_one(VirtualTable)
+
+    def filter_changed(self) -> None:
+        """Hook: the filter text changed (screens update their summary line)."""
+
+    def focus_main(self) -> None:
+        self.table_widget().focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.open(box.value)
+
+    def on_input_changed(self, event: FilterBox.Changed) -> None:
+        if isinstance(event.input, FilterBox):
+            self.table_widget().set_filter(event.value)
+            self.filter_changed()
+
+    def on_input_submitted(self, event: FilterBox.Submitted) -> None:
+        # CommandLine submissions are CockpitScreen's: Textual calls the handler of every class in
+        # the MRO, so this one only looks at the filter box and never calls super().
+        if isinstance(event.input, FilterBox):
+            if not event.value:
+                event.input.close()
+            self.table_widget().focus()
+
+    def on_filter_box_cleared(self, _event: FilterBox.Cleared) -> None:
+        self.clear_filter()
+
+    def clear_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.value = ""
+        box.close()
+        self.table_widget().set_filter("")
+        self.table_widget().focus()
+        self.filter_changed()
+
+    def back(self) -> bool:
+        if self.table_widget().filter:
+            self.clear_filter()
+            return True
         return False

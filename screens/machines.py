@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from cockpit import format as fmt
 from cockpit.model import Machine, MachineState
-from screens.base import CockpitScreen
+from screens.base import TableScreen
 from screens.widgets.command_line import FilterBox
 from screens.widgets.virtual_table import Column, Row, VirtualTable
 
@@ -54,7 +54,7 @@ def machine_row(m: Machine, now: datetime, colour: str | None) -> Row:
     ), style=f"vt--tag-{colour}" if colour else None)
 
 
-class MachinesScreen(CockpitScreen):
+class MachinesScreen(TableScreen):
     VIEW = "machines"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="machines.filter"),
@@ -89,9 +89,6 @@ class MachinesScreen(CockpitScreen):
     @property
     def table(self) -> VirtualTable:
         return self.query_one("#machines-table", VirtualTable)
-
-    def focus_main(self) -> None:
-        self.table.focus()
 
     # -- data --------------------------------------------------------------------------------
     def inventory_changed(self) -> None:
@@ -156,39 +153,18 @@ class MachinesScreen(CockpitScreen):
         self._detail_wanted = bool(pane.display)
         self._detail()
 
-    # -- filter ------------------------------------------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one(FilterBox)
-        box.open(box.value)
+    # -- filter (TableScreen) and esc ------------------------------------------------------
+    def table_widget(self) -> VirtualTable:
+        return self.table
 
-    def on_input_changed(self, event: FilterBox.Changed) -> None:
-        if isinstance(event.input, FilterBox):
-            self.table.set_filter(event.value)
-            self._summary()
-
-    def on_input_submitted(self, event: FilterBox.Submitted) -> None:
-        if isinstance(event.input, FilterBox):
-            if not event.value:
-                self.query_one(FilterBox).close()
-            self.table.focus()
-        # CommandLine submissions are handled by CockpitScreen's own handler: Textual calls the
-        # handler of every class in the MRO, so calling super() here would run a command twice.
-
-    def on_filter_box_cleared(self, _event: FilterBox.Cleared) -> None:
-        self.query_one(FilterBox).close()
-        self.table.set_filter("")
-        self.table.focus()
+    def filter_changed(self) -> None:
         self._summary()
 
     def back(self) -> bool:
         if self.table.clear_marks():
             self._summary()
             return True
-        if self.table.filter:
-            self.on_filter_box_cleared(FilterBox.Cleared())
-            self.query_one(FilterBox).value = ""
-            return True
-        return False
+        return super().back()
 
     # -- actions -----------------------------------------------------------------------------
     def _targets(self) -> list[str]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cockpit import format as fmt
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
@@ -12,6 +12,7 @@ from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, BadInput, CockpitErr
 from cockpit.model import Machine, MachineState, ProvisionSpec
 from cockpit.serialize import machine_to_dict, to_jsonable
 
+T = TypeVar("T")
 TARGET = Param("target", "the machine, as SOURCE/NAME", kind="target", required=True, metavar="SOURCE/NAME")
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
 
@@ -34,22 +35,32 @@ def machine_table(machines: list[Machine], now: datetime) -> Table:
     return Table(("MACHINE", "STATE", "VCPU", "MEMORY", "GPUS", "ADDRESS", "UPTIME", "HOST"), rows)
 
 
+def _sources(ctx: Context, args: Mapping[str, Any]) -> list[str]:
+    return [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
+
+
+def _gather(ctx: Context, sources: list[str], fn: Callable[[Any], Iterable[T]]) -> tuple[list[T], CockpitError | None]:
+    """Ask every source at once; what the healthy ones answered, and one error naming the others."""
+    items: list[T] = []
+    errors: list[CockpitError] = []
+    for got in ctx.hub.call_many(sources, fn).values():
+        if isinstance(got, CockpitError):
+            errors.append(got)
+        else:
+            items.extend(got)
+    error = errors[0] if len(errors) == 1 else (
+        CockpitError("; ".join(e.message for e in errors)) if errors else None)
+    return items, error
+
+
 def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    sources = [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
+    sources = _sources(ctx, args)
 
     def run() -> Outcome:
-        machines: list[Machine] = []
-        errors: list[CockpitError] = []
-        for got in ctx.hub.call_many(sources, lambda b: b.list_machines()).values():
-            if isinstance(got, CockpitError):
-                errors.append(got)
-            else:
-                machines.extend(got)
+        machines, error = _gather(ctx, sources, lambda b: b.list_machines())
         if args["state"]:
             machines = [m for m in machines if m.state.value == args["state"]]
         machines.sort(key=lambda m: (m.source, m.name))
-        error = errors[0] if len(errors) == 1 else (
-            CockpitError("; ".join(e.message for e in errors)) if errors else None)
         return Outcome(data=[machine_to_dict(m) for m in machines],
                        table=machine_table(machines, datetime.now(UTC)), error=error)
 
@@ -161,39 +172,30 @@ def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 
 def _templates(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    sources = [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
+    sources = _sources(ctx, args)
 
     def run() -> Outcome:
-        rows, data = [], []
-        for source, got in ctx.hub.call_many(sources, lambda b: b.templates()).items():
-            if isinstance(got, CockpitError):
-                return Outcome(error=got)
-            for t in got:
-                rows.append((source, t.name, str(t.vcpus), fmt.mib(t.memory_mib), f"{t.disk_gib}G", t.description))
-                data.append({"source": source} | to_jsonable(t))
-        return Outcome(data=data, table=Table(("SOURCE", "TEMPLATE", "VCPU", "MEMORY", "DISK", "DESCRIPTION"),
-                                              tuple(rows)))
+        found, error = _gather(ctx, sources, lambda b: [(b.source, t) for t in b.templates()])
+        rows = [(src, t.name, str(t.vcpus), fmt.mib(t.memory_mib), f"{t.disk_gib}G", t.description) for src, t in found]
+        data = [{"source": src} | to_jsonable(t) for src, t in found]
+        columns = ("SOURCE", "TEMPLATE", "VCPU", "MEMORY", "DISK", "DESCRIPTION")
+        return Outcome(data=data, error=error, table=Table(columns, tuple(rows)))
 
     return Plan("vm templates", "list templates", run)
 
 
 def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    sources = [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
+    sources = _sources(ctx, args)
 
     def run() -> Outcome:
-        gpus, errors = [], []
-        for got in ctx.hub.call_many(sources, lambda b: b.host_gpus()).values():
-            if isinstance(got, CockpitError):
-                errors.append(got)
-            else:
-                gpus.extend(got)
+        gpus, error = _gather(ctx, sources, lambda b: b.host_gpus())
         if args["free"]:
             gpus = [g for g in gpus if not g.assigned_running]
         rows = tuple((g.source, g.pci_address, g.model, "-" if g.numa_node is None else str(g.numa_node),
                       (f"{g.source}/{g.assigned_to}" if g.assigned_to else "free")
                       + ("" if g.assigned_running or not g.assigned_to else " (stopped)")) for g in gpus)
         return Outcome(data=to_jsonable(gpus), table=Table(("SOURCE", "PCI", "MODEL", "NUMA", "ASSIGNED"), rows),
-                       error=errors[0] if errors else None)
+                       error=error)
 
     return Plan("gpu list", "list host GPUs", run)
 
