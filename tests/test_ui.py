@@ -4,6 +4,7 @@ check what libvirt and the audit log now hold."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from textual.widgets import Footer
@@ -209,3 +210,48 @@ async def test_hanging_source_does_not_freeze_the_ui(tmp_path: Path, hanging_soc
         status = str(app.screen.query_one(StatusBar).render())
         assert "stuck" in status and "degraded: stuck: no answer within 4s" in status
         assert table(app).row("rack-a/head-01") is not None  # the healthy sources are all there
+
+
+async def test_broken_source_is_reported_and_the_rest_works(tmp_path: Path) -> None:
+    from cockpit.sandbox import demo_config
+
+    cfg = with_sources(demo_config(audit_path=tmp_path / "audit.jsonl"),
+                       SourceConfig("lost", "libvirt", settings={"uri": "test:///nowhere/host.xml"}))
+    app = make_app(tmp_path / "audit.jsonl", config=cfg, start_view="machines")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "lost" in status and "down: lost: cannot open test:///nowhere/host.xml: no such file" in status
+        assert table(app).visible_count == 9
+        summary = str(app.screen.query_one("#machines-summary").render())
+        assert "lost: cannot open" in summary
+        await pilot.press("slash", *"head", "enter", "x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # healthy sources still act
+
+
+async def test_no_color_is_honoured(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot)
+        assert app.no_color
+        svg = app.export_screenshot()
+    colours = {c.lower() for c in re.findall(r"fill: (#[0-9a-fA-F]{6})", svg)}
+    # c5c8c6 is the SVG exporter's own default foreground (its terminal theme), not a colour we chose
+    greys = {c for c in colours if c[1:3] == c[3:5] == c[5:7]} | {"#c5c8c6"}
+    assert colours == greys, f"colours under NO_COLOR: {colours - greys}"
+
+
+async def test_theme_from_config_and_palette_lists_commands(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines", theme="high-contrast")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert app.theme == "cockpit-high-contrast"
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"vm provision")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        line = app.screen.query_one("#command-line")
+        assert line.has_class("open") and line.value == "vm provision "
