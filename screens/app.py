@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
+from textual.widgets import Input
 
 from cockpit.audit import AuditLog
 from cockpit.commands import Context, Plan, Registry, Result
@@ -65,6 +66,8 @@ class CockpitApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(key, f"show_view('{view}')", title, show=False, id=f"view.{view}") for key, view, title in VIEWS),
+        # priority: handled before the next key is routed, so a fast `:q` lands in the command line
+        Binding("colon", "colon", ":command", id="app.command_line", priority=True),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("escape", "back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
@@ -192,6 +195,13 @@ class CockpitApp(App[int]):
     def action_refresh(self) -> None:
         self.request_poll(0)
         self.notify("refreshing", timeout=1.5)
+
+    def action_colon(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            focused.insert_text_at_cursor(":")  # PCI addresses and URIs are typed with colons
+        else:
+            self.open_command_line()
 
     def open_command_line(self, prefill: str = "") -> None:
         if isinstance(self.screen, CockpitScreen):

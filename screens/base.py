@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -19,9 +18,6 @@ if TYPE_CHECKING:
 
 class CockpitScreen(Screen[None]):
     VIEW: ClassVar[str] = ""
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("colon", "command_line", ":command", id="app.command_line"),
-    ]
 
     @property
     def cockpit(self) -> CockpitApp:

@@ -99,8 +99,7 @@ class MachinesScreen(TableScreen):
         machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
         self.table.set_rows([machine_row(m, now, colours.get(m.source)) for m in machines])
         if not hub.sources("machines"):
-            self.table.empty_text = ("no machines source configured: add [sources.NAME] kind = \"libvirt\" "
-                                     "uri = \"qemu:///system\" to the config, or run cockpit --demo")
+            self.table.empty_text = "no machines source: add one to config.toml (see README) or run cockpit --demo"
         elif inv.loaded:
             self.table.empty_text = "no machines" + (" match the filter" if self.table.filter else "")
         self._summary()

@@ -68,11 +68,14 @@ class _Popup(Input):
         self.value = value
         self.can_focus = True
         self.add_class("open")
-        self.focus()
+        self.display = True  # inline, so it is focusable now rather than after the next CSS pass
+        # focus now, not via focus() (which is deferred): `:q` typed fast must land in the line
+        self.screen.set_focus(self)
         self.cursor_position = len(value)
 
     def close(self) -> None:
         self.remove_class("open")
+        self.display = False
         self.can_focus = False
 
 
