@@ -106,7 +106,8 @@ class CockpitApp(App[int]):
         # the first poll (SDK import, connection) starts once the first frame is out
         self.call_after_refresh(self.request_poll, 0)
         if self._watch:
-            self.run_worker(self._subscribe, thread=True, group="watch", exit_on_error=False)
+            self.call_after_refresh(self.run_worker, self._subscribe, thread=True, group="watch",
+                                    exit_on_error=False)
 
     def _subscribe(self) -> None:
         """Lifecycle events (where the driver has them) trigger a refresh sooner than the poll."""
