@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 from cockpit.config import Config, SourceConfig
 from cockpit.contracts import (
     BackendError,
+    BackendFactory,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
     CockpitError,
-    MachineBackend,
     Refused,
 )
 from cockpit.model import HealthState, SourceHealth
@@ -168,13 +168,6 @@ class Hub:
             t.join()
         return {n: results[n] for n in sources}
 
-    def machines(self, source: str) -> MachineBackend:
-        """The built backend of a machines source, for code already running in a hub call."""
-        backend = self._backend(self._slots[source])
-        if not isinstance(backend, MachineBackend):
-            raise BadInput(f"source {source!r} (kind {self._slots[source].cfg.kind}) has no machines")
-        return backend
-
     def close(self) -> None:
         for slot in self._slots.values():
             backend, slot.backend = slot.backend, None
@@ -188,9 +181,9 @@ class Hub:
                 info = KINDS.get(slot.cfg.kind)
                 if info is None:
                     raise BadInput(f"source {slot.cfg.name!r}: unknown kind {slot.cfg.kind!r}")
-                module = importlib.import_module(info.module)
+                create: BackendFactory = importlib.import_module(info.module).create
                 settings = dict(slot.cfg.settings) | {"read_only": self.is_read_only(slot.cfg.name)}
-                slot.backend = module.create(slot.cfg.name, settings)
+                slot.backend = create(slot.cfg.name, settings)
             return slot.backend
 
     def _record(self, slot: _Slot, error: CockpitError | None, elapsed: float | None) -> None:

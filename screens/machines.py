@@ -136,6 +136,9 @@ class MachinesScreen(TableScreen):
         pane.update(detail_content(m, self.cockpit.hub.now()) if m else Content("no machine selected"))
 
     # -- layout ------------------------------------------------------------------------------
+    _detail_wanted: bool | None = None
+    """None until the person toggles the pane; until then it follows the width."""
+
     def _layout_detail(self) -> None:
         body = self.query_one("#machines-body")
         wide = self.size.width >= 110
@@ -143,8 +146,6 @@ class MachinesScreen(TableScreen):
         if self._detail_wanted is None:
             self.query_one("#detail").display = wide
         self._detail()
-
-    _detail_wanted: bool | None = None
 
     def action_toggle_detail(self) -> None:
         pane = self.query_one("#detail")
@@ -200,10 +201,11 @@ class MachinesScreen(TableScreen):
             self.cockpit.dispatch([f"vm destroy {key}"])
 
     def action_provision(self) -> None:
+        """Opens the command line on `vm provision SOURCE/` for the source under the cursor."""
         key = self.table.cursor_key
-        source = str(key).split("/")[0] if key else (self.cockpit.hub.sources("machines") or [None])[0]
-        source_name = source if isinstance(source, str) else (source.name if source else "SOURCE")
-        self.action_command_line(f"vm provision {source_name}/")
+        sources = [s.name for s in self.cockpit.hub.sources("machines")]
+        source = str(key).split("/")[0] if key else (sources[0] if sources else "SOURCE")
+        self.action_command_line(f"vm provision {source}/")
 
     def action_xml(self) -> None:
         key = self.table.cursor_key

@@ -51,7 +51,7 @@ class OverviewScreen(CockpitScreen):
             counts = ", ".join(f"{n} {st.value}" for st, n in sorted(states.items(), key=lambda x: x[0].value))
             lines.append(Content.from_markup(
                 f"  [b]$name[/] [$muted]$kind · $loc[/]  [{colour}]$state[/]",
-                name=s.name, kind=s.kind, loc=_location(machines) or "-", state=h.state.value
+                name=s.name, kind=s.kind, loc=machines[0].location if machines else "-", state=h.state.value
                 + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")))
             if machines or inv.loaded:
                 lines.append(Content(
@@ -85,8 +85,3 @@ class OverviewScreen(CockpitScreen):
                                           s=str(len(hub.sources()))))
         self.query_one("#overview-other", Static).update(Content("\n").join(olines))
 
-
-def _location(machines: tuple[object, ...]) -> str:
-    for m in machines:
-        return str(getattr(m, "location", ""))
-    return ""
