@@ -196,3 +196,16 @@ def test_templates_are_listed() -> None:
     assert names["gpu-node"].vcpus == 16 and names["gpu-node"].memory_mib == 64 * 1024
     assert b.location == b._conn.getHostname()  # no URI host, no configured location
     b.close()
+
+
+def test_host_gpus_after_a_listing_agree_with_a_fresh_read(rack_a) -> None:  # type: ignore[no-untyped-def]
+    fresh = list(rack_a.host_gpus())
+    rack_a.act("a100-node-01", "force-off")
+    rack_a.act("a100-node-03", "start")
+    rack_a.list_machines()
+    reused = list(rack_a.host_gpus())  # the holders the listing just read
+    rack_a._listed = (0.0, {})
+    again = list(rack_a.host_gpus())  # read from every domain's XML
+    assert reused == again != fresh
+    b7 = next(g for g in reused if g.pci_address == "0000:b7:00.0")
+    assert (b7.assigned_to, b7.assigned_running) == ("a100-node-03", True)

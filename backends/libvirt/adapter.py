@@ -42,6 +42,11 @@ from cockpit.contracts import (
 )
 from cockpit.model import HostGpu, Machine, ProvisionSpec, Template
 
+LISTED_FRESH_S = 2.0
+"""How long the GPU holders read by list_machines answer host_gpus."""
+DEVICES_FRESH_S = 60.0
+"""How long the host's PCI device list is kept (GPUs are not hot-plugged every second)."""
+
 _event_loop_lock = threading.Lock()
 _event_loop_started = False
 
@@ -83,6 +88,8 @@ class LibvirtBackend:
         self._cpu: dict[str, tuple[float, int]] = {}
         self._started: dict[str, datetime] = {}
         self._devices: dict[str, PciDevice] | None = None
+        self._devices_at = 0.0
+        self._listed: tuple[float, dict[str, tuple[str, bool]]] = (-LISTED_FRESH_S - 1, {})
         self._callbacks: list[int] = []
         parts = urlsplit(uri)
         if parts.scheme == "test" and parts.path not in ("", "/default") and not Path(parts.path).is_file():
@@ -103,7 +110,14 @@ class LibvirtBackend:
     def list_machines(self) -> Sequence[Machine]:
         with self._guard():
             devices = self._pci_devices()
-            return [self._machine(d, devices) for d in self._conn.listAllDomains(0)]
+            machines = [self._machine(d, devices) for d in self._conn.listAllDomains(0)]
+            holders: dict[str, tuple[str, bool]] = {}
+            for m in machines:
+                for g in m.gpus:
+                    if g.pci_address and (g.pci_address not in holders or m.state.is_on):
+                        holders[g.pci_address] = (m.name, m.state.is_on)
+            self._listed = (time.monotonic(), holders)
+            return machines
 
     def get_machine(self, name: str) -> Machine:
         with self._guard(name):
@@ -114,9 +128,16 @@ class LibvirtBackend:
             return str(self._conn.lookupByName(name).XMLDesc(0))
 
     def host_gpus(self) -> Sequence[HostGpu]:
+        """Host GPUs and their holders. A poll asks for machines and then for this: the holders
+        the machine list just read are reused for LISTED_FRESH_S instead of reading every domain's
+        XML a second time (a round trip each over qemu+ssh). Conflict checks never use this."""
         with self._guard():
-            self._devices = None
-            return host_gpus(self.source, self._pci_devices(), self._holders())
+            if time.monotonic() - self._devices_at > DEVICES_FRESH_S:
+                self._devices = None
+            listed_at, holders = self._listed
+            if time.monotonic() - listed_at > LISTED_FRESH_S:
+                holders = self._holders()
+            return host_gpus(self.source, self._pci_devices(), holders)
 
     def templates(self) -> Sequence[Template]:
         return [t.info for t in templates.available()]
@@ -349,6 +370,7 @@ class LibvirtBackend:
                 if parsed is not None:
                     devices[parsed.address] = parsed
             self._devices = devices
+            self._devices_at = time.monotonic()
         return self._devices
 
     def _machine(self, dom: Any, devices: dict[str, PciDevice]) -> Machine:
