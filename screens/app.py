@@ -167,8 +167,25 @@ class CockpitApp(App[int]):
                     seen.add(id(screen))
                     fn(screen)
 
-    def targets(self) -> list[str]:
-        return [m.ref for m in self.inventory.all_machines()]
+    def candidates(self, kind: str, option: str | None, words: list[str]) -> list[str]:
+        """What the command line suggests for a parameter, from the latest inventory."""
+        inv = self.inventory
+        sources = [s.name for s in self.hub.sources("machines")]
+        if kind == "target":
+            if words[:2] == ["vm", "provision"]:
+                return [f"{s}/" for s in sources]  # a new name: offer the sources
+            return [m.ref for m in inv.all_machines()]
+        if kind == "source":
+            return [s.name for s in self.hub.sources()]
+        target = next((w for w in words[2:] if "/" in w and not w.startswith("--")), "")
+        source = target.split("/")[0] if target else (sources[0] if len(sources) == 1 else "")
+        if option == "--template":
+            return sorted({t.name for t in inv.templates.get(source, ())})
+        if option == "--gpu":
+            taken = set(words)
+            return [g.pci_address for g in inv.gpus.get(source, ())
+                    if not g.assigned_running and g.pci_address not in taken]
+        return []
 
     # -- navigation --------------------------------------------------------------------------
     def action_show_view(self, view: str) -> None:

@@ -30,7 +30,7 @@ class CockpitScreen(Screen[None]):
         yield TopBar(self.VIEW)
         yield from self.compose_body()
         yield CommandLine(placeholder="command (tab completes, esc closes) e.g. vm start rack-a/node-01",
-                          suggester=CommandSuggester(self.cockpit.registry, self.cockpit.targets,
+                          suggester=CommandSuggester(self.cockpit.registry, self.cockpit.candidates,
                                                      list(self.cockpit.view_aliases)),
                           id="command-line")
         yield StatusBar()

@@ -11,13 +11,14 @@ from datetime import datetime
 
 from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
-from cockpit.model import HostGpu, Machine
+from cockpit.model import HostGpu, Machine, Template
 
 
 @dataclass(frozen=True, slots=True)
 class Inventory:
     machines: dict[str, tuple[Machine, ...]] = field(default_factory=dict)
     gpus: dict[str, tuple[HostGpu, ...]] = field(default_factory=dict)
+    templates: dict[str, tuple[Template, ...]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     polled_at: datetime | None = None
     loaded: bool = False
@@ -38,11 +39,14 @@ def poll(hub: Hub, previous: Inventory) -> Inventory:
     sources = [s.name for s in hub.sources("machines")]
     machines = dict(previous.machines)
     gpus = dict(previous.gpus)
+    templates = dict(previous.templates)
     errors: dict[str, str] = {}
-    for source, got in hub.call_many(sources, lambda b: (b.list_machines(), b.host_gpus())).items():
+    calls = hub.call_many(sources, lambda b: (b.list_machines(), b.host_gpus(), b.templates()))
+    for source, got in calls.items():
         if isinstance(got, CockpitError):
             errors[source] = got.message  # keep the last good rows, marked stale by the status bar
         else:
             machines[source] = tuple(sorted(got[0], key=lambda m: m.name))
             gpus[source] = tuple(got[1])
-    return Inventory(machines, gpus, errors, hub.now(), True)
+            templates[source] = tuple(got[2])
+    return Inventory(machines, gpus, templates, errors, hub.now(), True)

@@ -140,6 +140,24 @@ async def test_command_line_completion(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: line._suggestion == "vm start rack-b/h100-dev-01")
         await pilot.press("tab")
         assert line.value == "vm start rack-b/h100-dev-01"
+        # option values: templates and the free GPUs of the target's host, as the inventory knows them
+        line.value = ""
+        await pilot.press(*"vm provision rack-b/n9 --template g")
+        await wait_for(pilot, lambda: line._suggestion.endswith("--template gpu-node"))
+        await pilot.press("tab", *" --gpu 0")
+        await wait_for(pilot, lambda: line._suggestion.endswith("--gpu 0000:9a:00.0"))
+        await pilot.press("tab", *" --gpu 0")
+        await wait_for(pilot, lambda: line._suggestion.endswith("--gpu 0000:9a:00.0 --gpu 0000:ab:00.0"))
+        await pilot.press("tab", *" --sta")
+        await wait_for(pilot, lambda: line._suggestion.endswith("--start"))
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = str(app.screen.query(".plan-line").first().render())
+        assert "Provision rack-b/n9 from gpu-node: 16 vCPU, 64G, 200G disk, GPUs: 0000:9a:00.0, 0000:ab:00.0" in body
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table(app).row("rack-b/n9") is not None)
+        assert cell(app, "rack-b/n9", "state") == "running"
+        assert libvirt_state(app, "rack-b", "n9") == 1
 
 
 async def test_views_switch_with_numbers_and_esc_goes_back(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The `:` command line (k9s style) and the `/` filter box.
 
 The command line takes exactly the script mode's language, completed from the registry (command
-words, options) and from the inventory (SOURCE/NAME targets).
+words, options, choices) and from the inventory (SOURCE/NAME targets, templates, free GPUs).
 """
 
 from __future__ import annotations
@@ -16,22 +16,23 @@ from textual.widgets import Input
 
 from cockpit.commands import Registry
 
+Candidates = Callable[[str, str | None, list[str]], list[str]]
+"""(param kind, option name or None, the words typed so far) -> values worth suggesting."""
+
 
 class CommandSuggester(Suggester):
-    def __init__(self, registry: Registry, targets: Callable[[], list[str]], views: list[str]) -> None:
+    def __init__(self, registry: Registry, candidates: Candidates, views: list[str]) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self.registry = registry
-        self.targets = targets
+        self.candidates = candidates
         self.views = views
 
     async def get_suggestion(self, value: str) -> str | None:
-        return complete(value, self.registry, self.targets(), self.views)
+        return complete(value, self.registry, self.candidates, self.views)
 
 
-def complete(value: str, registry: Registry, targets: list[str], views: list[str]) -> str | None:
+def complete(value: str, registry: Registry, candidates: Candidates, views: list[str]) -> str | None:
     """The whole line with its last word completed, or None. Pure, so tests can call it."""
-    if not value or (value.endswith(" ") and not value.strip()):
-        return None
     words = value.split(" ")
     head, last = words[:-1], words[-1]
     if not last:
@@ -39,23 +40,29 @@ def complete(value: str, registry: Registry, targets: list[str], views: list[str
     spec_names = [s.name for s in registry.specs()]
     typed = " ".join(head)
     if not head:
-        firsts = sorted({n.split()[0] for n in spec_names} | set(views))
-        hit = next((w for w in firsts if w.startswith(last) and w != last), None)
-        return hit and hit
+        pool = sorted({n.split()[0] for n in spec_names} | set(views))
+        return _first(pool, last)
     spec = next((s for s in sorted(registry.specs(), key=lambda s: -len(s.words))
                  if typed.startswith(s.name) and (typed == s.name or typed[len(s.name)] == " ")), None)
     if spec is None:
-        subs = [n.split()[len(head)] for n in spec_names if n.startswith(typed + " ") and len(n.split()) > len(head)]
-        hit = next((w for w in sorted(subs) if w.startswith(last) and w != last), None)
-        return f"{typed} {hit}" if hit else None
-    if last.startswith("--"):
-        options = [p.name for p in spec.params if p.is_option] + ["--dry-run", "--yes"]
-        hit = next((o for o in options if o.startswith(last) and o != last), None)
-    elif any(p.kind == "target" for p in spec.params):
-        hit = next((t for t in sorted(targets) if t.startswith(last) and t != last), None)
+        pool = sorted(n.split()[len(head)] for n in spec_names
+                      if n.startswith(typed + " ") and len(n.split()) > len(head))
     else:
-        hit = None
+        params = {p.name: p for p in spec.params}
+        prev = params.get(head[-1])
+        if prev is not None and prev.kind != "flag":  # the value of an option
+            pool = list(prev.choices) or candidates(prev.kind, prev.name, words)
+        elif last.startswith("--"):
+            pool = [p.name for p in spec.params if p.is_option] + ["--dry-run", "--yes"]
+        else:
+            positional = next((p for p in spec.params if not p.is_option), None)
+            pool = candidates(positional.kind, None, words) if positional is not None else []
+    hit = _first(sorted(pool), last)
     return f"{typed} {hit}" if hit else None
+
+
+def _first(pool: list[str], prefix: str) -> str | None:
+    return next((w for w in pool if w.startswith(prefix) and w != prefix), None)
 
 
 class _Popup(Input):
