@@ -166,3 +166,29 @@ def test_selectors_conflicts_and_forbidden(kube: KubeFake) -> None:
     assert info.value.status == 403
     assert 'User \\"viewer\\" cannot list resource \\"nodes\\"' in info.value.body or \
         'User "viewer" cannot list resource "nodes"' in info.value.body
+
+
+@kubectl_missing
+def test_seeded_demo_cluster(tmp_path: Path) -> None:
+    from cockpit.sandbox.kube.seed import seed
+
+    with KubeFake(tmp_path / "seeded") as kube:
+        seed(kube)
+        nodes = {n["metadata"]["name"]: n for n in get_json(kube, "nodes")["items"]}
+        products = {n["metadata"]["labels"].get("nvidia.com/gpu.product") for n in nodes.values()}
+        assert {"NVIDIA-A100-SXM4-80GB", "NVIDIA-H100-80GB-HBM3", "NVIDIA-L4", "NVIDIA-A100-SXM4-40GB"} <= products
+        assert nodes["a100-mig-01"]["metadata"]["labels"]["nvidia.com/mig.strategy"] == "mixed"
+        assert nodes["l4-02"]["status"]["conditions"][0]["status"] == "False"
+        history = kubectl(kube, "rollout", "history", "-n", "inference", "deployment/llama-70b")
+        assert [ln.split()[0] for ln in history.splitlines()[2:] if ln.strip()] == ["1", "2"]
+        pods = get_json(kube, "pods", "-A")["items"]
+        assert all(p["status"]["phase"] == "Running" for p in pods)
+        gpu_nodes = {p["spec"]["nodeName"] for p in pods if p["metadata"]["name"].startswith(("llama", "embedder"))}
+        assert gpu_nodes <= {"a100-01", "a100-02", "h100-01"}  # tolerations let them onto tainted GPU nodes
+        router_nodes = {p["spec"]["nodeName"] for p in pods if p["metadata"]["name"].startswith("router")}
+        assert router_nodes <= {"cpu-01", "cpu-02", "cpu-03"}  # no toleration: never on a GPU node
+        isvcs = get_json(kube, "inferenceservices", "-n", "inference")["items"]
+        mistral = next(i for i in isvcs if i["metadata"]["name"] == "mistral-7b")
+        assert mistral["spec"]["predictor"]["canaryTrafficPercent"] == 10
+        hpas = get_json(kube, "hpa", "-n", "inference")["items"]
+        assert {h["metadata"]["name"] for h in hpas} == {"embedder", "router"}

@@ -1,0 +1,133 @@
+"""The demo cluster: a CPU pool, GPU nodes (A100, H100, L4 and one MIG-partitioned A100), an
+inference namespace with Deployments (some with rollout history), HPAs and KServe
+InferenceServices, and a training namespace whose jobs hold GPUs."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cockpit.sandbox.kube import resources as res
+from cockpit.sandbox.kube.server import KubeFake
+from cockpit.sandbox.kube.store import Obj
+
+
+def _t(group: str, version: str, plural: str) -> res.ResourceType:
+    t = res.find(group, version, plural)
+    assert t is not None
+    return t
+
+
+def node(name: str, *, cpu: int, mem_gib: int, gpus: int = 0, product: str = "", gpu_mem_mib: int = 0,
+         pool: str, mig: str = "", ready: bool = True, taint_gpu: bool = False) -> Obj:
+    labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "node.kubernetes.io/instance-type": pool,
+              "cockpit.dev/pool": pool}
+    capacity: dict[str, Any] = {"cpu": str(cpu), "memory": f"{mem_gib}Gi", "pods": "110"}
+    allocatable: dict[str, Any] = {"cpu": str(cpu - 1), "memory": f"{mem_gib - 4}Gi", "pods": "110"}
+    if product:  # GPU feature discovery labels the product even when every GPU is MIG-partitioned
+        labels |= {"nvidia.com/gpu.product": product, "nvidia.com/gpu.count": str(gpus or 1),
+                   "nvidia.com/gpu.memory": str(gpu_mem_mib), "nvidia.com/gpu.present": "true"}
+    if gpus:
+        capacity["nvidia.com/gpu"] = allocatable["nvidia.com/gpu"] = str(gpus)
+    if mig:
+        labels |= {"nvidia.com/mig.strategy": "mixed", "nvidia.com/mig.config": mig,
+                   "nvidia.com/mig-1g.10gb.count": "7"}
+        capacity["nvidia.com/mig-1g.10gb"] = allocatable["nvidia.com/mig-1g.10gb"] = "7"
+    spec: dict[str, Any] = {"podCIDR": "10.244.0.0/24"}
+    if taint_gpu:
+        spec["taints"] = [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+    return {"metadata": {"name": name, "labels": labels}, "spec": spec, "status": {
+        "capacity": capacity, "allocatable": allocatable,
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                        "reason": "KubeletReady" if ready else "KubeletNotReady",
+                        "message": "kubelet is posting ready status" if ready else "PLEG is not healthy"},
+                       {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"}],
+        "nodeInfo": {"kubeletVersion": "v1.30.4", "containerRuntimeVersion": "containerd://1.7.20",
+                     "osImage": "Ubuntu 22.04.4 LTS", "kernelVersion": "6.5.0-1024", "architecture": "amd64"},
+        "addresses": [{"type": "InternalIP", "address": f"10.0.{hash(name) % 200}.{hash(name[::-1]) % 200}"}]}}
+
+
+def deployment(name: str, image: str, replicas: int, *, gpus: int = 0, model: str = "",
+               tolerate_gpu: bool = False) -> Obj:
+    container: dict[str, Any] = {"name": name, "image": image, "ports": [{"containerPort": 8080}],
+                                 "resources": {"requests": {"cpu": "2", "memory": "8Gi"}}}
+    if gpus:
+        container["resources"]["limits"] = {"nvidia.com/gpu": str(gpus)}
+    if model:
+        container["env"] = [{"name": "MODEL_URI", "value": model}]
+    spec: dict[str, Any] = {"containers": [container]}
+    if tolerate_gpu:
+        spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    return {"metadata": {"name": name, "labels": {"app": name},
+                         "annotations": {"cockpit.dev/model": model} if model else {}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "strategy": {"type": "RollingUpdate"},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def isvc(name: str, storage_uri: str, *, canary: int | None = None, gpus: int = 1) -> Obj:
+    predictor: dict[str, Any] = {"model": {"modelFormat": {"name": "huggingface"}, "storageUri": storage_uri,
+                                           "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}}
+    if canary is not None:
+        predictor["canaryTrafficPercent"] = canary
+    ready = [{"type": "Ready", "status": "True"}, {"type": "PredictorReady", "status": "True"}]
+    traffic = [{"revisionName": f"{name}-predictor-00002", "percent": 100 - (canary or 0), "latestRevision": False,
+                "tag": "prev"}] if canary else []
+    traffic.append({"revisionName": f"{name}-predictor-00003", "percent": canary or 100, "latestRevision": True})
+    return {"metadata": {"name": name}, "spec": {"predictor": predictor}, "status": {
+        "url": f"http://{name}.inference.example.com", "conditions": ready,
+        "components": {"predictor": {"latestReadyRevision": f"{name}-predictor-00003",
+                                     "latestCreatedRevision": f"{name}-predictor-00003",
+                                     "previousRolledoutRevision": f"{name}-predictor-00002", "traffic": traffic}}}}
+
+
+def hpa(name: str, target: str, lo: int, hi: int, current: int, cpu: int) -> Obj:
+    return {"metadata": {"name": name}, "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+        "minReplicas": lo, "maxReplicas": hi,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                                                "averageUtilization": cpu}}}]},
+        "status": {"currentReplicas": current, "desiredReplicas": current}}
+
+
+def seed(kube: KubeFake) -> None:
+    s = kube.store
+    ns, nodes = _t("", "v1", "namespaces"), _t("", "v1", "nodes")
+    deploys, hpas = _t("apps", "v1", "deployments"), _t("autoscaling", "v2", "horizontalpodautoscalers")
+    isvcs = _t("serving.kserve.io", "v1beta1", "inferenceservices")
+    for n in ("default", "kube-system", "inference", "training"):
+        s.create(ns, "", {"metadata": {"name": n}})
+    for i in range(1, 4):
+        s.create(nodes, "", node(f"cpu-{i:02d}", cpu=32, mem_gib=128, pool="cpu-pool"))
+    for i in range(1, 3):
+        s.create(nodes, "", node(f"a100-{i:02d}", cpu=96, mem_gib=1024, gpus=8, product="NVIDIA-A100-SXM4-80GB",
+                                 gpu_mem_mib=81920, pool="a100-pool", taint_gpu=True))
+    s.create(nodes, "", node("h100-01", cpu=192, mem_gib=2048, gpus=8, product="NVIDIA-H100-80GB-HBM3",
+                             gpu_mem_mib=81559, pool="h100-pool", taint_gpu=True))
+    s.create(nodes, "", node("l4-01", cpu=48, mem_gib=192, gpus=4, product="NVIDIA-L4", gpu_mem_mib=23034,
+                             pool="l4-pool", taint_gpu=True))
+    s.create(nodes, "", node("a100-mig-01", cpu=96, mem_gib=1024, product="NVIDIA-A100-SXM4-40GB",
+                             gpu_mem_mib=40960, pool="a100-mig-pool", mig="all-1g.10gb", taint_gpu=True))
+    s.create(nodes, "", node("l4-02", cpu=48, mem_gib=192, gpus=4, product="NVIDIA-L4", gpu_mem_mib=23034,
+                             pool="l4-pool", ready=False, taint_gpu=True))
+    llm = deployment("llama-70b", "vllm/vllm-openai:v0.5.4", 2, gpus=4, tolerate_gpu=True,
+                     model="models:/llama-70b-chat/7")
+    s.create(deploys, "inference", llm)
+    kube.controller.wait_idle()
+    newer = copy.deepcopy(s.get(deploys, "inference", "llama-70b"))
+    newer["spec"]["template"]["spec"]["containers"][0]["image"] = "vllm/vllm-openai:v0.6.1"
+    newer["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "MODEL_URI",
+                                                                   "value": "models:/llama-70b-chat/8"}]
+    newer["metadata"]["annotations"]["cockpit.dev/model"] = "models:/llama-70b-chat/8"
+    s.update(deploys, "inference", "llama-70b", newer)
+    kube.controller.wait_idle()
+    s.create(deploys, "inference", deployment("embedder", "ghcr.io/huggingface/text-embeddings-inference:1.5", 3,
+                                              gpus=1, tolerate_gpu=True, model="models:/bge-large/3"))
+    s.create(deploys, "inference", deployment("router", "ghcr.io/example/router:2.1.0", 2))
+    s.create(deploys, "training", deployment("pretrain-7b", "nvcr.io/nvidia/pytorch:24.07-py3", 1, gpus=8,
+                                             tolerate_gpu=True))
+    s.create(hpas, "inference", hpa("embedder", "embedder", 2, 8, 3, 70))
+    s.create(hpas, "inference", hpa("router", "router", 2, 6, 2, 60))
+    s.create(isvcs, "inference", isvc("mistral-7b", "s3://models/mistral-7b-instruct/v3", canary=10))
+    s.create(isvcs, "inference", isvc("whisper-large", "s3://models/whisper-large/v3"))
+    kube.controller.wait_idle()
