@@ -9,6 +9,7 @@ import hashlib
 import json
 import threading
 import uuid
+import zlib
 from typing import Any
 
 from cockpit.sandbox.kube import resources as res
@@ -28,6 +29,15 @@ def _t(group: str, version: str, plural: str) -> ResourceType:
 
 DEPLOY, RS, POD, NODE, PDB = (_t("apps", "v1", "deployments"), _t("apps", "v1", "replicasets"),
                               _t("", "v1", "pods"), _t("", "v1", "nodes"), _t("policy", "v1", "poddisruptionbudgets"))
+
+
+def _octet(text: str, mod: int) -> int:
+    """A stable number from a name (str hash() changes every process: addresses must not)."""
+    return zlib.crc32(text.encode()) % mod
+
+
+def node_ip(node: str) -> str:
+    return f"10.0.{_octet(node, 200)}.{_octet(node[::-1], 200)}"
 
 
 def template_hash(template: Obj) -> str:
@@ -232,7 +242,7 @@ class Controller:
         pod["spec"]["nodeName"] = node
         pod = self.store.update(POD, ns, name, pod)
         t = now_rfc3339()
-        status = {"phase": "Running", "startTime": t, "hostIP": "10.0.0.1", "podIP": f"10.244.0.{hash(name) % 250}",
+        status = {"phase": "Running", "startTime": t, "hostIP": node_ip(node), "podIP": f"10.244.0.{_octet(name, 250)}",
                   "conditions": [{"type": c, "status": "True", "lastTransitionTime": t}
                                  for c in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
                   "containerStatuses": [_container_status(c, name, t) for c in pod["spec"].get("containers") or []]}

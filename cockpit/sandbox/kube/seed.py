@@ -8,6 +8,7 @@ import copy
 from typing import Any
 
 from cockpit.sandbox.kube import resources as res
+from cockpit.sandbox.kube.controller import node_ip
 from cockpit.sandbox.kube.server import KubeFake
 from cockpit.sandbox.kube.store import Obj
 
@@ -44,7 +45,7 @@ def node(name: str, *, cpu: int, mem_gib: int, gpus: int = 0, product: str = "",
                        {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"}],
         "nodeInfo": {"kubeletVersion": "v1.30.4", "containerRuntimeVersion": "containerd://1.7.20",
                      "osImage": "Ubuntu 22.04.4 LTS", "kernelVersion": "6.5.0-1024", "architecture": "amd64"},
-        "addresses": [{"type": "InternalIP", "address": f"10.0.{hash(name) % 200}.{hash(name[::-1]) % 200}"}]}}
+        "addresses": [{"type": "InternalIP", "address": node_ip(name)}]}}
 
 
 def deployment(name: str, image: str, replicas: int, *, gpus: int = 0, model: str = "",
