@@ -103,9 +103,15 @@ def parse_config(text: str, path: Path) -> Config:
         top = FileModel.model_validate(raw)
     except ValidationError as e:
         raise _as_config_error(e, text, path, ()) from None
-    sources = []
+    sources: list[SourceConfig] = []
     for name, body in top.sources.items():
-        sources.append(_source(name, body, text, path, SOURCE_KINDS, SourceCommon))
+        source = _source(name, body, text, path, SOURCE_KINDS, SourceCommon)
+        sources.extend(expand_contexts(source, _where(text, path, ("sources", name, "contexts"))))
+    names = [s.name for s in sources]
+    for s in sources:
+        if names.count(s.name) > 1:
+            raise ConfigError(f"{_where(text, path, ('sources',))}: sources: two sources are named {s.name!r} "
+                              "(a multi-context source names each SOURCE-CONTEXT)")
     for binding_id, keys in top.keys.items():
         if not keys.strip():
             raise ConfigError(f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}: empty key list")
@@ -114,6 +120,46 @@ def parse_config(text: str, path: Path) -> Config:
         sources=tuple(sources), theme=top.ui.theme, refresh_seconds=top.ui.refresh_seconds,
         keys=dict(top.keys), audit_path=audit, read_only=top.read_only, path=path,
     )
+
+
+def expand_contexts(source: SourceConfig, where: str) -> list[SourceConfig]:
+    """A kubernetes source with `contexts` becomes one source per context (SOURCE-CONTEXT)."""
+    from dataclasses import replace
+
+    contexts = source.settings.get("contexts")
+    settings = {k: v for k, v in source.settings.items() if k != "contexts"}
+    if source.kind != "kubernetes" or contexts is None:
+        return [replace(source, settings=settings)] if source.kind == "kubernetes" else [source]
+    if settings.get("context"):
+        raise ConfigError(f"{where}: sources.{source.name}: give either context or contexts, not both")
+    if contexts == "all":
+        contexts = kubeconfig_contexts(settings.get("kubeconfig"), where)
+    out = []
+    for ctx in contexts:
+        slug = re.sub(r"[^a-z0-9_-]+", "-", ctx.lower()).strip("-")[:40] or "context"
+        out.append(replace(source, name=f"{source.name}-{slug}", settings=settings | {"context": ctx}))
+    return out
+
+
+def kubeconfig_contexts(path: str | None, where: str) -> list[str]:
+    """The context names of a kubeconfig (YAML, so PyYAML: it comes with the kubernetes extra)."""
+    if path is None:
+        env = os.environ.get("KUBECONFIG", "")
+        path = env.split(os.pathsep)[0] if env else str(Path.home() / ".kube" / "config")
+    try:
+        import yaml  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigError(f"{where}: contexts = \"all\" reads the kubeconfig, which needs PyYAML: "
+                          "pip install 'gpu-cockpit[kubernetes]'") from None
+    try:
+        doc = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{where}: contexts = \"all\": cannot read kubeconfig {path}: "
+                          f"{getattr(e, 'strerror', None) or e}") from None
+    names = [c.get("name") for c in (doc or {}).get("contexts") or [] if isinstance(c, dict) and c.get("name")]
+    if not names:
+        raise ConfigError(f"{where}: contexts = \"all\": kubeconfig {path} has no contexts")
+    return [str(n) for n in names]
 
 
 def _source(name: str, body: Mapping[str, Any], text: str, path: Path, kinds: Mapping[str, Any],

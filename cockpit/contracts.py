@@ -61,6 +61,10 @@ class Unsupported(BackendError):
     """The source cannot do this (driver limitation or missing capability)."""
 
 
+class Forbidden(BackendError):
+    """The source refused the request for this identity (Kubernetes RBAC: "forbidden: list nodes")."""
+
+
 class SdkMissing(BackendUnavailable):
     """The backend's SDK is not installed; the message says which extra to install."""
 

@@ -94,3 +94,60 @@ def split_target(text: str, sources: list[str]) -> tuple[str, str]:
     if not sources:
         raise BadInput("no machine source is configured (add [sources.NAME] kind = \"libvirt\" to the config)")
     raise BadInput(f"{text!r} is ambiguous: write SOURCE/{text} (sources: {', '.join(sources)})")
+
+
+_DNS = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def check_dns_name(name: str, what: str) -> str:
+    if not _DNS.match(name):
+        raise BadInput(f"{what}: {name!r} is not a valid Kubernetes name (lowercase letters, digits, '-', '.')")
+    return name
+
+
+def split_node(text: str, clusters: list[str]) -> tuple[str, str]:
+    """`cluster/node`; a bare node name when exactly one cluster is configured."""
+    source, name = _cluster_prefix(text, clusters, 1, "CLUSTER/NODE")
+    return source, check_dns_name(name, "node")
+
+
+def split_workload(text: str, clusters: list[str]) -> tuple[str, str, str]:
+    """`cluster/namespace/name`; `namespace/name` when exactly one cluster is configured."""
+    source, rest = _cluster_prefix(text, clusters, 2, "CLUSTER/NAMESPACE/NAME")
+    ns, _, name = rest.partition("/")
+    if not name:
+        raise BadInput(f"{text!r}: expected NAMESPACE/NAME (or CLUSTER/NAMESPACE/NAME)")
+    return source, check_dns_name(ns, "namespace"), check_dns_name(name, "name")
+
+
+def _cluster_prefix(text: str, clusters: list[str], parts: int, form: str) -> tuple[str, str]:
+    pieces = text.split("/")
+    if not clusters:
+        raise BadInput("no Kubernetes source is configured (add [sources.NAME] kind = \"kubernetes\" to the config)")
+    if len(pieces) == parts + 1:
+        if pieces[0] not in clusters:
+            raise BadInput(f"unknown cluster {pieces[0]!r} in {text!r} (clusters: {', '.join(clusters)})")
+        return pieces[0], "/".join(pieces[1:])
+    if len(pieces) == parts:
+        if len(clusters) == 1:
+            return clusters[0], text
+        raise BadInput(f"{text!r} is ambiguous: write {form} (clusters: {', '.join(clusters)})")
+    raise BadInput(f"{text!r}: expected {form}")
+
+
+def parse_duration(text: str, what: str) -> float:
+    """`90s`, `5m`, `1h`, or bare seconds."""
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", text)
+    if not m:
+        raise BadInput(f"{what}: {text!r} is not a duration (examples: 30s, 5m, 1h)")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+def parse_percent(text: str, what: str) -> int:
+    try:
+        n = int(text.rstrip("%"))
+    except ValueError:
+        raise BadInput(f"{what}: {text!r} is not a whole percentage (0..100)") from None
+    if not 0 <= n <= 100:
+        raise BadInput(f"{what}: {n} is out of range (0..100)")
+    return n

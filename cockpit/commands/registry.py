@@ -26,7 +26,8 @@ class Param:
 
     name: str
     help: str
-    kind: str = "str"  # str | int | size_mib | size_gib | pci | target | source | flag | tag | choice
+    kind: str = "str"  # str | int | count | size_mib | size_gib | pci | target | node | workload | source
+    #                    | flag | tag | choice | duration | percent
     required: bool = False
     repeat: bool = False
     choices: tuple[str, ...] = ()
@@ -79,6 +80,8 @@ class Context:
     hub: Hub
     audit: AuditLog
     origin: str = "script"
+    progress: Callable[[str], None] | None = field(default=None, compare=False)
+    """Where a long operation (a rollout, a drain) says how far it got; the UI shows it."""
 
 
 Planner = Callable[[Context, Mapping[str, Any]], Plan]
@@ -235,6 +238,16 @@ class Registry:
             case "source":
                 hub.source(raw)
                 return raw
+            case "node":
+                return grammar.split_node(raw, [s.name for s in hub.sources("clusters")])
+            case "workload":
+                return grammar.split_workload(raw, [s.name for s in hub.sources("clusters")])
+            case "count":
+                return 0 if raw.strip() == "0" else grammar.parse_positive_int(raw, what, 10_000)
+            case "duration":
+                return grammar.parse_duration(raw, what)
+            case "percent":
+                return grammar.parse_percent(raw, what)
             case "choice":
                 if raw not in p.choices:
                     raise BadInput(f"{what}: {raw!r} is not one of {', '.join(p.choices)}")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from cockpit import format as fmt
+from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, BadInput, CockpitError
+from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, BadInput
 from cockpit.model import Machine, MachineState, ProvisionSpec
 from cockpit.serialize import machine_to_dict, to_jsonable
 
-T = TypeVar("T")
 TARGET = Param("target", "the machine, as SOURCE/NAME", kind="target", required=True, metavar="SOURCE/NAME")
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
 
@@ -35,29 +35,11 @@ def machine_table(machines: list[Machine], now: datetime) -> Table:
     return Table(("MACHINE", "STATE", "VCPU", "MEMORY", "GPUS", "ADDRESS", "UPTIME", "HOST"), rows)
 
 
-def _sources(ctx: Context, args: Mapping[str, Any]) -> list[str]:
-    return [args["source"]] if args["source"] else [s.name for s in ctx.hub.sources("machines")]
-
-
-def _gather(ctx: Context, sources: list[str], fn: Callable[[Any], Iterable[T]]) -> tuple[list[T], CockpitError | None]:
-    """Ask every source at once; what the healthy ones answered, and one error naming the others."""
-    items: list[T] = []
-    errors: list[CockpitError] = []
-    for got in ctx.hub.call_many(sources, fn).values():
-        if isinstance(got, CockpitError):
-            errors.append(got)
-        else:
-            items.extend(got)
-    error = errors[0] if len(errors) == 1 else (
-        CockpitError("; ".join(e.message for e in errors)) if errors else None)
-    return items, error
-
-
 def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    sources = _sources(ctx, args)
+    sources = sources_of(ctx, args, "machines")
 
     def run() -> Outcome:
-        machines, error = _gather(ctx, sources, lambda b: b.list_machines())
+        machines, error = gather(ctx, sources, lambda b: b.list_machines())
         if args["state"]:
             machines = [m for m in machines if m.state.value == args["state"]]
         machines.sort(key=lambda m: (m.source, m.name))
@@ -172,10 +154,10 @@ def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 
 def _templates(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    sources = _sources(ctx, args)
+    sources = sources_of(ctx, args, "machines")
 
     def run() -> Outcome:
-        found, error = _gather(ctx, sources, lambda b: [(b.source, t) for t in b.templates()])
+        found, error = gather(ctx, sources, lambda b: [(b.source, t) for t in b.templates()])
         rows = [(src, t.name, str(t.vcpus), fmt.mib(t.memory_mib), f"{t.disk_gib}G", t.description) for src, t in found]
         data = [{"source": src} | to_jsonable(t) for src, t in found]
         columns = ("SOURCE", "TEMPLATE", "VCPU", "MEMORY", "DISK", "DESCRIPTION")
@@ -185,10 +167,10 @@ def _templates(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 
 def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    sources = _sources(ctx, args)
+    sources = sources_of(ctx, args, "machines")
 
     def run() -> Outcome:
-        gpus, error = _gather(ctx, sources, lambda b: b.host_gpus())
+        gpus, error = gather(ctx, sources, lambda b: b.host_gpus())
         if args["free"]:
             gpus = [g for g in gpus if not g.assigned_running]
         rows = tuple((g.source, g.pci_address, g.model, "-" if g.numa_node is None else str(g.numa_node),

@@ -1,14 +1,22 @@
 """Local emulators that `--demo` and the tests stand up: real SDKs against local services.
 
-For now: libvirt's own test driver, opened on shipped node XML files describing two GPU
-hypervisor hosts of an HPC cluster. Later backends add their emulators here.
+libvirt's own test driver, opened on shipped node XML files describing two GPU hypervisor hosts
+of an HPC cluster, and the Kubernetes API fake (sandbox/kube) seeded with a GPU cluster. Later
+backends add their emulators here.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.config import Config, SourceConfig, default_state_dir
+
+if TYPE_CHECKING:
+    from cockpit.sandbox.kube.server import KubeFake
 
 LIBVIRT_DIR = Path(__file__).parent / "libvirt"
 
@@ -27,7 +35,34 @@ def demo_sources() -> tuple[SourceConfig, ...]:
     )
 
 
-def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None) -> Config:
+def kube_source(name: str, kubeconfig: Path, context: str = "admin", *, colour: str | None = "green",
+                label: str | None = None, read_only: bool = False) -> SourceConfig:
+    """A source on one context of a fake's kubeconfig (`admin`, or `viewer` whom RBAC limits)."""
+    return SourceConfig(name, "kubernetes", read_only=read_only, timeout_seconds=10, colour=colour, label=label,
+                        settings={"kubeconfig": str(kubeconfig), "context": context})
+
+
+def start_demo_cluster(workdir: Path | None = None) -> KubeFake:
+    """The seeded Kubernetes fake on a free local port; stopped (and its files removed) at exit."""
+    from cockpit.sandbox.kube.seed import seed
+    from cockpit.sandbox.kube.server import KubeFake
+
+    tmp = workdir is None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="cockpit-demo-kube-"))
+    fake = KubeFake(workdir).start()
+    seed(fake)
+    fake.controller.ready_delay = 1.5  # rollouts in the demo take a moment, so their progress shows
+    atexit.register(fake.stop)
+    if tmp:
+        atexit.register(shutil.rmtree, workdir, True)
+    return fake
+
+
+def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
+                kube: KubeFake | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
-    return Config(sources=demo_sources(), theme=theme, refresh_seconds=5.0, read_only=read_only,
+    sources = demo_sources()
+    if kube is not None:
+        sources += (kube_source("gpu-prod", kube.kubeconfig, label="k8s"),)
+    return Config(sources=sources, theme=theme, refresh_seconds=5.0, read_only=read_only,
                   audit_path=audit_path or default_state_dir() / "demo-audit.jsonl")

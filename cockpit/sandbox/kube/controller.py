@@ -59,8 +59,10 @@ def gpu_request(pod: Obj) -> int:
 
 
 class Controller:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ready_delay: float = 0.0) -> None:
         self.store = store
+        self.ready_delay = ready_delay
+        """Seconds a started pod takes to turn Ready; above 0, rollouts show their progress."""
         self._work: set[tuple[str, str, str]] = set()
         self._cond = threading.Condition()
         self._busy = False
@@ -242,11 +244,34 @@ class Controller:
         pod["spec"]["nodeName"] = node
         pod = self.store.update(POD, ns, name, pod)
         t = now_rfc3339()
+        ready = self.ready_delay <= 0
         status = {"phase": "Running", "startTime": t, "hostIP": node_ip(node), "podIP": f"10.244.0.{_octet(name, 250)}",
-                  "conditions": [{"type": c, "status": "True", "lastTransitionTime": t}
+                  "conditions": [{"type": c, "status": "True" if ready or c in ("PodScheduled", "Initialized")
+                                  else "False", "lastTransitionTime": t}
                                  for c in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-                  "containerStatuses": [_container_status(c, name, t) for c in pod["spec"].get("containers") or []]}
+                  "containerStatuses": [_container_status(c, name, t, ready) for c in pod["spec"].get("containers")
+                                        or []]}
+        if not ready:
+            timer = threading.Timer(self.ready_delay, self._turn_ready, (ns, name))
+            timer.daemon = True
+            timer.start()
         return self.store.update(POD, ns, name, {**pod, "status": status}, subresource="status")
+
+    def _turn_ready(self, ns: str, name: str) -> None:
+        """The kubelet's readiness probe passing, `ready_delay` after the start."""
+        try:
+            pod = self.store.get(POD, ns, name)
+        except ApiError:
+            return  # deleted before it became ready
+        status = copy.deepcopy(pod.get("status") or {})
+        for c in status.get("conditions") or []:
+            c["status"] = "True"
+        for c in status.get("containerStatuses") or []:
+            c["ready"] = True
+        try:
+            self.store.update(POD, ns, name, {**pod, "status": status}, subresource="status")
+        except ApiError:
+            return
 
     def _fit(self, pod: Obj) -> str | None:
         need = gpu_request(pod)
@@ -307,13 +332,13 @@ class Controller:
                                "Cannot evict pod as it would violate the pod's disruption budget.")
 
 
-def _container_status(c: Obj, pod: str, started: str) -> Obj:
+def _container_status(c: Obj, pod: str, started: str, ready: bool = True) -> Obj:
     """What a kubelet reports for a running container; the client requires every one of these keys."""
     image = c.get("image", "")
     digest = hashlib.sha256(image.encode()).hexdigest()
     return {"name": c.get("name", "main"), "image": image, "imageID": f"{image}@sha256:{digest}",
             "containerID": "containerd://" + hashlib.sha256(f"{pod}/{c.get('name')}".encode()).hexdigest(),
-            "ready": True, "restartCount": 0, "started": True, "state": {"running": {"startedAt": started}}}
+            "ready": ready, "restartCount": 0, "started": True, "state": {"running": {"startedAt": started}}}
 
 
 def _owner(obj: Obj, api_version: str, kind: str) -> dict[str, Any]:

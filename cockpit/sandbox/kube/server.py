@@ -333,10 +333,12 @@ class KubeFake:
 
     def __init__(self, workdir: Path, users: tuple[str, ...] = ("admin", "viewer")) -> None:
         from cockpit.sandbox.kube.controller import Controller
+        from cockpit.sandbox.kube.kserve import KServeController
 
         self.store = Store()
         self.api = Api(self.store)
         self.controller = Controller(self.store)
+        self.kserve = KServeController(self.store)
         self.api.on_eviction = self.controller.check_eviction
         self.workdir = workdir
         self.users = users

@@ -1,0 +1,288 @@
+"""Watches that keep one cluster's records current: list once, then follow the watch stream
+from that resourceVersion; relist only on 410 Gone; reconnect with backoff. No periodic relists.
+
+Each watched kind (nodes, pods, ...) in each namespace is one `Informer` thread holding its
+records. `ClusterCache` joins them into a `ClusterSnapshot`, recomputed only when something
+changed since the last one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from backends.kubernetes import translate as tr
+from backends.kubernetes.transport import Gone, Transport
+from cockpit.contracts import BackendError, Forbidden, NotFound
+from cockpit.model_kube import ClusterSnapshot, KubeNode, KubePod, MigSlice, PodRef
+
+log = logging.getLogger(__name__)
+WATCH_SECONDS = 240
+PAGE = 500
+BACKOFF_MAX = 30.0
+NOTIFY_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    group_path: str  # /api/v1 or /apis/apps/v1
+    plural: str
+    namespaced: bool
+    translate: Callable[[str, Mapping[str, Any]], Any]
+    missing_note: str = ""
+
+    def path(self, namespace: str | None) -> str:
+        if namespace and self.namespaced:
+            return f"{self.group_path}/namespaces/{namespace}/{self.plural}"
+        return f"{self.group_path}/{self.plural}"
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("nodes", "/api/v1", "nodes", False, tr.node),
+    Kind("pods", "/api/v1", "pods", True, lambda _s, o: tr.pod(o)),
+    Kind("deployments", "/apis/apps/v1", "deployments", True, tr.deployment),
+    Kind("hpas", "/apis/autoscaling/v2", "horizontalpodautoscalers", True, tr.hpa,
+         "autoscaling/v2 is not served"),
+    Kind("inferenceservices", "/apis/serving.kserve.io/v1beta1", "inferenceservices", True, tr.inference_service,
+         "KServe is not installed (no InferenceService CRD)"),
+)
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+@dataclass
+class Informer:
+    """One list+watch loop; `items` maps namespace/name to the translated record."""
+
+    transport: Transport
+    kind: Kind
+    namespace: str | None
+    changed: Callable[[], None]
+    items: dict[str, Any] = field(default_factory=dict)
+    synced: bool = False
+    error: str | None = None
+    note: str | None = None
+    relists: int = 0
+    events: int = 0
+    resource_version: str = ""
+    stopped: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=f"kube-{self.transport.source}-{self.kind.name}",
+                         daemon=True).start()
+
+    def _run(self) -> None:
+        delay = 1.0
+        while not self.stopped:
+            try:
+                self._list()
+                delay = 1.0
+                while not self.stopped:
+                    self._watch()
+            except Gone:
+                self.relists += 1  # history compacted past our resourceVersion: list again, at once
+                continue
+            except NotFound:
+                self._fail(None, self.kind.missing_note or f"{self.kind.plural} are not served")
+                delay = 300.0
+            except Forbidden as e:
+                self._fail(_plain(e), None)
+                delay = 60.0
+            except BackendError as e:
+                self._fail(_plain(e), None)
+            except Exception as e:  # a bug in translation must not kill the loop silently
+                log.exception("informer %s crashed", self.kind.name)
+                self._fail(f"{self.kind.name}: {type(e).__name__}: {e}", None)
+            if self.stopped:
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX) if delay < 60 else delay
+
+    def _fail(self, error: str | None, note: str | None) -> None:
+        with self.lock:
+            self.error, self.note = error, note
+            if note:
+                self.items.clear()
+                self.synced = True  # nothing to wait for: the resource does not exist here
+        self.changed()
+
+    def _list(self) -> None:
+        items: dict[str, Any] = {}
+        query: dict[str, Any] = {"limit": PAGE}
+        translate, source = self.kind.translate, self.transport.source
+        while True:
+            page = self.transport.request("GET", self.kind.path(self.namespace), query=query, timeout=60)
+            for obj in page.get("items") or []:
+                items[_key(obj)] = translate(source, obj)
+            meta = page.get("metadata") or {}
+            if not meta.get("continue"):
+                break
+            query["continue"] = meta["continue"]
+        with self.lock:
+            self.items = items
+            self.resource_version = str(meta.get("resourceVersion", ""))
+            self.synced, self.error, self.note = True, None, None
+        self.changed()
+
+    def _watch(self) -> None:
+        query = {"watch": "true", "resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
+                 "timeoutSeconds": WATCH_SECONDS}
+        translate, source = self.kind.translate, self.transport.source
+        for event in self.transport.stream(self.kind.path(self.namespace), query, WATCH_SECONDS + 30):
+            if self.stopped:
+                return
+            typ, obj = event.get("type"), event.get("object") or {}
+            if typ == "ERROR":
+                if obj.get("code") == 410:
+                    raise Gone(f"{source}: watch {self.kind.plural}: {obj.get('message', 'gone')}")
+                raise BackendError(f"{source}: watch {self.kind.plural}: {obj.get('message', 'error')}")
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            if typ == "BOOKMARK":
+                self.resource_version = str(rv or self.resource_version)
+                continue
+            key = _key(obj)
+            with self.lock:
+                if typ == "DELETED":
+                    self.items.pop(key, None)
+                else:
+                    self.items[key] = translate(source, obj)
+                self.resource_version = str(rv or self.resource_version)
+                self.events += 1
+            self.changed()
+
+
+def _plain(e: BackendError) -> str:
+    """The error without the source prefix: the screens already say which source it is."""
+    text = e.message
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+class ClusterCache:
+    def __init__(self, transport: Transport, namespaces: tuple[str, ...] | None,
+                 now: Callable[[], Any]) -> None:
+        self.transport = transport
+        self.namespaces = namespaces
+        self._now = now
+        self._listeners: list[Callable[[str], None]] = []
+        self._version = 0
+        self._built: tuple[int, ClusterSnapshot] | None = None
+        self._lock = threading.Lock()
+        self.informers: dict[str, list[Informer]] = {}
+        self.started = False
+        self._notify_pending = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self.started:
+                return
+            self.started = True
+            for kind in KINDS:
+                spaces: tuple[str | None, ...] = (None,) if not kind.namespaced or not self.namespaces \
+                    else self.namespaces
+                self.informers[kind.name] = [Informer(self.transport, kind, ns, self._changed) for ns in spaces]
+        for group in self.informers.values():
+            for inf in group:
+                inf.start()
+
+    def stop(self) -> None:
+        for group in self.informers.values():
+            for inf in group:
+                inf.stopped = True
+
+    def subscribe(self, fn: Callable[[str], None]) -> Callable[[], None]:
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def _changed(self) -> None:
+        """Count the change; tell listeners at most every NOTIFY_S, however many events arrive."""
+        self._version += 1
+        with self._lock:
+            if self._notify_pending:
+                return
+            self._notify_pending = True
+        timer = threading.Timer(NOTIFY_S, self._notify)
+        timer.daemon = True
+        timer.start()
+
+    def _notify(self) -> None:
+        with self._lock:
+            self._notify_pending = False
+        for fn in list(self._listeners):
+            fn(self.transport.source)
+
+    @property
+    def synced(self) -> bool:
+        return all(inf.synced or inf.error for g in self.informers.values() for inf in g)
+
+    def wait_synced(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while not self.synced:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def records(self, kind: str) -> list[Any]:
+        out: list[Any] = []
+        for inf in self.informers.get(kind, ()):
+            with inf.lock:
+                out.extend(inf.items.values())
+        return out
+
+    def snapshot(self) -> ClusterSnapshot:
+        version = self._version
+        built = self._built
+        if built is not None and built[0] == version:
+            return built[1]
+        errors: dict[str, str] = {}
+        notes: dict[str, str] = {}
+        for name, group in self.informers.items():
+            for inf in group:
+                if inf.error:
+                    errors[name] = inf.error
+                if inf.note:
+                    notes[name] = inf.note
+        pods: list[KubePod] = self.records("pods")
+        nodes = attach_pods(self.records("nodes"), pods)
+        snap = ClusterSnapshot(
+            source=self.transport.source, context=self.transport.context, server=self.transport.server,
+            nodes=tuple(sorted(nodes, key=lambda n: n.name)),
+            deployments=tuple(sorted(self.records("deployments"), key=lambda d: (d.namespace, d.name))),
+            hpas=tuple(sorted(self.records("hpas"), key=lambda h: (h.namespace, h.name))),
+            inference_services=tuple(sorted(self.records("inferenceservices"), key=lambda i: (i.namespace, i.name))),
+            pod_count=len(pods), errors=errors, notes=notes, synced=self.synced, as_of=self._now(),
+        )
+        self._built = (version, snap)
+        return snap
+
+
+def attach_pods(nodes: list[KubeNode], pods: list[KubePod]) -> list[KubeNode]:
+    """Each node with its pods and what they hold: GPUs allocated = the GPU requests of the
+    active pods bound to it (what the scheduler counts), MIG slices likewise per profile."""
+    by_node: dict[str, list[KubePod]] = {}
+    for p in pods:
+        if p.active:
+            by_node.setdefault(p.node, []).append(p)
+    out = []
+    for n in nodes:
+        held = by_node.get(n.name, [])
+        gpus = sum(p.gpus for p in held)
+        mig_used: dict[str, int] = {}
+        for p in held:
+            for profile, k in p.mig:
+                mig_used[profile] = mig_used.get(profile, 0) + k
+        mig = tuple(MigSlice(s.profile, s.capacity, s.allocatable, mig_used.get(s.profile, 0)) for s in n.mig)
+        refs = tuple(PodRef(p.namespace, p.name, p.phase, p.gpus, p.mig, f"{p.owner_kind}/{p.owner_name}"
+                            if p.owner_kind else "") for p in sorted(held, key=lambda p: (p.namespace, p.name)))
+        out.append(replace(n, gpu_allocated=gpus, mig=mig, pods=refs, cpu_requested_m=sum(p.cpu_m for p in held),
+                           memory_requested_mib=sum(p.memory_mib for p in held)))
+    return out

@@ -1,0 +1,30 @@
+"""Helpers every command group uses: asking several sources at once, naming the sources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from cockpit.commands.registry import Context
+from cockpit.contracts import CockpitError
+
+T = TypeVar("T")
+
+
+def sources_of(ctx: Context, args: Mapping[str, Any], role: str) -> list[str]:
+    """`--source S` when given, else every source with that role."""
+    return [args["source"]] if args.get("source") else [s.name for s in ctx.hub.sources(role)]
+
+
+def gather(ctx: Context, sources: list[str], fn: Callable[[Any], Iterable[T]]) -> tuple[list[T], CockpitError | None]:
+    """Ask every source at once; what the healthy ones answered, and one error naming the others."""
+    items: list[T] = []
+    errors: list[CockpitError] = []
+    for got in ctx.hub.call_many(sources, fn).values():
+        if isinstance(got, CockpitError):
+            errors.append(got)
+        else:
+            items.extend(got)
+    error = errors[0] if len(errors) == 1 else (
+        CockpitError("; ".join(e.message for e in errors)) if errors else None)
+    return items, error
