@@ -71,6 +71,7 @@ class Informer:
     error: str | None = None
     note: str | None = None
     relists: int = 0
+    reconnects: int = 0
     events: int = 0
     resource_version: str = ""
     stopped: bool = False
@@ -81,31 +82,39 @@ class Informer:
                          daemon=True).start()
 
     def _run(self) -> None:
-        delay = 1.0
+        """Like client-go's reflector: list once, then watch from the last resourceVersion seen,
+        reconnecting with backoff when the connection breaks; list again only when the server
+        says 410 Gone (or the list itself failed)."""
+        delay, need_list = 1.0, True
         while not self.stopped:
             try:
-                self._list()
+                if need_list:
+                    self._list()
+                    need_list = False
+                self._watch()
                 delay = 1.0
-                while not self.stopped:
-                    self._watch()
+                continue
             except Gone:
                 self.relists += 1  # history compacted past our resourceVersion: list again, at once
+                need_list = True
                 continue
             except NotFound:
                 self._fail(None, self.kind.missing_note or f"{self.kind.plural} are not served")
-                delay = 300.0
+                need_list, delay = True, 300.0
             except Forbidden as e:
                 self._fail(_plain(e), None)
-                delay = 60.0
+                need_list, delay = True, 60.0
             except BackendError as e:
                 self._fail(_plain(e), None)
+                self.reconnects += 1
             except Exception as e:  # a bug in translation must not kill the loop silently
                 log.exception("informer %s crashed", self.kind.name)
                 self._fail(f"{self.kind.name}: {type(e).__name__}: {e}", None)
+                need_list = True
             if self.stopped:
                 return
             time.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX) if delay < 60 else delay
+            delay = min(delay * 2, BACKOFF_MAX) if delay < 60 else 1.0
 
     def _fail(self, error: str | None, note: str | None) -> None:
         with self.lock:
@@ -137,7 +146,12 @@ class Informer:
         query = {"watch": "true", "resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
                  "timeoutSeconds": WATCH_SECONDS}
         translate, source = self.kind.translate, self.transport.source
-        for event in self.transport.stream(self.kind.path(self.namespace), query, WATCH_SECONDS + 30):
+        stream = self.transport.stream(self.kind.path(self.namespace), query, WATCH_SECONDS + 30)
+        if self.error:
+            with self.lock:
+                self.error = None  # connected again
+            self.changed()
+        for event in stream:
             if self.stopped:
                 return
             typ, obj = event.get("type"), event.get("object") or {}

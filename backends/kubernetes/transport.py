@@ -116,13 +116,16 @@ class Transport:
                                f"something that is not JSON") from None
 
     def stream(self, path: str, query: Mapping[str, Any], read_timeout: float) -> Iterator[dict[str, Any]]:
-        """A watch: one decoded event per line until the server ends the stream."""
-        import urllib3
-
+        """Open a watch (raising at once if the server refuses it); the iterator yields one
+        decoded event per line until the server ends the stream."""
         resp = self._send("GET", path, query, None, None, (min(self.timeout, 10.0), read_timeout))
         if resp.status >= 400:
             raise self.error(resp.status, resp.read(), "GET", path, query)
-        raw = resp.response
+        return self._lines(resp.response, path)
+
+    def _lines(self, raw: Any, path: str) -> Iterator[dict[str, Any]]:
+        import urllib3
+
         buf = b""
         try:
             for chunk in raw.stream(amt=None, decode_content=True):

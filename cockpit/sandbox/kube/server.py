@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -106,9 +108,24 @@ class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, api: Api) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, api: Api, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
         self.api = api
+        self.connections: set[socket.socket] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Close every open connection, keep-alive ones too, as a stopping API server does."""
+        for conn in list(self.connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class Api:
@@ -116,6 +133,7 @@ class Api:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.closed = False
         self.forbidden: set[tuple[str, str, str]] = set()  # (user, verb, plural) refused with 403
         self.on_eviction: Callable[[str, str], None] | None = None
 
@@ -224,6 +242,8 @@ class Api:
         def events() -> list[Obj] | None:
             if state.pop("first", False) and initial:
                 return initial
+            if self.closed:
+                return None  # the server is stopping: end the stream, as an API server restart would
             with self.store.cond:
                 batch = self.store.events_since(t, state["rv"])
                 if not batch:
@@ -353,8 +373,10 @@ class KubeFake:
     def kubeconfig(self) -> Path:
         return self.workdir / "kubeconfig"
 
-    def start(self) -> KubeFake:
-        self.httpd = FakeServer(self.api)
+    def start(self, port: int = 0) -> KubeFake:
+        """Serve on `port` (0: a free one); a restart passes the old port so clients reconnect."""
+        self.httpd = FakeServer(self.api, port)
+        self.api.closed = False
         threading.Thread(target=self.httpd.serve_forever, name="kube-fake", daemon=True).start()
         self.workdir.mkdir(parents=True, exist_ok=True)
         write_kubeconfig(self.kubeconfig, self.url, list(self.users))
@@ -362,7 +384,9 @@ class KubeFake:
 
     def stop(self) -> None:
         if self.httpd is not None:
+            self.api.closed = True
             self.httpd.shutdown()
+            self.httpd.drop_connections()
             self.httpd.server_close()
             self.httpd = None
 
