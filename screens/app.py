@@ -55,9 +55,9 @@ class CockpitApp(App[int]):
     MODES: ClassVar[dict[str, Any]] = {
         "overview": _lazy("screens.overview", "OverviewScreen"),
         "machines": _lazy("screens.machines", "MachinesScreen"),
-        "nodes": _lazy("screens.placeholders", "NodesScreen"),
+        "nodes": _lazy("screens.nodes", "NodesScreen"),
         "models": _lazy("screens.placeholders", "ModelsScreen"),
-        "deployments": _lazy("screens.placeholders", "DeploymentsScreen"),
+        "deployments": _lazy("screens.deployments", "DeploymentsScreen"),
         "costs": _lazy("screens.placeholders", "CostsScreen"),
         "metrics": _lazy("screens.placeholders", "MetricsScreen"),
         "audit": _lazy("screens.audit_view", "AuditScreen"),
@@ -80,7 +80,7 @@ class CockpitApp(App[int]):
         self.hub = hub
         self.registry = registry
         self.audit = audit
-        self.ctx = Context(hub=hub, audit=audit, origin="ui")
+        self.ctx = Context(hub=hub, audit=audit, origin="ui", progress=self._progress)
         self.inventory = Inventory()
         self.view_aliases = VIEW_ALIASES
         self._keymap = dict(keymap if keymap is not None else hub.config.keys)
@@ -95,6 +95,11 @@ class CockpitApp(App[int]):
         for t in THEMES.values():
             self.register_theme(t)
         self.theme = theme_name(hub.config.theme)
+
+    def _progress(self, message: str) -> None:
+        """A long command (a rollout, a drain) reports from its worker thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(lambda: self.notify(message, title="progress", timeout=3))
 
     # -- start -------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -115,7 +120,7 @@ class CockpitApp(App[int]):
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self.request_poll, 0.2)
 
-        for source in self.hub.sources("machines"):
+        for source in self.hub.sources("machines") + self.hub.sources("clusters"):
             try:
                 unsub = self.hub.call(source.name, lambda b: b.watch(changed))
             except CockpitError:
@@ -177,6 +182,15 @@ class CockpitApp(App[int]):
             return [m.ref for m in inv.all_machines()]
         if kind == "source":
             return [s.name for s in self.hub.sources()]
+        if kind == "node":
+            return [n.ref for n in inv.nodes()]
+        if kind == "workload":
+            group = words[0] if words else ""
+            if group == "isvc":
+                return [i.ref for i in inv.inference_services()]
+            if group == "hpa":
+                return [h.ref for c in inv.clusters.values() for h in c.hpas]
+            return [d.ref for d in inv.deployments()]
         target = next((w for w in words[2:] if "/" in w and not w.startswith("--")), "")
         source = target.split("/")[0] if target else (sources[0] if len(sources) == 1 else "")
         if option == "--template":

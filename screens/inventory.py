@@ -1,17 +1,23 @@
-"""The app's latest picture of every machines source, refreshed by one poll loop.
+"""The app's latest picture of every source, refreshed by one poll loop.
 
 One poller for the whole app (not one per screen) keeps the number of backend calls independent
 of how many screens show machines; screens read this and re-render when told it changed.
+Kubernetes sources answer from their watch caches, so polling them costs no API request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.model import HostGpu, Machine, Template
+from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
+
+SNAPSHOT_WAIT_S = 5.0
+"""How long a first poll waits for a cluster's initial lists (the rest arrive by watch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +28,8 @@ class Inventory:
     errors: dict[str, str] = field(default_factory=dict)
     polled_at: datetime | None = None
     loaded: bool = False
+    clusters: dict[str, ClusterSnapshot] = field(default_factory=dict)
+    cluster_errors: dict[str, str] = field(default_factory=dict)
 
     def all_machines(self) -> list[Machine]:
         return [m for ms in self.machines.values() for m in ms]
@@ -33,20 +41,44 @@ class Inventory:
                 return m
         return None
 
+    def nodes(self) -> list[KubeNode]:
+        return [n for c in self.clusters.values() for n in c.nodes]
+
+    def node(self, ref: str) -> KubeNode | None:
+        source, _, name = ref.partition("/")
+        snap = self.clusters.get(source)
+        return next((n for n in snap.nodes if n.name == name), None) if snap else None
+
+    def deployments(self) -> list[Deployment]:
+        return [d for c in self.clusters.values() for d in c.deployments]
+
+    def inference_services(self) -> list[InferenceService]:
+        return [i for c in self.clusters.values() for i in c.inference_services]
+
+
+def _ask(backend: Any) -> Any:
+    if backend.kind == "kubernetes":
+        return backend.snapshot(wait=SNAPSHOT_WAIT_S)
+    return backend.list_machines(), backend.host_gpus(), backend.templates()
+
 
 def poll(hub: Hub, previous: Inventory) -> Inventory:
-    """Blocking: ask every machines source for machines and host GPUs (runs in a thread)."""
-    sources = [s.name for s in hub.sources("machines")]
+    """Blocking: ask every source for what it holds (runs in a thread)."""
+    machine_sources = {s.name for s in hub.sources("machines")}
+    sources = [s.name for s in hub.sources() if s.name in machine_sources or s.kind == "kubernetes"]
     machines = dict(previous.machines)
     gpus = dict(previous.gpus)
     templates = dict(previous.templates)
+    clusters = dict(previous.clusters)
     errors: dict[str, str] = {}
-    calls = hub.call_many(sources, lambda b: (b.list_machines(), b.host_gpus(), b.templates()))
-    for source, got in calls.items():
-        if isinstance(got, CockpitError):
-            errors[source] = got.message  # keep the last good rows, marked stale by the status bar
+    cluster_errors: dict[str, str] = {}
+    for source, got in hub.call_many(sources, _ask).items():
+        if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
+            (errors if source in machine_sources else cluster_errors)[source] = got.message
+        elif isinstance(got, ClusterSnapshot):
+            clusters[source] = got
         else:
             machines[source] = tuple(sorted(got[0], key=lambda m: m.name))
             gpus[source] = tuple(got[1])
             templates[source] = tuple(got[2])
-    return Inventory(machines, gpus, templates, errors, hub.now(), True)
+    return Inventory(machines, gpus, templates, errors, hub.now(), True, clusters, cluster_errors)

@@ -6,20 +6,17 @@ them and writes the audit log, exactly as `cockpit --script` would.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Static
 
 from cockpit import format as fmt
 from cockpit.model import Machine, MachineState
-from screens.base import TableScreen
-from screens.widgets.command_line import FilterBox
-from screens.widgets.virtual_table import Column, Row, VirtualTable
+from screens.detail_table import DetailTableScreen
+from screens.widgets.virtual_table import Column, Row
 
 STATE_STYLE = {
     MachineState.RUNNING.value: "vt--good", MachineState.STOPPED.value: "vt--dim",
@@ -54,8 +51,11 @@ def machine_row(m: Machine, now: datetime, colour: str | None) -> Row:
     ), style=f"vt--tag-{colour}" if colour else None)
 
 
-class MachinesScreen(TableScreen):
+class MachinesScreen(DetailTableScreen):
     VIEW = "machines"
+    PREFIX = "machines"
+    COLUMNS = COLUMNS
+    LOADING = "loading machines..."
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="machines.filter"),
         Binding("s", "act('start')", "Start", id="machines.start"),
@@ -70,27 +70,6 @@ class MachinesScreen(TableScreen):
         Binding("y", "xml", "XML", id="machines.xml"),
     ]
 
-    def compose_body(self) -> ComposeResult:
-        with Horizontal(id="machines-body"):
-            with Vertical(id="machines-main"):
-                yield FilterBox(placeholder="filter: words that must all appear (esc clears)", id="filter")
-                yield Static("", id="machines-summary")
-                yield VirtualTable(COLUMNS, id="machines-table")
-            yield Static("", id="detail")
-
-    def on_mount(self) -> None:
-        self.table.empty_text = "loading machines..."
-        self.table.focus()
-        self._layout_detail()
-
-    def on_resize(self) -> None:
-        self._layout_detail()
-
-    @property
-    def table(self) -> VirtualTable:
-        return self.query_one("#machines-table", VirtualTable)
-
-    # -- data --------------------------------------------------------------------------------
     def inventory_changed(self) -> None:
         inv = self.cockpit.inventory
         hub = self.cockpit.hub
@@ -102,91 +81,38 @@ class MachinesScreen(TableScreen):
             self.table.empty_text = "no machines source: add one to config.toml (see README) or run cockpit --demo"
         elif inv.loaded:
             self.table.empty_text = "no machines" + (" match the filter" if self.table.filter else "")
-        self._summary()
-        self._detail()
+        self.show_summary()
+        self.show_detail()
 
-    def _summary(self) -> None:
+    def summary_text(self) -> str:
         inv = self.cockpit.inventory
         machines = inv.all_machines()
         running = sum(1 for m in machines if m.state is MachineState.RUNNING)
         gpus = sum(len(m.gpus) for m in machines if m.state.is_on)
         total_gpus = sum(len(g) for g in inv.gpus.values())
-        text = (f"{len(machines)} machines, {running} running · GPUs in use {gpus}/{total_gpus}"
-                f" · showing {self.table.visible_count}")
-        if self.table.filter:
-            text += f" · filter: {self.table.filter}"
-        if self.table.marked:
-            text += f" · {len(self.table.marked)} marked"
+        text = f"{len(machines)} machines, {running} running · GPUs in use {gpus}/{total_gpus}"
         for source, err in sorted(inv.errors.items()):
             text += f" · {source}: {err}"
-        self.query_one("#machines-summary", Static).update(Content(text))
+        return text
 
-    def on_virtual_table_cursor_moved(self, _event: VirtualTable.CursorMoved) -> None:
-        self._detail()
-
-    def on_virtual_table_selected(self, _event: VirtualTable.Selected) -> None:
-        self.action_toggle_detail()
-
-    def _detail(self) -> None:
-        pane = self.query_one("#detail", Static)
-        if not pane.display:
-            return
-        key = self.table.cursor_key
-        m = self.cockpit.inventory.find(str(key)) if key else None
-        pane.update(detail_content(m, self.cockpit.hub.now()) if m else Content("no machine selected"))
-
-    # -- layout ------------------------------------------------------------------------------
-    _detail_wanted: bool | None = None
-    """None until the person toggles the pane; until then it follows the width."""
-
-    def _layout_detail(self) -> None:
-        body = self.query_one("#machines-body")
-        wide = self.size.width >= 110
-        body.set_class(not wide, "-narrow")
-        if self._detail_wanted is None:
-            self.query_one("#detail").display = wide
-        self._detail()
-
-    def action_toggle_detail(self) -> None:
-        pane = self.query_one("#detail")
-        pane.display = not pane.display
-        self._detail_wanted = bool(pane.display)
-        self._detail()
-
-    # -- filter (TableScreen) and esc ------------------------------------------------------
-    def table_widget(self) -> VirtualTable:
-        return self.table
-
-    def filter_changed(self) -> None:
-        self._summary()
-
-    def back(self) -> bool:
-        if self.table.clear_marks():
-            self._summary()
-            return True
-        return super().back()
+    def detail_for(self, key: Hashable) -> Content | None:
+        m = self.cockpit.inventory.find(str(key))
+        return detail_content(m, self.cockpit.hub.now()) if m else None
 
     # -- actions -----------------------------------------------------------------------------
-    def _targets(self) -> list[str]:
-        marked = [str(k) for k in self.table.visible_keys() if k in self.table.marked]
-        if marked:
-            return marked
-        key = self.table.cursor_key
-        return [str(key)] if key is not None else []
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("act", "destroy", "provision"):
             hub = self.cockpit.hub
             writable = [s.name for s in hub.sources("machines") if not hub.is_read_only(s.name)]
             if not writable:
                 return False  # hidden: everything here is read-only
-            targets = self._targets()
+            targets = self.targets()
             if action != "provision" and targets and all(t.split("/")[0] not in writable for t in targets):
                 return None  # shown disabled: the selection is on a read-only source
         return True
 
     def action_act(self, action: str) -> None:
-        targets = self._targets()
+        targets = self.targets()
         if not targets:
             self.notify("no machine selected", severity="warning")
             return

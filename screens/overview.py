@@ -10,13 +10,14 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cockpit import format as fmt
+from cockpit.commands.nodes import product
 from cockpit.model import HealthState, MachineState
+from cockpit.model_kube import KubeNode
 from screens.base import CockpitScreen
+from screens.inventory import Inventory
 
 OTHER_AREAS = (
-    ("Kubernetes nodes & GPUs", "kubernetes"),
     ("Model registry", "MLflow"),
-    ("Deployments", "Kubernetes"),
     ("Costs", "cost"),
     ("Metrics", "Prometheus"),
 )
@@ -29,6 +30,7 @@ class OverviewScreen(CockpitScreen):
         with VerticalScroll(id="overview"):
             yield Static("", id="overview-sources")
             yield Static("", id="overview-gpus")
+            yield Static("", id="overview-clusters")
             yield Static("", id="overview-other")
 
     def focus_main(self) -> None:
@@ -45,6 +47,17 @@ class OverviewScreen(CockpitScreen):
             h = hub.health(s.name)
             colour = {HealthState.OK: "$success", HealthState.DOWN: "$error", HealthState.DEGRADED: "$warning"}.get(
                 h.state, "$muted")
+            if s.kind == "kubernetes":
+                snap = inv.clusters.get(s.name)
+                lines.append(Content.from_markup(
+                    f"  [b]$name[/] [$muted]$kind · $loc[/]  [{colour}]$state[/]", name=s.name, kind=s.kind,
+                    loc=f"context {snap.context}" if snap else "-", state=h.state.value
+                    + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")))
+                if snap:
+                    lines.append(Content(f"    {len(snap.nodes)} nodes · {snap.pod_count} pods · "
+                                         f"{len(snap.deployments)} deployments · "
+                                         f"{len(snap.inference_services)} InferenceServices"))
+                continue
             machines = inv.machines.get(s.name, ())
             states = Counter(m.state for m in machines)
             on = [m for m in machines if m.state.is_on]
@@ -74,6 +87,8 @@ class OverviewScreen(CockpitScreen):
         if len(glines) == 1:
             glines.append(Content("  none known yet" if not inv.loaded else "  no machines source reports GPUs"))
         self.query_one("#overview-gpus", Static).update(Content("\n").join(glines))
+        self.query_one("#overview-clusters", Static).update(cluster_totals(self.cockpit.inventory,
+                                                                           bool(hub.sources("clusters"))))
 
         olines = [Content.from_markup("[b]Not available yet[/]")]
         for area, what in OTHER_AREAS:
@@ -85,3 +100,36 @@ class OverviewScreen(CockpitScreen):
                                           s=str(len(hub.sources()))))
         self.query_one("#overview-other", Static).update(Content("\n").join(olines))
 
+
+
+def cluster_totals(inv: Inventory, configured: bool) -> Content:
+    """Per cluster: nodes ready and not, and GPUs total/allocated/free per product."""
+    lines = [Content.from_markup("[b]Kubernetes GPUs[/] [$muted](allocated = requests of running pods)[/]")]
+    if not configured:
+        lines.append(Content("  no Kubernetes source: add one to config.toml (see README) or run cockpit --demo"))
+    for source, snap in sorted(inv.clusters.items()):
+        ready = sum(1 for n in snap.nodes if n.ready)
+        cordoned = sum(1 for n in snap.nodes if n.unschedulable)
+        head = f"nodes {ready} ready, {len(snap.nodes) - ready} not ready" + (
+            f", {cordoned} cordoned" if cordoned else "")
+        problems = [snap.errors[k] for k in ("nodes", "pods") if k in snap.errors]
+        lines.append(Content.from_markup("  [b]$src[/]  $head$err", src=source, head=head,
+                                         err=f"  ({'; '.join(problems)})" if problems else ""))
+        by_product: dict[str, list[KubeNode]] = {}
+        for n in snap.nodes:
+            if n.gpu_capacity or n.mig:
+                by_product.setdefault(product(n), []).append(n)
+        for name, nodes in sorted(by_product.items()):
+            total = sum(n.gpu_allocatable for n in nodes)
+            used = sum(n.gpu_allocated for n in nodes)
+            free = sum(n.gpu_free for n in nodes)
+            mig = [s for n in nodes for s in n.mig]
+            text = f"{total} GPUs, {used} allocated, {free} free" if total else ""
+            if mig:
+                text += ("; " if text else "") + ", ".join(
+                    f"MIG {s.profile} {s.allocated}/{s.allocatable}" for s in mig)
+            lines.append(Content.from_markup("    $p  $t  [$muted]on $n[/]", p=f"{name:<16}", t=text,
+                                             n=f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}"))
+    if configured and not inv.clusters:
+        lines.append(Content("  none known yet" if not inv.loaded else "  no cluster answered"))
+    return Content("\n").join(lines)

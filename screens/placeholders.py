@@ -11,19 +11,6 @@ from screens.widgets.empty_state import EmptyState
 NOT_YET = "This version of cockpit has no {what} backend yet, so there is nothing to show here."
 
 
-class NodesScreen(CockpitScreen):
-    VIEW = "nodes"
-
-    def compose_body(self) -> ComposeResult:
-        yield EmptyState(
-            "Nodes & GPUs: no Kubernetes source",
-            NOT_YET.format(what="Kubernetes") + " Host GPUs of libvirt sources are on the Overview "
-            "(and `gpu list`).",
-            "When it lands, add a Kubernetes source to config.toml:",
-            '[sources.prod-k8s]\nkind = "kubernetes"\ncontext = "prod"          # from your kubeconfig',
-        )
-
-
 class ModelsScreen(CockpitScreen):
     VIEW = "models"
 
@@ -33,17 +20,6 @@ class ModelsScreen(CockpitScreen):
             NOT_YET.format(what="MLflow model registry"),
             "When it lands, add the tracking server to config.toml:",
             '[sources.registry]\nkind = "mlflow"\ntracking_uri = "https://mlflow.internal"',
-        )
-
-
-class DeploymentsScreen(CockpitScreen):
-    VIEW = "deployments"
-
-    def compose_body(self) -> ComposeResult:
-        yield EmptyState(
-            "Deployments: no Kubernetes source",
-            NOT_YET.format(what="Kubernetes (Deployments, KServe, HPAs)"),
-            "When it lands, the Kubernetes source on the Nodes & GPUs screen feeds this one too.",
         )
 
 

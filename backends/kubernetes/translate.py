@@ -140,14 +140,17 @@ def pod(obj: Obj) -> KubePod:
 
 # -- deployments -----------------------------------------------------------------------------
 def model_reference(meta: Obj, template: Obj) -> str:
-    annotations: Mapping[str, str] = meta.get("annotations") or {}
-    for key in MODEL_ANNOTATIONS:
-        if annotations.get(key):
-            return str(annotations[key])
+    """The model a workload serves: what its pods get (template annotation, then env) wins over
+    the object's own annotation, which a rollback or a `set-image` leaves behind."""
+    sources: list[Mapping[str, Any]] = [_dict(template, "metadata", "annotations")]
     for c in _list(template, "spec", "containers"):
-        for env in c.get("env") or []:
-            if env.get("name") in MODEL_ENV and env.get("value"):
-                return str(env["value"])
+        sources.append({str(e.get("name")): e.get("value") for e in c.get("env") or [] if isinstance(e, Mapping)})
+    sources.append(meta.get("annotations") or {})
+    for i, found in enumerate(sources):
+        keys = MODEL_ENV if 0 < i < len(sources) - 1 else MODEL_ANNOTATIONS
+        for key in keys:
+            if found.get(key):
+                return str(found[key])
     return ""
 
 

@@ -70,6 +70,7 @@ class _Popup(Input):
 
     def on_mount(self) -> None:
         self.can_focus = False
+        self.select_on_focus = False  # a prefilled line (`deploy scale REF `) is extended, not replaced
 
     def open(self, value: str = "") -> None:
         self.value = value

@@ -100,3 +100,39 @@ class TextScreen(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Choose one of a few options (a revision to roll back to): arrows, enter picks, esc cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="pick.cancel")]
+
+    def __init__(self, title: str, hint: str, options: list[tuple[str, str]], highlight: int = 0) -> None:
+        super().__init__()
+        self.title_text = title
+        self.hint = hint
+        self.options = options
+        self.highlight = highlight
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+        from textual.widgets.option_list import Option
+
+        with Vertical(id="dialog"):
+            yield Static(Content.from_markup("[b]$t[/]  [$muted]$h[/]", t=self.title_text, h=self.hint),
+                         id="dialog-title")
+            yield OptionList(*(Option(label, id=value) for value, label in self.options), id="pick-list")
+
+    def on_mount(self) -> None:
+        from textual.widgets import OptionList
+
+        pick = self.query_one(OptionList)
+        pick.highlighted = min(self.highlight, len(self.options) - 1) if self.options else None
+        pick.focus()
+
+    def on_option_list_option_selected(self, event: object) -> None:
+        option = getattr(event, "option", None)
+        self.dismiss(getattr(option, "id", None))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,117 @@
+"""A table with a summary line, a `/` filter and a detail pane that follows the cursor: the
+shape of the Machines, Nodes and Deployments screens, written once.
+
+The pane sits at the right when the terminal is wide and under the table when it is narrow;
+`d` toggles it, and once toggled it stays as the person left it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from screens.base import TableScreen
+from screens.widgets.command_line import FilterBox
+from screens.widgets.virtual_table import Column, VirtualTable
+
+WIDE = 110
+
+
+class DetailTableScreen(TableScreen):
+    PREFIX: ClassVar[str] = ""
+    """Widget ids are PREFIX-body, PREFIX-summary, PREFIX-table (tests and CSS name them)."""
+    COLUMNS: ClassVar[Sequence[Column]] = ()
+    LOADING: ClassVar[str] = "loading..."
+
+    _detail_wanted: bool | None = None
+    """None until the person toggles the pane; until then it follows the width."""
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id=f"{self.PREFIX}-body", classes="table-body"):
+            with Vertical(classes="table-main"):
+                yield FilterBox(placeholder="filter: words that must all appear (esc clears)", id="filter")
+                yield Static("", id=f"{self.PREFIX}-summary", classes="summary-line")
+                yield VirtualTable(self.COLUMNS, id=f"{self.PREFIX}-table")
+            yield Static("", id="detail", classes="detail-pane")
+
+    def on_mount(self) -> None:
+        self.table.empty_text = self.LOADING
+        self.table.focus()
+        self._layout_detail()
+
+    def on_resize(self) -> None:
+        self._layout_detail()
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one(f"#{self.PREFIX}-table", VirtualTable)
+
+    def table_widget(self) -> VirtualTable:
+        return self.table
+
+    # -- what each screen provides --------------------------------------------------------------
+    def summary_text(self) -> str:
+        return ""
+
+    def detail_for(self, key: Hashable) -> Content | None:
+        return None
+
+    # -- summary and detail -------------------------------------------------------------------
+    def show_summary(self) -> None:
+        text = self.summary_text() + f" · showing {self.table.visible_count}"
+        if self.table.filter:
+            text += f" · filter: {self.table.filter}"
+        if self.table.marked:
+            text += f" · {len(self.table.marked)} marked"
+        self.query_one(f"#{self.PREFIX}-summary", Static).update(Content(text))
+
+    def filter_changed(self) -> None:
+        self.show_summary()
+
+    def on_virtual_table_cursor_moved(self, _event: VirtualTable.CursorMoved) -> None:
+        self.show_detail()
+
+    def on_virtual_table_selected(self, _event: VirtualTable.Selected) -> None:
+        self.action_toggle_detail()
+
+    def show_detail(self) -> None:
+        pane = self.query_one("#detail", Static)
+        if not pane.display:
+            return
+        key = self.table.cursor_key
+        content = self.detail_for(key) if key is not None else None
+        pane.update(content if content is not None else Content("nothing selected"))
+
+    def _layout_detail(self) -> None:
+        body = self.query_one(f"#{self.PREFIX}-body")
+        wide = self.size.width >= WIDE
+        body.set_class(not wide, "-narrow")
+        if self._detail_wanted is None:
+            self.query_one("#detail").display = wide
+        self.show_detail()
+
+    def action_toggle_detail(self) -> None:
+        pane = self.query_one("#detail")
+        pane.display = not pane.display
+        self._detail_wanted = bool(pane.display)
+        self.show_detail()
+
+    # -- selection --------------------------------------------------------------------------
+    def targets(self) -> list[str]:
+        """The marked rows (in table order), else the row under the cursor."""
+        marked = [str(k) for k in self.table.visible_keys() if k in self.table.marked]
+        if marked:
+            return marked
+        key = self.table.cursor_key
+        return [str(key)] if key is not None else []
+
+    def back(self) -> bool:
+        if self.table.clear_marks():
+            self.show_summary()
+            return True
+        return super().back()
