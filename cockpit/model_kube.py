@@ -158,6 +158,7 @@ class Deployment:
     created_at: datetime | None = None
     selector: tuple[tuple[str, str], ...] = ()
     containers: tuple[str, ...] = ()
+    mig_per_replica: tuple[tuple[str, int], ...] = ()
 
     @property
     def ref(self) -> str:

@@ -22,19 +22,27 @@ from screens.widgets.virtual_table import Column, Row
 ROLLOUT_STYLE = {"complete": "vt--good", "progressing": "vt--warn", "failed": "vt--bad", "paused": "vt--warn",
                  "scaled to 0": "vt--dim", "ready": "vt--good", "not ready": "vt--bad"}
 COLUMNS = (
-    Column("kind", "KIND", min_width=4, max_width=6, priority=2),
-    Column("name", "NAME", min_width=10, max_width=30, priority=0),
-    Column("cluster", "CLUSTER", min_width=6, max_width=12, priority=4),
+    Column("kind", "KIND", min_width=4, max_width=6, priority=1),
+    Column("name", "NAME", min_width=10, max_width=26, priority=0),
+    Column("cluster", "CLUSTER", min_width=6, max_width=12, priority=5),
     Column("ready", "READY", min_width=5, max_width=7, align="right", priority=0),
     Column("rollout", "ROLLOUT", min_width=8, max_width=12, priority=0, style=ROLLOUT_STYLE.get),
     Column("rev", "REV", min_width=3, max_width=5, align="right", priority=3),
-    Column("gpus", "GPUS", min_width=4, max_width=5, align="right", priority=1),
+    Column("gpus", "GPUS", min_width=4, max_width=6, align="right", priority=1),
     Column("traffic", "TRAFFIC", min_width=7, max_width=12, priority=2),
     Column("hpa", "HPA", min_width=3, max_width=10, priority=3),
-    Column("model", "MODEL", min_width=5, max_width=34, priority=1),
+    Column("model", "MODEL", min_width=5, max_width=28, priority=1),
     Column("image", "IMAGE", min_width=5, max_width=44, grow=True, priority=5),
     Column("age", "AGE", min_width=3, max_width=6, align="right", priority=6),
 )
+
+
+def gpus_text(d: Deployment) -> str:
+    """GPUs the Deployment holds at its replica count; MIG slices count as slices, not GPUs."""
+    if d.gpus_per_replica:
+        return str(d.gpus_per_replica * d.replicas)
+    slices = sum(k for _, k in d.mig_per_replica) * d.replicas
+    return f"{slices} MIG" if slices else "-"
 
 
 def hpa_text(h: Hpa | None) -> str:
@@ -44,7 +52,7 @@ def hpa_text(h: Hpa | None) -> str:
 def deploy_row(d: Deployment, h: Hpa | None, now: datetime, colour: str | None) -> Row:
     return Row(f"deploy:{d.ref}", (
         "deploy", f"{d.namespace}/{d.name}", d.source, f"{d.ready}/{d.replicas}", d.rollout.value, str(d.revision),
-        str(d.gpus_per_replica * d.replicas) if d.gpus_per_replica else "-", "-", hpa_text(h), d.model or "-",
+        gpus_text(d), "-", hpa_text(h), d.model or "-",
         ",".join(d.images), fmt.age(d.created_at, now),
     ), style=f"vt--tag-{colour}" if colour else None)
 
@@ -65,7 +73,8 @@ def deploy_detail(d: Deployment, h: Hpa | None, now: datetime) -> Content:
         Content(f"replicas  {d.ready} ready, {d.updated} up to date, {d.available} available of {d.replicas}"),
         Content(f"revision  {d.revision}   generation {d.generation} (observed {d.observed_generation})"),
         Content(f"model     {d.model or '-'}"),
-        Content(f"GPUs      {d.gpus_per_replica} per replica, {d.gpus_per_replica * d.replicas} in all"),
+        Content(f"GPUs      {d.gpus_per_replica} per replica, {d.gpus_per_replica * d.replicas} in all"
+                + "".join(f"; MIG {p} ×{k} per replica" for p, k in d.mig_per_replica)),
         Content(f"age       {fmt.age(d.created_at, now)}"),
         Content.from_markup("[b]Containers[/]"),
     ]

@@ -37,3 +37,20 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "con
             return last
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def seeded_fake(workdir: Any, now: Any) -> KubeFake:
+    """The demo cluster on a fixed clock (ages on screen do not depend on the day the test runs)."""
+    from cockpit.sandbox.kube import store
+    from cockpit.sandbox.kube.seed import seed
+
+    store.CLOCK[0] = lambda: now
+    fake = KubeFake(workdir).start()
+    seed(fake)
+    return fake
+
+
+def reset_clock() -> None:
+    from cockpit.sandbox.kube import store
+
+    store.CLOCK[0] = store._wall_clock

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cockpit.sandbox import demo_config
+from cockpit.sandbox.kube.server import KubeFake
 from screens.widgets.bars import VIEWS
+from tests.conftest import FIXED_NOW
+from tests.kube_helpers import reset_clock, seeded_fake
 from tests.ui_helpers import loaded, make_app, wait_for
 
 SNAP_AUDIT = Path("/tmp/cockpit-snapshots/audit.jsonl")
@@ -34,8 +39,24 @@ def audit_with_entries() -> Path:
     return SNAP_AUDIT
 
 
+@pytest.fixture(autouse=True)
+def kube(tmp_path: Path) -> Iterator[KubeFake]:
+    """Every screen shows the demo cluster too, as `cockpit --demo` does (fixed clock, fixed names)."""
+    global _KUBE
+    _KUBE = seeded_fake(tmp_path / "kube", FIXED_NOW)
+    yield _KUBE
+    _KUBE.stop()
+    _KUBE = None
+    reset_clock()
+
+
+_KUBE: KubeFake | None = None
+
+
 def app_for(view: str, **kw: Any):  # type: ignore[no-untyped-def]
-    return make_app(audit_with_entries(), start_view=view, **kw)
+    audit = audit_with_entries()
+    config = demo_config(kube=_KUBE, audit_path=audit)
+    return make_app(audit, config=config, start_view=view, **kw)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -75,3 +96,24 @@ def test_help(snap_compare) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause(0.1)
 
     assert snap_compare(app_for("machines"), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_nodes_gpu_only_with_detail_narrow(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await loaded(pilot)
+        await pilot.press("g", "down", "d")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for("nodes"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_rollback_revision_picker(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        from screens.widgets.dialogs import PickScreen
+
+        await loaded(pilot)
+        await pilot.press("down", "b")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickScreen))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for("deployments"), terminal_size=(120, 40), run_before=run_before)

@@ -186,7 +186,8 @@ def deployment(source: str, obj: Obj) -> Deployment:
     meta, spec, status = _meta(obj), _dict(obj, "spec"), _dict(obj, "status")
     template = _dict(spec, "template")
     state, message = rollout(obj)
-    gpus = _requests(_list(template, "spec", "containers")).get(GPU_RESOURCE, 0)
+    wants = _requests(_list(template, "spec", "containers"))
+    gpus = wants.get(GPU_RESOURCE, 0)
     return Deployment(
         source=source, namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
         replicas=int(spec.get("replicas", 1)), updated=int(status.get("updatedReplicas") or 0),
@@ -197,6 +198,7 @@ def deployment(source: str, obj: Obj) -> Deployment:
         gpus_per_replica=gpus, created_at=timestamp(meta.get("creationTimestamp")),
         selector=tuple(sorted(_dict(spec, "selector", "matchLabels").items())),
         containers=tuple(str(c.get("name", "")) for c in _list(template, "spec", "containers")),
+        mig_per_replica=tuple(sorted((k[len(MIG_PREFIX):], v) for k, v in wants.items() if k.startswith(MIG_PREFIX))),
     )
 
 

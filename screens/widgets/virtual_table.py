@@ -310,11 +310,17 @@ class VirtualTable(ScrollView, can_focus=True):
         avail = max(10, self.size.width - 2)
         order = sorted(range(len(self.columns)), key=lambda ci: (self.columns[ci].priority, ci))
         chosen: list[int] = []
+        widths = dict(self._widths)
         used = 0
         for ci in order:
-            need = self._widths.get(ci, self.columns[ci].min_width) + (1 if chosen else 0)
+            sep = 1 if chosen else 0
+            need = widths.get(ci, self.columns[ci].min_width) + sep
             if used + need > avail and chosen:
-                continue
+                room = avail - used - sep
+                if room < self.columns[ci].min_width:
+                    continue
+                widths[ci] = room  # what is left, truncated, rather than dropping the column
+                need = room + sep
             chosen.append(ci)
             used += need
         chosen.sort()
@@ -322,7 +328,7 @@ class VirtualTable(ScrollView, can_focus=True):
         growers = [ci for ci in chosen if self.columns[ci].grow]
         layout = []
         for ci in chosen:
-            w = self._widths.get(ci, self.columns[ci].min_width)
+            w = widths.get(ci, self.columns[ci].min_width)
             if growers and ci in growers:
                 share = extra // len(growers)
                 if ci == growers[-1]:

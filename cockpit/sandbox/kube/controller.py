@@ -8,7 +8,6 @@ import copy
 import hashlib
 import json
 import threading
-import uuid
 import zlib
 from typing import Any
 
@@ -50,11 +49,16 @@ def owned_by(obj: Obj, uid: str) -> bool:
     return any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
 
 
-def gpu_request(pod: Obj) -> int:
-    total = 0
+def extended_requests(pod: Obj) -> dict[str, int]:
+    """Device-plugin resources the pod asks for (nvidia.com/gpu, nvidia.com/mig-1g.10gb ...);
+    for these, limits are the requests."""
+    total: dict[str, int] = {}
     for c in (pod.get("spec") or {}).get("containers") or []:
         r = c.get("resources") or {}
-        total += int((r.get("limits") or {}).get(GPU) or (r.get("requests") or {}).get(GPU) or 0)
+        wanted = {**(r.get("requests") or {}), **(r.get("limits") or {})}
+        for key, value in wanted.items():
+            if "/" in key:
+                total[key] = total.get(key, 0) + int(value)
     return total
 
 
@@ -62,6 +66,7 @@ class Controller:
     def __init__(self, store: Store, ready_delay: float = 0.0) -> None:
         self.store = store
         self.ready_delay = ready_delay
+        self._pod_seq: dict[str, int] = {}
         """Seconds a started pod takes to turn Ready; above 0, rollouts show their progress."""
         self._work: set[tuple[str, str, str]] = set()
         self._cond = threading.Condition()
@@ -221,7 +226,11 @@ class Controller:
 
     def _new_pod(self, rs: Obj) -> Obj:
         template = copy.deepcopy(rs["spec"]["template"])
-        pod = {"metadata": {"name": f"{rs['metadata']['name']}-{uuid.uuid4().hex[:5]}",
+        # names derive from the ReplicaSet and a counter, so a seeded cluster looks the same every run
+        rs_name = rs["metadata"]["name"]
+        self._pod_seq[rs_name] = self._pod_seq.get(rs_name, 0) + 1
+        suffix = hashlib.sha256(f"{rs_name}/{self._pod_seq[rs_name]}".encode()).hexdigest()[:5]
+        pod = {"metadata": {"name": f"{rs_name}-{suffix}",
                             "labels": template.get("metadata", {}).get("labels", {}),
                             "annotations": template.get("metadata", {}).get("annotations", {}),
                             "ownerReferences": [_owner(rs, "apps/v1", "ReplicaSet")]},
@@ -235,7 +244,8 @@ class Controller:
         node = self._fit(pod)
         if node is None:
             n = len(self.store.select(NODE, "")[0])
-            reason = f"0/{n} nodes are available: insufficient {GPU} or unschedulable."
+            wanted = ", ".join(extended_requests(pod)) or "cpu"
+            reason = f"0/{n} nodes are available: insufficient {wanted} or unschedulable."
             status = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
                                                            "reason": "Unschedulable", "message": reason}]}
             if pod.get("status") != status:
@@ -274,12 +284,14 @@ class Controller:
             return
 
     def _fit(self, pod: Obj) -> str | None:
-        need = gpu_request(pod)
+        need = extended_requests(pod)
         nodes, _ = self.store.select(NODE, "")
         running, _ = self.store.select(POD, "", lambda p: bool(p["spec"].get("nodeName")))
-        used: dict[str, int] = {}
+        used: dict[str, dict[str, int]] = {}
         for p in running:
-            used[p["spec"]["nodeName"]] = used.get(p["spec"]["nodeName"], 0) + gpu_request(p)
+            held = used.setdefault(p["spec"]["nodeName"], {})
+            for key, k in extended_requests(p).items():
+                held[key] = held.get(key, 0) + k
         selector = (pod.get("spec") or {}).get("nodeSelector") or {}
         for n in nodes:
             labels = n["metadata"].get("labels") or {}
@@ -290,8 +302,9 @@ class Controller:
             if any(t.get("effect") == "NoSchedule" for t in n["spec"].get("taints") or []) and not \
                     (pod.get("spec") or {}).get("tolerations"):
                 continue
-            free = int((n.get("status") or {}).get("allocatable", {}).get(GPU, 0)) - used.get(n["metadata"]["name"], 0)
-            if need <= free:
+            allocatable = (n.get("status") or {}).get("allocatable", {})
+            held = used.get(n["metadata"]["name"], {})
+            if all(int(allocatable.get(key, 0)) - held.get(key, 0) >= k for key, k in need.items()):
                 return str(n["metadata"]["name"])
         return None
 

@@ -5,12 +5,21 @@ InferenceServices, and a training namespace whose jobs hold GPUs."""
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 from cockpit.sandbox.kube import resources as res
+from cockpit.sandbox.kube import store as store_mod
 from cockpit.sandbox.kube.controller import node_ip
 from cockpit.sandbox.kube.server import KubeFake
 from cockpit.sandbox.kube.store import Obj
+
+
+def aged(obj: Obj, days: float) -> Obj:
+    """Backdate an object, so the demo's ages look like a cluster that has been running a while."""
+    when = store_mod.CLOCK[0]() - timedelta(days=days)
+    obj.setdefault("metadata", {})["creationTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return obj
 
 
 def _t(group: str, version: str, plural: str) -> res.ResourceType:
@@ -49,11 +58,13 @@ def node(name: str, *, cpu: int, mem_gib: int, gpus: int = 0, product: str = "",
 
 
 def deployment(name: str, image: str, replicas: int, *, gpus: int = 0, model: str = "",
-               tolerate_gpu: bool = False) -> Obj:
+               tolerate_gpu: bool = False, mig: str = "") -> Obj:
     container: dict[str, Any] = {"name": name, "image": image, "ports": [{"containerPort": 8080}],
                                  "resources": {"requests": {"cpu": "2", "memory": "8Gi"}}}
     if gpus:
         container["resources"]["limits"] = {"nvidia.com/gpu": str(gpus)}
+    if mig:  # one MIG slice of that profile per replica
+        container["resources"]["limits"] = {f"nvidia.com/mig-{mig}": "1"}
     if model:
         container["env"] = [{"name": "MODEL_URI", "value": model}]
     spec: dict[str, Any] = {"containers": [container]}
@@ -99,21 +110,21 @@ def seed(kube: KubeFake) -> None:
     for n in ("default", "kube-system", "inference", "training"):
         s.create(ns, "", {"metadata": {"name": n}})
     for i in range(1, 4):
-        s.create(nodes, "", node(f"cpu-{i:02d}", cpu=32, mem_gib=128, pool="cpu-pool"))
+        s.create(nodes, "", aged(node(f"cpu-{i:02d}", cpu=32, mem_gib=128, pool="cpu-pool"), 97))
     for i in range(1, 3):
-        s.create(nodes, "", node(f"a100-{i:02d}", cpu=96, mem_gib=1024, gpus=8, product="NVIDIA-A100-SXM4-80GB",
-                                 gpu_mem_mib=81920, pool="a100-pool", taint_gpu=True))
-    s.create(nodes, "", node("h100-01", cpu=192, mem_gib=2048, gpus=8, product="NVIDIA-H100-80GB-HBM3",
-                             gpu_mem_mib=81559, pool="h100-pool", taint_gpu=True))
-    s.create(nodes, "", node("l4-01", cpu=48, mem_gib=192, gpus=4, product="NVIDIA-L4", gpu_mem_mib=23034,
-                             pool="l4-pool", taint_gpu=True))
-    s.create(nodes, "", node("a100-mig-01", cpu=96, mem_gib=1024, product="NVIDIA-A100-SXM4-40GB",
-                             gpu_mem_mib=40960, pool="a100-mig-pool", mig="all-1g.10gb", taint_gpu=True))
-    s.create(nodes, "", node("l4-02", cpu=48, mem_gib=192, gpus=4, product="NVIDIA-L4", gpu_mem_mib=23034,
-                             pool="l4-pool", ready=False, taint_gpu=True))
+        s.create(nodes, "", aged(node(f"a100-{i:02d}", cpu=96, mem_gib=1024, gpus=8, product="NVIDIA-A100-SXM4-80GB",
+                                      gpu_mem_mib=81920, pool="a100-pool", taint_gpu=True), 61))
+    s.create(nodes, "", aged(node("h100-01", cpu=192, mem_gib=2048, gpus=8, product="NVIDIA-H100-80GB-HBM3",
+                                  gpu_mem_mib=81559, pool="h100-pool", taint_gpu=True), 23))
+    s.create(nodes, "", aged(node("l4-01", cpu=48, mem_gib=192, gpus=4, product="NVIDIA-L4", gpu_mem_mib=23034,
+                                  pool="l4-pool", taint_gpu=True), 40))
+    s.create(nodes, "", aged(node("a100-mig-01", cpu=96, mem_gib=1024, product="NVIDIA-A100-SXM4-40GB",
+                                  gpu_mem_mib=40960, pool="a100-mig-pool", mig="all-1g.10gb", taint_gpu=True), 61))
+    s.create(nodes, "", aged(node("l4-02", cpu=48, mem_gib=192, gpus=4, product="NVIDIA-L4", gpu_mem_mib=23034,
+                                  pool="l4-pool", ready=False, taint_gpu=True), 40))
     llm = deployment("llama-70b", "vllm/vllm-openai:v0.5.4", 2, gpus=4, tolerate_gpu=True,
                      model="models:/llama-70b-chat/7")
-    s.create(deploys, "inference", llm)
+    s.create(deploys, "inference", aged(llm, 12))
     kube.controller.wait_idle()
     newer = copy.deepcopy(s.get(deploys, "inference", "llama-70b"))
     newer["spec"]["template"]["spec"]["containers"][0]["image"] = "vllm/vllm-openai:v0.6.1"
@@ -122,13 +133,19 @@ def seed(kube: KubeFake) -> None:
     newer["metadata"]["annotations"]["cockpit.dev/model"] = "models:/llama-70b-chat/8"
     s.update(deploys, "inference", "llama-70b", newer)
     kube.controller.wait_idle()
-    s.create(deploys, "inference", deployment("embedder", "ghcr.io/huggingface/text-embeddings-inference:1.5", 3,
-                                              gpus=1, tolerate_gpu=True, model="models:/bge-large/3"))
-    s.create(deploys, "inference", deployment("router", "ghcr.io/example/router:2.1.0", 2))
-    s.create(deploys, "training", deployment("pretrain-7b", "nvcr.io/nvidia/pytorch:24.07-py3", 1, gpus=8,
-                                             tolerate_gpu=True))
+    # one at a time, so the scheduler places them the same way on every run
+    for ns_name, d in (
+        ("inference", deployment("embedder", "ghcr.io/huggingface/text-embeddings-inference:1.5", 3, gpus=1,
+                                 tolerate_gpu=True, model="models:/bge-large/3")),
+        ("inference", deployment("router", "ghcr.io/example/router:2.1.0", 2)),
+        ("training", deployment("pretrain-7b", "nvcr.io/nvidia/pytorch:24.07-py3", 1, gpus=8, tolerate_gpu=True)),
+        ("inference", deployment("reranker", "ghcr.io/example/reranker:0.9.2", 3, mig="1g.10gb",
+                                 tolerate_gpu=True, model="models:/bge-reranker/2")),
+    ):
+        s.create(deploys, ns_name, aged(d, 19))
+        kube.controller.wait_idle()
     s.create(hpas, "inference", hpa("embedder", "embedder", 2, 8, 3, 70))
     s.create(hpas, "inference", hpa("router", "router", 2, 6, 2, 60))
-    s.create(isvcs, "inference", isvc("mistral-7b", "s3://models/mistral-7b-instruct/v3", canary=10))
-    s.create(isvcs, "inference", isvc("whisper-large", "s3://models/whisper-large/v3"))
+    s.create(isvcs, "inference", aged(isvc("mistral-7b", "s3://models/mistral-7b-instruct/v3", canary=10), 6))
+    s.create(isvcs, "inference", aged(isvc("whisper-large", "s3://models/whisper-large/v3"), 15))
     kube.controller.wait_idle()

@@ -29,8 +29,16 @@ class ApiError(Exception):
                 "message": self.message, "reason": self.reason, "code": self.code}
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+CLOCK: list[Callable[[], datetime]] = [_wall_clock]
+"""The fake's clock; snapshot tests fix it so ages on screen do not depend on the day they run."""
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return CLOCK[0]().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Store:

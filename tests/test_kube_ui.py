@@ -1,0 +1,147 @@
+"""The Nodes & GPUs and Deployments screens through Textual's Pilot: scale, roll back and drain
+with their confirmations, read back with kubectl; RBAC refusals on screen; read-only keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cockpit.sandbox import demo_config, kube_source
+from cockpit.sandbox.kube.server import KubeFake
+from screens.widgets.dialogs import ConfirmScreen, PickScreen
+from screens.widgets.virtual_table import VirtualTable
+from tests.conftest import FIXED_NOW
+from tests.kube_helpers import kget, kubectl_missing, reset_clock, seeded_fake
+from tests.ui_helpers import loaded, make_app, wait_for
+
+pytestmark = kubectl_missing
+
+
+@pytest.fixture
+def kube(tmp_path: Path) -> Iterator[KubeFake]:
+    fake = seeded_fake(tmp_path / "kube", FIXED_NOW)
+    yield fake
+    fake.stop()
+    reset_clock()
+
+
+def app_on(kube: KubeFake, tmp_path: Path, view: str, **kw: Any):  # type: ignore[no-untyped-def]
+    config = demo_config(kube=kube, audit_path=tmp_path / "audit.jsonl")
+    return make_app(tmp_path / "audit.jsonl", config=config, start_view=view, **kw)
+
+
+def table(app: Any, prefix: str) -> VirtualTable:
+    return app.screen.query_one(f"#{prefix}-table", VirtualTable)
+
+
+def dialog_text(app: Any) -> str:
+    return " ".join(str(w.render()) for w in app.screen.query("#dialog-body Static"))
+
+
+def audit(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_nodes_screen_shows_gpus_and_drains_with_confirmation(kube: KubeFake, tmp_path: Path) -> None:
+    app = app_on(kube, tmp_path, "nodes")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        t = table(app, "nodes")
+        row = t.row("gpu-prod/a100-02")
+        assert row is not None and row.cells[2:6] == ("Ready", "A100-SXM4-80GB", "8/8", "0")
+        assert t.row("gpu-prod/a100-mig-01").cells[4] == "3/7×1g.10gb"  # type: ignore[union-attr]
+        summary = str(app.screen.query_one("#nodes-summary").render())
+        assert summary.startswith("9 nodes: 8 ready, 1 not ready · GPUs 32: 19 allocated, 9 free")
+        t.move_to("gpu-prod/a100-01")
+        await pilot.pause()
+        assert "inference/embedder-" in str(app.screen.query_one("#detail").render())
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Drain node gpu-prod/a100-01?" in dialog_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(audit(tmp_path)), timeout=15)
+        assert kget(kube, "node", "a100-01")["spec"]["unschedulable"] is True
+        assert kget(kube, "pods", "-A", "--field-selector", "spec.nodeName=a100-01")["items"] == []
+        entry = audit(tmp_path)[0]
+        assert (entry["origin"], entry["command"], entry["result"]) == ("ui", "node drain", "ok")
+        await wait_for(pilot, lambda: (r := t.row("gpu-prod/a100-01")) is not None and r.cells[2] ==
+                       "Ready,Cordoned")
+
+
+async def test_scale_prompts_for_n_and_cancel_changes_nothing(kube: KubeFake, tmp_path: Path) -> None:
+    app = app_on(kube, tmp_path, "deployments")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        t = table(app, "deployments")
+        t.move_to("deploy:gpu-prod/inference/router")
+        await pilot.press("s")
+        assert app.screen.query_one("#command-line").value == "deploy scale gpu-prod/inference/router "  # type: ignore[attr-defined]
+        await pilot.press("4", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Scale gpu-prod/inference/router from 2 to 4 replicas?" in dialog_text(app)
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert kget(kube, "deploy", "router", "-n", "inference")["spec"]["replicas"] == 2 and audit(tmp_path) == []
+        await pilot.press("s", "4", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(audit(tmp_path)), timeout=15)
+        assert kget(kube, "deploy", "router", "-n", "inference")["spec"]["replicas"] == 4
+        assert audit(tmp_path)[0]["previous"] == {"replicas": 2}
+
+
+async def test_rollback_picks_a_revision_from_the_history(kube: KubeFake, tmp_path: Path) -> None:
+    app = app_on(kube, tmp_path, "deployments")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        table(app, "deployments").move_to("deploy:gpu-prod/inference/llama-70b")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
+        assert [v for v, _ in app.screen.options] == ["1"]  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert ("Roll back gpu-prod/inference/llama-70b from revision 2 (vllm/vllm-openai:v0.6.1) to revision 1 "
+                "(vllm/vllm-openai:v0.5.4, model models:/llama-70b-chat/7)?") in dialog_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(audit(tmp_path)), timeout=15)
+        d = kget(kube, "deploy", "llama-70b", "-n", "inference")
+        assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "vllm/vllm-openai:v0.5.4"
+
+
+async def test_isvc_keys_and_read_only_cluster(kube: KubeFake, tmp_path: Path) -> None:
+    app = app_on(kube, tmp_path, "deployments")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        table(app, "deployments").move_to("isvc:gpu-prod/inference/mistral-7b")
+        await pilot.pause()
+        assert app.screen.check_action("scale", ()) is None  # a Deployment key: shown disabled on an isvc
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "canaryTrafficPercent 10% -> unset (all traffic to mistral-7b-predictor-00003)" in dialog_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(audit(tmp_path)), timeout=15)
+        isvc = kget(kube, "isvc", "mistral-7b", "-n", "inference")
+        assert "canaryTrafficPercent" not in isvc["spec"]["predictor"]
+
+    app = app_on(kube, tmp_path, "deployments", read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert app.screen.check_action("scale", ()) is False and app.screen.check_action("history", ()) is True
+
+
+async def test_forbidden_nodes_say_so(kube: KubeFake, tmp_path: Path) -> None:
+    kube.api.forbidden |= {("viewer", "list", "nodes"), ("viewer", "watch", "nodes")}
+    config = replace(demo_config(audit_path=tmp_path / "audit.jsonl"),
+                     sources=(kube_source("lab", kube.kubeconfig, "viewer"),))
+    app = make_app(tmp_path / "audit.jsonl", config=config, start_view="nodes")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        t = table(app, "nodes")
+        assert t.row_count == 0 and t.empty_text == "lab: forbidden: list nodes"
+        assert "lab: forbidden: list nodes" in str(app.screen.query_one("#nodes-summary").render())
