@@ -101,3 +101,43 @@ def test_bad_config_from_the_command_line_exits_2_without_traceback(tmp_path: Pa
     assert r.returncode == 2
     assert r.stderr.strip().startswith(f"cockpit: {p}:2: sources.hpc.kind: unknown kind 'vmware'")
     assert "Traceback" not in r.stderr
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://10.0.0.1"}}]
+users: [{name: u, user: {token: t}}]
+contexts:
+- {name: prod-eu, context: {cluster: c, user: u}}
+- {name: "arn:aws:eks:us-east-1:1:cluster/gpu", context: {cluster: c, user: u}}
+current-context: prod-eu
+"""
+
+
+def test_kubernetes_contexts_become_one_source_each(tmp_path: Path) -> None:
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(KUBECONFIG)
+    cfg = load_config(write(tmp_path, f'[sources.k8s]\nkind = "kubernetes"\nkubeconfig = "{kc}"\n'
+                                      'contexts = "all"\nnamespaces = ["inference"]\nread_only = true\n'))
+    assert [(s.name, s.settings["context"], s.read_only) for s in cfg.sources] == [
+        ("k8s-prod-eu", "prod-eu", True), ("k8s-arn-aws-eks-us-east-1-1-cluster-gpu",
+                                           "arn:aws:eks:us-east-1:1:cluster/gpu", True)]
+    assert cfg.sources[0].settings["namespaces"] == ["inference"] and "contexts" not in cfg.sources[0].settings
+    cfg = load_config(write(tmp_path, '[sources.k8s]\nkind = "kubernetes"\ncontexts = ["a", "b"]\n'))
+    assert [s.name for s in cfg.sources] == ["k8s-a", "k8s-b"]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ('[sources.k8s]\nkind = "kubernetes"\ncontext = "a"\ncontexts = ["b"]\n',
+     "config.toml:4: sources.k8s: give either context or contexts, not both"),
+    ('[sources.k8s]\nkind = "kubernetes"\ncontexts = []\n',
+     "config.toml:3: sources.k8s.contexts: an empty list: leave the key out instead"),
+    ('[sources.k8s]\nkind = "kubernetes"\nnamespace = "x"\n', "config.toml:3: sources.k8s.namespace: unknown key"),
+    ('[sources.k8s]\nkind = "kubernetes"\nkubeconfig = "/nope"\ncontexts = "all"\n',
+     'config.toml:4: contexts = "all": cannot read kubeconfig /nope: No such file or directory'),
+])
+def test_bad_kubernetes_source(tmp_path: Path, text: str, error: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert str(info.value).endswith(error)
