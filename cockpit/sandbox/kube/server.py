@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import socket
@@ -214,10 +215,25 @@ class Api:
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {path}")
 
     def _list(self, t: ResourceType, ns: str, q: dict[str, str]) -> Obj:
+        """A list, paged when `limit` is given: `continue` carries the last key (opaque to clients)."""
         pred = _predicate(q)
-        items, rv = self.store.select(t, ns, pred)
-        return {"kind": t.list_kind, "apiVersion": t.group_version, "metadata": {"resourceVersion": str(rv)},
-                "items": items}
+        limit = int(q["limit"]) if q.get("limit", "").isdigit() and int(q["limit"]) > 0 else 0
+        if not limit and not q.get("continue"):
+            items, rv = self.store.select(t, ns, pred)
+            return {"kind": t.list_kind, "apiVersion": t.group_version, "metadata": {"resourceVersion": str(rv)},
+                    "items": items}
+        after = None
+        if q.get("continue"):
+            try:
+                token = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
+                after = (str(token["after"][0]), str(token["after"][1]))
+            except (ValueError, KeyError, IndexError, TypeError):
+                raise ApiError(400, "BadRequest", "continue key is not valid") from None
+        items, rv, last = self.store.page(t, ns, pred, after, limit or 500)
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if last is not None:
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps({"after": list(last)}).encode()).decode()
+        return {"kind": t.list_kind, "apiVersion": t.group_version, "metadata": meta, "items": items}
 
     def _watch(self, t: ResourceType, ns: str, q: dict[str, str], handler: Handler) -> None:
         pred = _predicate(q)
