@@ -85,9 +85,9 @@ def _main(argv: list[str] | None) -> int:
 
 def _config(args: argparse.Namespace) -> Config:
     if args.demo:
-        from cockpit.sandbox import demo_config, start_demo_cluster
+        from cockpit.sandbox import LazyCluster, demo_config
 
-        config = demo_config(kube=start_demo_cluster())
+        config = demo_config(kube=LazyCluster())
     else:
         config = load_config(args.config)
     changes: dict[str, object] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +61,9 @@ class Config:
     audit_path: Path = field(default_factory=lambda: default_state_dir() / "audit.jsonl")
     read_only: bool = False
     path: Path | None = None
+    prepare: Mapping[str, Callable[[], None]] = field(default_factory=dict, compare=False)
+    """Run once before a source's backend is first built (the demo starts its emulators there,
+    after the first frame, rather than before the UI)."""
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:

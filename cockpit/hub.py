@@ -182,6 +182,9 @@ class Hub:
                 info = KINDS.get(slot.cfg.kind)
                 if info is None:
                     raise BadInput(f"source {slot.cfg.name!r}: unknown kind {slot.cfg.kind!r}")
+                prepare = self.config.prepare.get(slot.cfg.name)
+                if prepare is not None:
+                    prepare()
                 create: BackendFactory = importlib.import_module(info.module).create
                 settings = dict(slot.cfg.settings) | {"read_only": self.is_read_only(slot.cfg.name)}
                 slot.backend = create(slot.cfg.name, settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,11 +59,34 @@ def start_demo_cluster(workdir: Path | None = None) -> KubeFake:
     return fake
 
 
+class LazyCluster:
+    """The demo cluster, started on first use: the hub calls `ensure` before it builds the
+    source's backend, in a worker thread after the first frame, so the UI does not wait for it."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-kube-"))
+        atexit.register(shutil.rmtree, self.workdir, True)
+        self.fake: KubeFake | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    def ensure(self) -> None:
+        with self._lock:
+            if self.fake is None:
+                self.fake = start_demo_cluster(self.workdir)
+
+
 def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
-                kube: KubeFake | None = None) -> Config:
+                kube: KubeFake | LazyCluster | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
     sources = demo_sources()
+    prepare = {}
     if kube is not None:
         sources += (kube_source("gpu-prod", kube.kubeconfig, label="k8s"),)
+        if isinstance(kube, LazyCluster):
+            prepare["gpu-prod"] = kube.ensure
     return Config(sources=sources, theme=theme, refresh_seconds=5.0, read_only=read_only,
-                  audit_path=audit_path or default_state_dir() / "demo-audit.jsonl")
+                  audit_path=audit_path or default_state_dir() / "demo-audit.jsonl", prepare=prepare)
