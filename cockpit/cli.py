@@ -87,7 +87,7 @@ def _config(args: argparse.Namespace) -> Config:
     if args.demo:
         from cockpit.sandbox import LazyCluster, demo_config
 
-        config = demo_config(kube=LazyCluster())
+        config = demo_config(kube=LazyCluster(), kube_edge=LazyCluster("edge"))
     else:
         config = load_config(args.config)
     changes: dict[str, object] = {}

@@ -122,3 +122,18 @@ def test_unreachable_cluster_and_missing_kubeconfig(tmp_path: Path, kube: KubeFa
                        text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
                                        "XDG_STATE_HOME": str(tmp_path / "s")}, timeout=60)
     assert r.returncode == 1 and f"lab: kubeconfig {missing} does not exist" in r.stderr
+
+
+def test_a_rollout_past_its_progress_deadline_fails(tmp_path: Path, kube: KubeFake) -> None:
+    from tests.kube_helpers import kubectl
+
+    kubectl(kube, "patch", "deployment", "llama-70b", "-n", "inference", "-p",
+            '{"spec": {"progressDeadlineSeconds": 2}}')
+    # 4 more replicas of 4 GPUs each: the cluster has no room, the new pods stay Pending
+    r = cockpit(tmp_path, kube, "--yes", "deploy", "scale", "inference/llama-70b", "6", "--timeout", "30s")
+    assert r.returncode == 1
+    assert r.stderr.strip().endswith("lab/inference/llama-70b: rollout failed: progress deadline exceeded: "
+                                     'ReplicaSet "llama-70b-27585a7294" has timed out progressing.')
+    status = subprocess.run(["kubectl", "--kubeconfig", str(kube.kubeconfig), "rollout", "status",
+                             "deploy/llama-70b", "-n", "inference"], capture_output=True, text=True, timeout=30)
+    assert status.returncode != 0 and "exceeded its progress deadline" in status.stderr

@@ -42,20 +42,26 @@ def audit_with_entries() -> Path:
 @pytest.fixture(autouse=True)
 def kube(tmp_path: Path) -> Iterator[KubeFake]:
     """Every screen shows the demo cluster too, as `cockpit --demo` does (fixed clock, fixed names)."""
-    global _KUBE
+    global _KUBE, _EDGE
+    from cockpit.sandbox.kube.seed import seed_edge
+
     _KUBE = seeded_fake(tmp_path / "kube", FIXED_NOW)
+    _EDGE = KubeFake(tmp_path / "edge").start()
+    seed_edge(_EDGE)
     yield _KUBE
     _KUBE.stop()
-    _KUBE = None
+    _EDGE.stop()
+    _KUBE = _EDGE = None
     reset_clock()
 
 
 _KUBE: KubeFake | None = None
+_EDGE: KubeFake | None = None
 
 
 def app_for(view: str, **kw: Any):  # type: ignore[no-untyped-def]
     audit = audit_with_entries()
-    config = demo_config(kube=_KUBE, audit_path=audit)
+    config = demo_config(kube=_KUBE, kube_edge=_EDGE, audit_path=audit)
     return make_app(audit, config=config, start_view=view, **kw)
 
 
@@ -112,7 +118,8 @@ def test_rollback_revision_picker(snap_compare) -> None:  # type: ignore[no-unty
         from screens.widgets.dialogs import PickScreen
 
         await loaded(pilot)
-        await pilot.press("down", "b")
+        pilot.app.screen.table.move_to("deploy:gpu-prod/inference/llama-70b")
+        await pilot.press("b")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickScreen))
         await pilot.pause(0.1)
 

@@ -43,15 +43,16 @@ def kube_source(name: str, kubeconfig: Path, context: str = "admin", *, colour: 
                         settings={"kubeconfig": str(kubeconfig), "context": context})
 
 
-def start_demo_cluster(workdir: Path | None = None) -> KubeFake:
-    """The seeded Kubernetes fake on a free local port; stopped (and its files removed) at exit."""
-    from cockpit.sandbox.kube.seed import seed
+def start_demo_cluster(workdir: Path | None = None, which: str = "prod") -> KubeFake:
+    """A seeded Kubernetes fake on a free local port ("prod": the main GPU cluster, "edge": a
+    small second region); stopped (and its files removed) at exit."""
+    from cockpit.sandbox.kube.seed import seed, seed_edge
     from cockpit.sandbox.kube.server import KubeFake
 
     tmp = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="cockpit-demo-kube-"))
     fake = KubeFake(workdir).start()
-    seed(fake)
+    (seed if which == "prod" else seed_edge)(fake)
     fake.controller.ready_delay = 1.5  # rollouts in the demo take a moment, so their progress shows
     atexit.register(fake.stop)
     if tmp:
@@ -63,7 +64,8 @@ class LazyCluster:
     """The demo cluster, started on first use: the hub calls `ensure` before it builds the
     source's backend, in a worker thread after the first frame, so the UI does not wait for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, which: str = "prod") -> None:
+        self.which = which
         self.workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-kube-"))
         atexit.register(shutil.rmtree, self.workdir, True)
         self.fake: KubeFake | None = None
@@ -76,17 +78,19 @@ class LazyCluster:
     def ensure(self) -> None:
         with self._lock:
             if self.fake is None:
-                self.fake = start_demo_cluster(self.workdir)
+                self.fake = start_demo_cluster(self.workdir, self.which)
 
 
 def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
-                kube: KubeFake | LazyCluster | None = None) -> Config:
+                kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
     sources = demo_sources()
     prepare = {}
-    if kube is not None:
-        sources += (kube_source("gpu-prod", kube.kubeconfig, label="k8s"),)
-        if isinstance(kube, LazyCluster):
-            prepare["gpu-prod"] = kube.ensure
+    for name, cluster, colour, label in (("gpu-prod", kube, "green", "k8s"), ("gpu-eu", kube_edge, "cyan", "eu")):
+        if cluster is None:
+            continue
+        sources += (kube_source(name, cluster.kubeconfig, colour=colour, label=label),)
+        if isinstance(cluster, LazyCluster):
+            prepare[name] = cluster.ensure
     return Config(sources=sources, theme=theme, refresh_seconds=5.0, read_only=read_only,
                   audit_path=audit_path or default_state_dir() / "demo-audit.jsonl", prepare=prepare)

@@ -8,6 +8,7 @@ import copy
 import hashlib
 import json
 import threading
+import time
 import zlib
 from typing import Any
 
@@ -67,12 +68,24 @@ class Controller:
         self.store = store
         self.ready_delay = ready_delay
         self._pod_seq: dict[str, int] = {}
+        self._progressing: dict[tuple[str, str, str], tuple[float, int]] = {}
+        """Rollouts under way: since when, and with how many ready pods (progress resets the clock)."""
         """Seconds a started pod takes to turn Ready; above 0, rollouts show their progress."""
         self._work: set[tuple[str, str, str]] = set()
         self._cond = threading.Condition()
         self._busy = False
         store.listeners.append(self._on_event)
         threading.Thread(target=self._loop, name="kube-fake-controller", daemon=True).start()
+        threading.Thread(target=self._tick, name="kube-fake-deadlines", daemon=True).start()
+
+    def _tick(self) -> None:
+        """Look at unfinished rollouts every second, so a deadline passes without a new event."""
+        while True:
+            time.sleep(1.0)
+            with self._cond:
+                for ns, name, _rs in list(self._progressing):
+                    self._work.add(("deploy", ns, name))
+                self._cond.notify_all()
 
     # -- queue ---------------------------------------------------------------------------------
     def _on_event(self, t: ResourceType, typ: str, obj: Obj) -> None:
@@ -126,6 +139,8 @@ class Controller:
         try:
             d = self.store.get(DEPLOY, ns, name)
         except ApiError:
+            for key in [k for k in self._progressing if k[:2] == (ns, name)]:
+                del self._progressing[key]
             self._collect(RS, ns, name)
             return
         uid = d["metadata"]["uid"]
@@ -178,6 +193,25 @@ class Controller:
                 updated = st.get("replicas", 0)
         want = int(d["spec"].get("replicas", 1))
         done = updated == want and total == want and ready == want
+        key = (ns, d["metadata"]["name"], current_rs)
+        for other in [k for k in self._progressing if k[:2] == key[:2] and k != key]:
+            del self._progressing[other]  # a newer rollout replaced that one
+        if done:
+            self._progressing.pop(key, None)
+        else:  # no progress within progressDeadlineSeconds: the rollout has failed, as in Kubernetes
+            since = self._progressing.setdefault(key, (time.monotonic(), ready))
+            if ready > since[1]:
+                since = self._progressing[key] = (time.monotonic(), ready)
+        deadline = float(d["spec"].get("progressDeadlineSeconds", 600))
+        stuck = not done and time.monotonic() - self._progressing[key][0] > deadline
+        if stuck:
+            progressing = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                           "message": f'ReplicaSet "{current_rs}" has timed out progressing.'}
+        else:
+            progressing = {"type": "Progressing", "status": "True",
+                           "reason": "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
+                           "message": f'ReplicaSet "{current_rs}" '
+                                      + ("has successfully progressed." if done else "is progressing.")}
         status = {
             "observedGeneration": d["metadata"].get("generation", 1), "replicas": total, "updatedReplicas": updated,
             "readyReplicas": ready, "availableReplicas": ready, "unavailableReplicas": max(0, want - ready),
@@ -186,10 +220,7 @@ class Controller:
                  "reason": "MinimumReplicasAvailable" if ready >= want else "MinimumReplicasUnavailable",
                  "message": "Deployment has minimum availability." if ready >= want else
                  "Deployment does not have minimum availability."},
-                {"type": "Progressing", "status": "True",
-                 "reason": "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
-                 "message": f'ReplicaSet "{current_rs}" '
-                            + ("has successfully progressed." if done else "is progressing.")},
+                progressing,
             ],
         }
         old = d.get("status") or {}

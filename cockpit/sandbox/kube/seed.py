@@ -149,3 +149,23 @@ def seed(kube: KubeFake) -> None:
     s.create(isvcs, "inference", aged(isvc("mistral-7b", "s3://models/mistral-7b-instruct/v3", canary=10), 6))
     s.create(isvcs, "inference", aged(isvc("whisper-large", "s3://models/whisper-large/v3"), 15))
     kube.controller.wait_idle()
+
+
+def seed_edge(kube: KubeFake) -> None:
+    """A second, smaller cluster (a European inference region on L40S): the demo's second context,
+    so the Nodes and Deployments screens show one table across clusters."""
+    s = kube.store
+    ns, nodes = _t("", "v1", "namespaces"), _t("", "v1", "nodes")
+    deploys = _t("apps", "v1", "deployments")
+    for n in ("default", "kube-system", "inference"):
+        s.create(ns, "", {"metadata": {"name": n}})
+    s.create(nodes, "", aged(node("eu-cpu-01", cpu=16, mem_gib=64, pool="cpu-pool"), 130))
+    for i in (1, 2):
+        s.create(nodes, "", aged(node(f"l40s-{i:02d}", cpu=64, mem_gib=512, gpus=4, product="NVIDIA-L40S",
+                                      gpu_mem_mib=46068, pool="l40s-pool", taint_gpu=True), 54))
+    for d in (deployment("llama-8b", "vllm/vllm-openai:v0.6.1", 3, gpus=1, tolerate_gpu=True,
+                         model="models:/llama-8b-instruct/4"),
+              deployment("embedder", "ghcr.io/huggingface/text-embeddings-inference:1.5", 1, gpus=1,
+                         tolerate_gpu=True, model="models:/bge-large/3")):
+        s.create(deploys, "inference", aged(d, 8))
+        kube.controller.wait_idle()
