@@ -22,7 +22,7 @@ from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.script import render_table
 from screens.base import CockpitScreen
-from screens.inventory import Inventory, poll
+from screens.inventory import Inventory, poll, poll_clusters
 from screens.palette import CockpitCommands
 from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
@@ -115,14 +115,20 @@ class CockpitApp(App[int]):
                                     exit_on_error=False)
 
     def _subscribe(self) -> None:
-        """Lifecycle events (where the driver has them) trigger a refresh sooner than the poll."""
+        """Lifecycle events (where the driver has them) trigger a refresh sooner than the poll;
+        a Kubernetes watch event refreshes only the clusters, from their caches, never the hosts."""
         def changed(_name: str) -> None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self.request_poll, 0.2)
 
+        def cluster_changed(_name: str) -> None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._request_cluster_refresh)
+
         for source in self.hub.sources("machines") + self.hub.sources("clusters"):
+            listener = cluster_changed if source.kind == "kubernetes" else changed
             try:
-                unsub = self.hub.call(source.name, lambda b: b.watch(changed))
+                unsub = self.hub.call(source.name, lambda b, fn=listener: b.watch(fn))  # type: ignore[misc]
             except CockpitError:
                 continue  # the poll reports the source's health; events are only a bonus
             if unsub is not None:
@@ -131,6 +137,36 @@ class CockpitApp(App[int]):
     def on_unmount(self) -> None:
         for unsub in self._unsubscribe:
             threading.Thread(target=unsub, daemon=True).start()
+
+    # -- clusters: watch events arrive in bursts; at most one refresh in flight, one queued ----
+    _cluster_refreshing = False
+    _cluster_again = False
+
+    def _request_cluster_refresh(self) -> None:
+        if self._cluster_refreshing:
+            self._cluster_again = True
+            return
+        self._cluster_refreshing = True
+        self.run_worker(self._refresh_clusters, thread=True, group="clusters", exit_on_error=False)
+
+    def _refresh_clusters(self) -> None:
+        try:
+            clusters = poll_clusters(self.hub)
+        except Exception as e:  # a bug must not stop the updates; show it
+            self.call_from_thread(self.notify, f"cluster refresh failed: {e}", severity="error")
+            clusters = {}
+        self.call_from_thread(self._clusters_done, clusters)
+
+    def _clusters_done(self, clusters: dict[str, Any]) -> None:
+        from dataclasses import replace
+
+        if clusters:
+            self.inventory = replace(self.inventory, clusters={**self.inventory.clusters, **clusters})
+            self._for_screens(lambda s: s.inventory_changed())
+        self._cluster_refreshing = False
+        if self._cluster_again:
+            self._cluster_again = False
+            self.set_timer(0.3, self._request_cluster_refresh)
 
     # -- polling: one loop that reschedules itself when it finishes (no overlapping polls) ----
     def request_poll(self, delay: float = 0.0) -> None:

@@ -82,3 +82,11 @@ def poll(hub: Hub, previous: Inventory) -> Inventory:
             gpus[source] = tuple(got[1])
             templates[source] = tuple(got[2])
     return Inventory(machines, gpus, templates, errors, hub.now(), True, clusters, cluster_errors)
+
+
+def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:
+    """Blocking: the clusters' snapshots from their watch caches (no API request); a source that
+    fails here keeps its last snapshot (the main poll reports its health)."""
+    sources = [s.name for s in hub.sources("clusters")]
+    return {name: got for name, got in hub.call_many(sources, lambda b: b.snapshot(wait=0)).items()
+            if isinstance(got, ClusterSnapshot)}

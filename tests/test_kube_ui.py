@@ -145,3 +145,20 @@ async def test_forbidden_nodes_say_so(kube: KubeFake, tmp_path: Path) -> None:
         t = table(app, "nodes")
         assert t.row_count == 0 and t.empty_text == "lab: forbidden: list nodes"
         assert "lab: forbidden: list nodes" in str(app.screen.query_one("#nodes-summary").render())
+
+
+async def test_changes_made_elsewhere_arrive_by_watch_without_polling(kube: KubeFake, tmp_path: Path) -> None:
+    from tests.kube_helpers import kubectl
+
+    app = app_on(kube, tmp_path, "nodes", watch=True)  # refresh_seconds=0: no timed polls at all
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: app.hub.health("gpu-prod").state.value == "ok")
+        await pilot.pause(0.5)  # the watches are open
+        kubectl(kube, "cordon", "cpu-02")
+        t = table(app, "nodes")
+        await wait_for(pilot, lambda: (r := t.row("gpu-prod/cpu-02")) is not None and r.cells[2] == "Ready,Cordoned",
+                       timeout=10)
+        kubectl(kube, "scale", "deployment/router", "-n", "inference", "--replicas=5")
+        await wait_for(pilot, lambda: any(d.name == "router" and d.ready == 5
+                                          for d in app.inventory.deployments()), timeout=10)
