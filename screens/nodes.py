@@ -113,6 +113,7 @@ class NodesScreen(DetailTableScreen):
         out += [f"{c.source}: {c.errors['nodes']}" for c in inv.clusters.values() if "nodes" in c.errors]
         out += [f"{c.source}: {c.errors['pods']} (GPU allocation unknown)" for c in inv.clusters.values()
                 if "pods" in c.errors]
+        out += [f"{c.source}: {c.notes['pods']}" for c in inv.clusters.values() if "pods" in c.notes]
         return out
 
     def summary_text(self) -> str:

@@ -244,3 +244,21 @@ def test_bad_input_gives_one_clear_line(registry: Any, kctx: Context, line: str,
     r = registry.run_line(line, kctx, yes=True)
     assert r.status in ("invalid", "failed") and r.error == error
     assert audit(kctx) == []
+
+
+def test_namespaces_from_config_limit_the_namespaced_kinds(kube: KubeFake, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    src = kube_source("lab", kube.kubeconfig)
+    src = replace(src, settings={**src.settings, "namespaces": ["inference"]})
+    h = Hub(Config(sources=(src,), audit_path=tmp_path / "a.jsonl"), now=lambda: FIXED_NOW)
+    try:
+        snap = h.call("lab", lambda b: b.snapshot())
+        assert {d.namespace for d in snap.deployments} == {"inference"}
+        assert len(snap.nodes) == 9  # nodes are cluster-scoped
+        nodes = {n.name: n for n in snap.nodes}
+        # the training job's 8 H100s are not counted: its namespace is not watched
+        assert nodes["h100-01"].gpu_allocated == 0 and nodes["a100-02"].gpu_allocated == 8
+        assert snap.notes["pods"] == "GPUs allocated count pods in inference only (namespaces in config)"
+    finally:
+        h.close()

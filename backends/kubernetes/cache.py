@@ -330,6 +330,8 @@ class ClusterCache:
                     errors[name] = inf.error
                 if inf.note:
                     notes[name] = inf.note
+        if self.namespaces:
+            notes["pods"] = f"GPUs allocated count pods in {', '.join(self.namespaces)} only (namespaces in config)"
         pod_count = sum(len(inf.items) for inf in self.informers.get("pods", ()))
         nodes = self._node_views()
         snap = ClusterSnapshot(
