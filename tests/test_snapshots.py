@@ -124,3 +124,16 @@ def test_rollback_revision_picker(snap_compare) -> None:  # type: ignore[no-unty
         await pilot.pause(0.1)
 
     assert snap_compare(app_for("deployments"), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_drain_confirmation_lists_the_pods(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        from screens.widgets.dialogs import ConfirmScreen
+
+        await loaded(pilot)
+        pilot.app.screen.table.move_to("gpu-prod/a100-01")
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for("nodes"), terminal_size=(80, 24), run_before=run_before)

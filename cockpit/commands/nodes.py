@@ -177,9 +177,11 @@ def _drain(ctx: Context, args: Mapping[str, Any]) -> Plan:
                        new={"unschedulable": True, "evicted": list(result.evicted),
                             "blocked": [p for p, _ in result.blocked]})
 
+    shown = [f"  {m}" for m in moves[:12]] + ([f"  … and {len(moves) - 12} more"] if len(moves) > 12 else [])
+    confirm = "\n".join([f"Drain node {ref}? It is cordoned, then {len(plan.evict)} pods are evicted "
+                          "(PodDisruptionBudgets are honoured):", *shown])
     return Plan("node drain", summary, run, mutating=True, source=source, target=ref,
-                confirm=f"Drain node {ref}? It is cordoned, then {len(plan.evict)} pods are evicted "
-                        f"(PodDisruptionBudgets are honoured).", warnings=tuple(warnings),
+                confirm=confirm, warnings=tuple(warnings),
                 previous={"unschedulable": plan.already_cordoned,
                           "pods": [f"{p.namespace}/{p.name}" for p in plan.evict + plan.unmanaged]},
                 new={"unschedulable": True, "moves": moves})
