@@ -192,3 +192,20 @@ def test_seeded_demo_cluster(tmp_path: Path) -> None:
         assert mistral["spec"]["predictor"]["canaryTrafficPercent"] == 10
         hpas = get_json(kube, "hpa", "-n", "inference")["items"]
         assert {h["metadata"]["name"] for h in hpas} == {"embedder", "router"}
+
+
+@kubectl_missing
+def test_kubectl_get_prints_the_columns_of_a_real_server(tmp_path: Path) -> None:
+    from cockpit.sandbox.kube.seed import seed
+
+    with KubeFake(tmp_path / "kube") as k:
+        seed(k)
+        nodes = kubectl(k, "get", "nodes").splitlines()
+        assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        assert [line.split()[:2] for line in nodes if line.startswith("l4-02")] == [["l4-02", "NotReady"]]
+        pods = kubectl(k, "get", "pods", "-n", "training", "-o", "wide").splitlines()
+        assert pods[0].split()[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] and "NODE" in pods[0]
+        assert pods[1].split()[2] == "Running" and pods[1].split()[-1] == "h100-01"
+        isvc = kubectl(k, "get", "isvc", "-n", "inference").splitlines()
+        assert isvc[0].split() == ["NAME", "URL", "READY", "PREV", "LATEST", "AGE"]
+        assert isvc[1].split()[:5] == ["mistral-7b", "http://mistral-7b.inference.example.com", "True", "90", "10"]

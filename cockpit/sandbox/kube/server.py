@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cockpit.sandbox.kube import resources as res
+from cockpit.sandbox.kube import tables
 from cockpit.sandbox.kube.patch import PatchError, json_patch, merge_patch, strategic_merge
 from cockpit.sandbox.kube.resources import ResourceType
 from cockpit.sandbox.kube.selectors import SelectorError, field_selector, label_selector
@@ -190,11 +191,20 @@ class Api:
             return self._evict(ns, name)
         if method == "GET" and not name:
             if q.get("watch") in ("1", "true"):
-                self._watch(t, ns, q, handler)
+                self._watch(t, ns, q, handler, as_table=tables.wants_table(headers.get("Accept", "")))
                 return None
-            return 200, self._list(t, ns, q)
+            listing = self._list(t, ns, q)
+            if tables.wants_table(headers.get("Accept", "")):
+                out = tables.table(t.plural, listing["items"], listing["metadata"]["resourceVersion"])
+                if listing["metadata"].get("continue"):
+                    out["metadata"]["continue"] = listing["metadata"]["continue"]
+                return 200, out
+            return 200, listing
         if method == "GET":
-            return 200, self.store.get(t, ns, name)
+            obj = self.store.get(t, ns, name)
+            if tables.wants_table(headers.get("Accept", "")):
+                return 200, tables.table(t.plural, [obj], obj["metadata"]["resourceVersion"])
+            return 200, obj
         if method == "POST" and not name:
             obj = dict(body or {})
             if dry:
@@ -235,15 +245,19 @@ class Api:
             meta["continue"] = base64.urlsafe_b64encode(json.dumps({"after": list(last)}).encode()).decode()
         return {"kind": t.list_kind, "apiVersion": t.group_version, "metadata": meta, "items": items}
 
-    def _watch(self, t: ResourceType, ns: str, q: dict[str, str], handler: Handler) -> None:
+    def _watch(self, t: ResourceType, ns: str, q: dict[str, str], handler: Handler, as_table: bool = False) -> None:
         pred = _predicate(q)
+
+        def wrap(obj: Obj) -> Obj:  # `kubectl get -w` wants each event's object as a one-row Table
+            return tables.table(t.plural, [obj], obj["metadata"].get("resourceVersion", "")) if as_table else obj
+
         timeout = min(float(q.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
         deadline = time.monotonic() + timeout
         start = q.get("resourceVersion", "")
         state = {"rv": 0, "first": True}
         if start in ("", "0"):
             items, rv = self.store.select(t, ns, pred)
-            initial = [{"type": "ADDED", "object": o} for o in items]
+            initial = [{"type": "ADDED", "object": wrap(o)} for o in items]
             state["rv"] = rv
         else:
             initial = []
@@ -272,7 +286,7 @@ class Api:
             for erv, typ, obj in batch:
                 state["rv"] = erv
                 if (not ns or obj["metadata"].get("namespace") == ns) and pred(obj):
-                    out.append({"type": typ, "object": obj})
+                    out.append({"type": typ, "object": wrap(obj)})
             return out
 
         handler.stream(events, deadline)
