@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import threading
 import time
 import zlib
@@ -151,17 +152,20 @@ class Controller:
         newest = max(revisions, default=0)
         current = next((r for r in rss if r["metadata"].get("labels", {}).get("pod-template-hash") == h), None)
         replicas = int(d["spec"].get("replicas", 1))
+        olds = [r for r in rss if current is None or r["metadata"]["name"] != current["metadata"]["name"]]
+        target, cuts = _rolling_step(d, current, olds, replicas)
         if current is None:
-            current = self._new_rs(d, h, newest + 1, replicas)
+            current = self._new_rs(d, h, newest + 1, target)
         else:
             rev = int(current["metadata"].get("annotations", {}).get(REVISION, "0"))
             if rev != newest:  # a rollback: the old template becomes the newest revision
                 current["metadata"].setdefault("annotations", {})[REVISION] = str(newest + 1)
-            current["spec"]["replicas"] = replicas
+            current["spec"]["replicas"] = target
             current = self.store.update(RS, ns, current["metadata"]["name"], current)
-        for r in rss:
-            if r["metadata"]["name"] != current["metadata"]["name"] and r["spec"].get("replicas", 0) != 0:
-                r["spec"]["replicas"] = 0
+        for r in olds:
+            keep = r["spec"].get("replicas", 0) - cuts.get(r["metadata"]["name"], 0)
+            if keep != r["spec"].get("replicas", 0):
+                r["spec"]["replicas"] = keep
                 self.store.update(RS, ns, r["metadata"]["name"], r)
         rev = current["metadata"]["annotations"][REVISION]
         if d["metadata"].setdefault("annotations", {}).get(REVISION) != rev:
@@ -374,6 +378,44 @@ class Controller:
             if allowed <= 0 or (not _ready(pod) and allowed < 0):
                 raise ApiError(429, "TooManyRequests",
                                "Cannot evict pod as it would violate the pod's disruption budget.")
+
+
+def _percent_or_int(value: Any, of: int, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        exact = of * int(value[:-1]) / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return int(value)
+
+
+def _rolling_step(d: Obj, current: Obj | None, olds: list[Obj], want: int) -> tuple[int, dict[str, int]]:
+    """One step of a RollingUpdate, as the Deployment controller takes it: the new ReplicaSet may
+    grow to `want + maxSurge` pods in all, and old pods go only while `want - maxUnavailable`
+    stay ready. Returns the new ReplicaSet's size and how many pods to take from each old one."""
+    old_spec = sum(int(r["spec"].get("replicas", 0)) for r in olds)
+    strategy = (d.get("spec") or {}).get("strategy") or {}
+    if not old_spec:
+        return want, {}
+    if strategy.get("type") == "Recreate":
+        return (want if not any((r.get("status") or {}).get("replicas") for r in olds) else 0), {
+            r["metadata"]["name"]: int(r["spec"].get("replicas", 0)) for r in olds}
+    ru = strategy.get("rollingUpdate") or {}
+    surge = _percent_or_int(ru.get("maxSurge", "25%"), want, round_up=True)
+    unavailable = _percent_or_int(ru.get("maxUnavailable", "25%"), want, round_up=False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    cur_spec = int(current["spec"].get("replicas", 0)) if current else 0
+    target = min(want, max(cur_spec, want + surge - old_spec))
+    ready = sum(int((r.get("status") or {}).get("readyReplicas", 0)) for r in [*olds, *([current] if current else [])])
+    can_cut = max(0, ready - (want - unavailable))
+    cuts: dict[str, int] = {}
+    for r in sorted(olds, key=lambda r: int(r["metadata"].get("annotations", {}).get(REVISION, "0"))):
+        spec = int(r["spec"].get("replicas", 0))
+        unready = max(0, spec - int((r.get("status") or {}).get("readyReplicas", 0)))
+        cut = min(spec, unready + can_cut)  # pods that are not ready cost no availability
+        can_cut -= max(0, cut - unready)
+        if cut:
+            cuts[r["metadata"]["name"]] = cut
+    return target, cuts
 
 
 def _container_status(c: Obj, pod: str, started: str, ready: bool = True) -> Obj:
