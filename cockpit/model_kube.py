@@ -256,3 +256,20 @@ class DrainResult:
     blocked: tuple[tuple[str, str], ...] = ()
     """Pods an eviction was refused for (a PodDisruptionBudget), with the server's reason."""
     gone: tuple[str, ...] = ()
+
+
+def owning_deployment(namespace: str, owner: str, deployments: tuple[Deployment, ...] | list[Deployment]
+                      ) -> Deployment | None:
+    """The Deployment behind a pod owned by `ReplicaSet/NAME-HASH`: the GPU -> pod -> model join."""
+    kind, _, rs = owner.partition("/")
+    if kind != "ReplicaSet":
+        return None
+    base = rs.rsplit("-", 1)[0]
+    return next((d for d in deployments if d.namespace == namespace and d.name == base), None)
+
+
+def pods_of(d: Deployment, nodes: tuple[KubeNode, ...] | list[KubeNode]) -> list[tuple[str, PodRef]]:
+    """(node, pod) for every pod of the Deployment: where its replicas, and their GPUs, are."""
+    return [(n.name, p) for n in nodes for p in n.pods
+            if p.namespace == d.namespace and p.owner.startswith("ReplicaSet/")
+            and p.owner.split("/", 1)[1].rsplit("-", 1)[0] == d.name]

@@ -14,7 +14,7 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.commands.serving import traffic_text
-from cockpit.model_kube import Deployment, Hpa, InferenceService
+from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of
 from screens.detail_table import DetailTableScreen
 from screens.widgets.dialogs import PickScreen
 from screens.widgets.virtual_table import Column, Row
@@ -66,7 +66,7 @@ def isvc_row(i: InferenceService, now: datetime, colour: str | None) -> Row:
     ), style=f"vt--tag-{colour}" if colour else None)
 
 
-def deploy_detail(d: Deployment, h: Hpa | None, now: datetime) -> Content:
+def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[KubeNode, ...] = ()) -> Content:
     lines = [
         Content.from_markup("[b]$ref[/]  [$muted]Deployment[/]", ref=d.ref),
         Content(f"rollout   {d.rollout.value}: {d.rollout_message}"),
@@ -79,6 +79,16 @@ def deploy_detail(d: Deployment, h: Hpa | None, now: datetime) -> Content:
         Content.from_markup("[b]Containers[/]"),
     ]
     lines += [Content(f"  {c}: {i}") for c, i in zip(d.containers, d.images, strict=False)]
+    placed = pods_of(d, nodes)
+    if placed:
+        by_node: dict[str, list[PodRef]] = {}
+        for node, p in placed:
+            by_node.setdefault(node, []).append(p)
+        lines.append(Content.from_markup("[b]Pods[/] ($n)", n=str(len(placed))))
+        for node, pods in sorted(by_node.items()):
+            gpus = sum(p.gpus for p in pods)
+            lines.append(Content(f"  {node}: {len(pods)} pod{'s' if len(pods) != 1 else ''}"
+                                 + (f", {gpus} GPUs" if gpus else "")))
     if h:
         lines += [Content.from_markup("[b]Autoscaler[/]"),
                   Content(f"  {h.min_replicas}..{h.max_replicas} replicas, now {h.current_replicas}"),
@@ -177,7 +187,11 @@ class DeploymentsScreen(DetailTableScreen):
         inv = self.cockpit.inventory
         if kind == "deploy":
             d = next((d for d in inv.deployments() if d.ref == ref), None)
-            return deploy_detail(d, self._hpas().get((d.source, d.namespace, d.name)), now) if d else None
+            if d is None:
+                return None
+            snap = inv.clusters.get(d.source)
+            return deploy_detail(d, self._hpas().get((d.source, d.namespace, d.name)), now,
+                                 snap.nodes if snap else ())
         i = next((i for i in inv.inference_services() if i.ref == ref), None)
         return isvc_detail(i, now) if i else None
 

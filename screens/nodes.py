@@ -16,7 +16,7 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import gpu_text, product
-from cockpit.model_kube import KubeNode
+from cockpit.model_kube import Deployment, KubeNode, owning_deployment
 from screens.detail_table import DetailTableScreen
 from screens.widgets.virtual_table import Column, Row
 
@@ -133,7 +133,8 @@ class NodesScreen(DetailTableScreen):
         n = self.cockpit.inventory.node(str(key))
         if n is None:
             return None
-        return node_detail(n, self.cockpit.hub.now())
+        snap = self.cockpit.inventory.clusters.get(n.source)
+        return node_detail(n, self.cockpit.hub.now(), snap.deployments if snap else ())
 
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -167,7 +168,7 @@ class NodesScreen(DetailTableScreen):
         self.inventory_changed()
 
 
-def node_detail(n: KubeNode, now: datetime) -> Content:
+def node_detail(n: KubeNode, now: datetime, deployments: tuple[Deployment, ...] = ()) -> Content:
     """The pane: short lines (it is 44 columns wide), GPUs first, then who holds them."""
     lines = [
         Content.from_markup("[b]$ref[/]  $s", ref=n.ref, s=status_text(n)),
@@ -185,6 +186,9 @@ def node_detail(n: KubeNode, now: datetime) -> Content:
     for p in sorted(n.pods, key=lambda p: (-p.gpus, p.namespace, p.name))[:12]:
         held = f"{p.gpus}×" if p.gpus else " ".join(f"{k}×{prof}" for prof, k in p.mig) or "-"
         lines.append(Content(f"  {held:<2} {p.namespace}/{p.name}"))
+        d = owning_deployment(p.namespace, p.owner, deployments)
+        if d is not None and (p.gpus or p.mig):
+            lines.append(Content.from_markup("     [$muted]↳ $d · $m[/]", d=d.name, m=d.model or "no model reference"))
     if len(n.pods) > 12:
         lines.append(Content(f"  … {len(n.pods) - 12} more (node show {n.ref})"))
     lines.append(Content.from_markup("[b]Taints[/]"))

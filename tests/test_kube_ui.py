@@ -60,7 +60,8 @@ async def test_nodes_screen_shows_gpus_and_drains_with_confirmation(kube: KubeFa
         assert summary.startswith("9 nodes: 8 ready, 1 not ready · GPUs 32: 19 allocated, 9 free")
         t.move_to("gpu-prod/a100-01")
         await pilot.pause()
-        assert "inference/embedder-" in str(app.screen.query_one("#detail").render())
+        detail = str(app.screen.query_one("#detail").render())
+        assert "inference/embedder-" in detail and "↳ embedder · models:/bge-large/3" in detail  # GPU -> pod -> model
         await pilot.press("D")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Drain node gpu-prod/a100-01?" in dialog_text(app)
@@ -101,6 +102,8 @@ async def test_rollback_picks_a_revision_from_the_history(kube: KubeFake, tmp_pa
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         table(app, "deployments").move_to("deploy:gpu-prod/inference/llama-70b")
+        await pilot.pause()
+        assert "a100-02: 2 pods, 8 GPUs" in str(app.screen.query_one("#detail").render())
         await pilot.press("b")
         await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
         assert [v for v, _ in app.screen.options] == ["1"]  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.model_kube import ClusterSnapshot, DrainPlan, KubeNode, PodRef
+from cockpit.model_kube import ClusterSnapshot, Deployment, DrainPlan, KubeNode, PodRef, owning_deployment
 from cockpit.serialize import to_jsonable
 
 NODE = Param("node", "the node, as CLUSTER/NODE (or NODE with one cluster)", kind="node", required=True,
@@ -72,13 +72,15 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("node list", "list nodes", run)
 
 
-def pod_line(p: PodRef) -> str:
+def pod_line(p: PodRef, deployments: tuple[Deployment, ...] = ()) -> str:
     held = f"{p.gpus} GPU" if p.gpus else ""
     held += (" " if held else "") + " ".join(f"{k}×{prof}" for prof, k in p.mig)
-    return f"{p.namespace}/{p.name}  {p.phase}  {held or '-'}  {p.owner}".rstrip()
+    d = owning_deployment(p.namespace, p.owner, deployments)
+    owner = f"deployment/{d.name}" + (f" ({d.model})" if d.model else "") if d else p.owner
+    return f"{p.namespace}/{p.name}  {p.phase}  {held or '-'}  {owner}".rstrip()
 
 
-def node_text(n: KubeNode, now: datetime) -> str:
+def node_text(n: KubeNode, now: datetime, deployments: tuple[Deployment, ...] = ()) -> str:
     lines = [
         f"Node:        {n.ref}", f"Status:      {n.status}", f"Roles:       {', '.join(n.roles)}",
         f"Version:     {n.version}", f"Age:         {fmt.age(n.created_at, now)}",
@@ -98,7 +100,7 @@ def node_text(n: KubeNode, now: datetime) -> str:
     lines.append("Conditions:")
     lines += [f"  {c.type:<18} {c.status:<6} {c.reason}" for c in n.conditions] or ["  none"]
     lines.append(f"Pods ({len(n.pods)}):")
-    lines += [f"  {pod_line(p)}" for p in n.pods] or ["  none"]
+    lines += [f"  {pod_line(p, deployments)}" for p in n.pods] or ["  none"]
     return "\n".join(lines)
 
 
@@ -107,7 +109,8 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     def run() -> Outcome:
         n = ctx.hub.call(source, lambda b: b.node(name))
-        return Outcome(data=node_dict(n), text=node_text(n, datetime.now(UTC)))
+        deployments = ctx.hub.call(source, lambda b: b.snapshot()).deployments
+        return Outcome(data=node_dict(n), text=node_text(n, datetime.now(UTC), deployments))
 
     return Plan("node show", f"show node {source}/{name}", run, source=source, target=f"{source}/{name}")
 
