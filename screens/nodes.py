@@ -36,6 +36,7 @@ COLUMNS = (
     Column("cluster", "CLUSTER", min_width=6, max_width=12, priority=3),
     Column("status", "STATUS", min_width=6, max_width=16, priority=0, style=_status_style),
     Column("gpu", "GPU", min_width=3, max_width=16, priority=1),
+    Column("total", "GPUS", min_width=4, max_width=4, align="right", priority=2),
     Column("alloc", "ALLOC", min_width=5, max_width=14, align="right", priority=0),
     Column("free", "FREE", min_width=4, max_width=4, align="right", priority=0, style=_free_style),
     Column("cpu", "CPU", min_width=3, max_width=8, align="right", priority=4),
@@ -53,7 +54,8 @@ def status_text(n: KubeNode) -> str:
 
 def node_row(n: KubeNode, now: datetime, colour: str | None) -> Row:
     return Row(n.ref, (
-        n.name, n.source, status_text(n), product(n), gpu_text(n),
+        n.name, n.source, status_text(n), product(n),
+        str(n.gpu_capacity) if n.gpu_capacity else (str(sum(s.capacity for s in n.mig)) if n.mig else "-"), gpu_text(n),
         str(n.gpu_free) if n.gpu_allocatable else "-", f"{n.cpu_requested_m / 1000:g}/{n.cpu_allocatable_m / 1000:g}",
         fmt.mib(n.memory_allocatable_mib), str(len(n.pods)), n.instance_type or "-", n.version,
         fmt.age(n.created_at, now),

@@ -54,8 +54,8 @@ async def test_nodes_screen_shows_gpus_and_drains_with_confirmation(kube: KubeFa
         await loaded(pilot)
         t = table(app, "nodes")
         row = t.row("gpu-prod/a100-02")
-        assert row is not None and row.cells[2:6] == ("Ready", "A100-SXM4-80GB", "8/8", "0")
-        assert t.row("gpu-prod/a100-mig-01").cells[4] == "3/7×1g.10gb"  # type: ignore[union-attr]
+        assert row is not None and row.cells[2:7] == ("Ready", "A100-SXM4-80GB", "8", "8/8", "0")
+        assert t.row("gpu-prod/a100-mig-01").cells[4:6] == ("7", "3/7×1g.10gb")  # type: ignore[union-attr]
         summary = str(app.screen.query_one("#nodes-summary").render())
         assert summary.startswith("9 nodes: 8 ready, 1 not ready · GPUs 32: 19 allocated, 9 free")
         t.move_to("gpu-prod/a100-01")
