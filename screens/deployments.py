@@ -15,7 +15,7 @@ from textual.content import Content
 from cockpit import format as fmt
 from cockpit.commands.serving import traffic_text
 from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of
-from screens.detail_table import DetailTableScreen
+from screens.detail_table import NO_CLUSTER, DetailTableScreen
 from screens.widgets.dialogs import PickScreen
 from screens.widgets.virtual_table import Column, Row
 
@@ -148,16 +148,8 @@ class DeploymentsScreen(DetailTableScreen):
                 for d in inv.deployments()]
         rows += [isvc_row(i, now, colours.get(i.source)) for i in inv.inference_services()]
         rows.sort(key=lambda r: (r.cells[2], r.cells[1], r.cells[0]))
-        self.table.set_rows(rows)
-        if not hub.sources("clusters"):
-            self.table.empty_text = ("no Kubernetes source: add [sources.NAME] kind = \"kubernetes\" to config.toml "
-                                     "(see README) or run cockpit --demo")
-        elif inv.loaded:
-            problems = self._problems()
-            self.table.empty_text = "; ".join(problems) if problems else (
-                "no deployments" + (" match the filter" if self.table.filter else ""))
-        self.show_summary()
-        self.show_detail()
+        self.show_rows(rows, noun="deployments", configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER,
+                       problems=self._problems())
 
     def _problems(self) -> list[str]:
         inv = self.cockpit.inventory

@@ -17,9 +17,11 @@ from textual.widgets import Static
 
 from screens.base import TableScreen
 from screens.widgets.command_line import FilterBox
-from screens.widgets.virtual_table import Column, VirtualTable
+from screens.widgets.virtual_table import Column, Row, VirtualTable
 
 WIDE = 110
+NO_CLUSTER = ("no Kubernetes source: add [sources.NAME] kind = \"kubernetes\" to config.toml (see README) "
+              "or run cockpit --demo")
 
 
 class DetailTableScreen(TableScreen):
@@ -60,6 +62,20 @@ class DetailTableScreen(TableScreen):
 
     def detail_for(self, key: Hashable) -> Content | None:
         return None
+
+    # -- rows, summary and detail -------------------------------------------------------------
+    def show_rows(self, rows: list[Row], *, noun: str, configured: bool, unconfigured: str,
+                  problems: Sequence[str] = ()) -> None:
+        """The rows, and what an empty table says: no source of this kind (and how to add one), why
+        a source gave nothing (forbidden, unreachable), or that nothing matches the filter."""
+        self.table.set_rows(rows)
+        if not configured:
+            self.table.empty_text = unconfigured
+        elif self.cockpit.inventory.loaded:
+            self.table.empty_text = "; ".join(problems) if problems else (
+                f"no {noun}" + (" match the filter" if self.table.filter else ""))
+        self.show_summary()
+        self.show_detail()
 
     # -- summary and detail -------------------------------------------------------------------
     def show_summary(self) -> None:

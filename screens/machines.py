@@ -76,13 +76,9 @@ class MachinesScreen(DetailTableScreen):
         colours = {s.name: s.colour for s in hub.sources()}
         now = hub.now()
         machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
-        self.table.set_rows([machine_row(m, now, colours.get(m.source)) for m in machines])
-        if not hub.sources("machines"):
-            self.table.empty_text = "no machines source: add one to config.toml (see README) or run cockpit --demo"
-        elif inv.loaded:
-            self.table.empty_text = "no machines" + (" match the filter" if self.table.filter else "")
-        self.show_summary()
-        self.show_detail()
+        self.show_rows([machine_row(m, now, colours.get(m.source)) for m in machines], noun="machines",
+                       configured=bool(hub.sources("machines")),
+                       unconfigured="no machines source: add one to config.toml (see README) or run cockpit --demo")
 
     def summary_text(self) -> str:
         inv = self.cockpit.inventory

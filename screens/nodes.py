@@ -17,7 +17,7 @@ from textual.content import Content
 from cockpit import format as fmt
 from cockpit.commands.nodes import gpu_text, product
 from cockpit.model_kube import Deployment, KubeNode, owning_deployment
-from screens.detail_table import DetailTableScreen
+from screens.detail_table import NO_CLUSTER, DetailTableScreen
 from screens.widgets.virtual_table import Column, Row
 
 
@@ -98,16 +98,8 @@ class NodesScreen(DetailTableScreen):
         nodes = [n for n in inv.nodes() if not self.gpu_only or n.gpu_capacity or n.mig]
         nodes.sort(key=lambda n: (n.source, n.name))
         now = hub.now()
-        self.table.set_rows([node_row(n, now, colours.get(n.source)) for n in nodes])
-        if not hub.sources("clusters"):
-            self.table.empty_text = ("no Kubernetes source: add [sources.NAME] kind = \"kubernetes\" to config.toml "
-                                     "(see README) or run cockpit --demo")
-        elif inv.loaded:
-            problems = self._problems()
-            self.table.empty_text = "; ".join(problems) if problems else (
-                "no nodes" + (" match the filter" if self.table.filter else ""))
-        self.show_summary()
-        self.show_detail()
+        self.show_rows([node_row(n, now, colours.get(n.source)) for n in nodes], noun="nodes",
+                       configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER, problems=self._problems())
 
     def _problems(self) -> list[str]:
         inv = self.cockpit.inventory

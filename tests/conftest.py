@@ -113,3 +113,14 @@ def with_sources(config, *sources):  # type: ignore[no-untyped-def]
 
 def cockpit_cmd() -> list[str]:
     return [sys.executable, "-m", "cockpit"]
+
+
+@pytest.fixture
+def kube(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The demo's Kubernetes cluster in the API fake, on a fixed clock, stopped after the test."""
+    from tests.kube_helpers import reset_clock, seeded_fake
+
+    fake = seeded_fake(tmp_path / "kube", FIXED_NOW)
+    yield fake
+    fake.stop()
+    reset_clock()

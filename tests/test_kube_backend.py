@@ -14,17 +14,9 @@ from cockpit.commands import Context
 from cockpit.config import Config
 from cockpit.hub import Hub
 from cockpit.sandbox import kube_source
-from cockpit.sandbox.kube.seed import seed
 from cockpit.sandbox.kube.server import KubeFake
 from tests.conftest import FIXED_NOW
 from tests.kube_helpers import eventually, kget, kubectl, kubectl_missing
-
-
-@pytest.fixture
-def kube(tmp_path: Path) -> Iterator[KubeFake]:
-    with KubeFake(tmp_path / "kube") as k:
-        seed(k)
-        yield k
 
 
 @pytest.fixture

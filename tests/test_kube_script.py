@@ -6,25 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cockpit.sandbox.kube.server import KubeFake
-from tests.conftest import FIXED_NOW, ROOT
-from tests.kube_helpers import kget, kubectl_missing, reset_clock, seeded_fake
+from tests.conftest import ROOT
+from tests.kube_helpers import kget, kubectl_missing
 
 pytestmark = kubectl_missing
-
-
-@pytest.fixture
-def kube(tmp_path: Path) -> Iterator[KubeFake]:
-    fake = seeded_fake(tmp_path / "kube", FIXED_NOW)
-    yield fake
-    fake.stop()
-    reset_clock()
 
 
 def cockpit(tmp_path: Path, kube: KubeFake, *args: str, stdin: str | None = None,

@@ -4,30 +4,18 @@ with their confirmations, read back with kubectl; RBAC refusals on screen; read-
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from cockpit.sandbox import demo_config, kube_source
 from cockpit.sandbox.kube.server import KubeFake
 from screens.widgets.dialogs import ConfirmScreen, PickScreen
 from screens.widgets.virtual_table import VirtualTable
-from tests.conftest import FIXED_NOW
-from tests.kube_helpers import kget, kubectl_missing, reset_clock, seeded_fake
+from tests.kube_helpers import kget, kubectl_missing
 from tests.ui_helpers import loaded, make_app, wait_for
 
 pytestmark = kubectl_missing
-
-
-@pytest.fixture
-def kube(tmp_path: Path) -> Iterator[KubeFake]:
-    fake = seeded_fake(tmp_path / "kube", FIXED_NOW)
-    yield fake
-    fake.stop()
-    reset_clock()
 
 
 def app_on(kube: KubeFake, tmp_path: Path, view: str, **kw: Any):  # type: ignore[no-untyped-def]
