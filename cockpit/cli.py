@@ -85,9 +85,9 @@ def _main(argv: list[str] | None) -> int:
 
 def _config(args: argparse.Namespace) -> Config:
     if args.demo:
-        from cockpit.sandbox import LazyCluster, demo_config
+        from cockpit.sandbox import LazyCluster, LazyRegistry, demo_config
 
-        config = demo_config(kube=LazyCluster(), kube_edge=LazyCluster("edge"))
+        config = demo_config(kube=LazyCluster(), kube_edge=LazyCluster("edge"), registry=LazyRegistry())
     else:
         config = load_config(args.config)
     changes: dict[str, object] = {}

@@ -59,7 +59,16 @@ class KubernetesSettings(SourceCommon):
         return v
 
 
-SOURCE_KINDS: Mapping[str, type[SourceCommon]] = {"libvirt": LibvirtSettings, "kubernetes": KubernetesSettings}
+class MlflowSettings(SourceCommon):
+    """An MLflow model registry: any URI MLflow accepts (https://mlflow.internal, sqlite:///path.db,
+    databricks). Credentials come from MLflow's own environment variables, never from here."""
+
+    tracking_uri: str = Field(min_length=1)
+    registry_uri: str | None = Field(default=None, description="default: the tracking URI")
+
+
+SOURCE_KINDS: Mapping[str, type[SourceCommon]] = {"libvirt": LibvirtSettings, "kubernetes": KubernetesSettings,
+                                                  "mlflow": MlflowSettings}
 """Kinds this build knows; later backends add theirs here."""
 
 

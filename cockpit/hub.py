@@ -48,6 +48,7 @@ class KindInfo:
 KINDS: dict[str, KindInfo] = {
     "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt"),
     "kubernetes": KindInfo("backends.kubernetes", frozenset({"clusters"}), "kubernetes"),
+    "mlflow": KindInfo("backends.mlflow", frozenset({"registry"}), "mlflow"),
 }
 """How a kind maps to its backend module (imported by name, only when used) and its roles."""
 

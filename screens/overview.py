@@ -17,7 +17,6 @@ from screens.base import CockpitScreen
 from screens.inventory import Inventory
 
 OTHER_AREAS = (
-    ("Model registry", "MLflow"),
     ("Costs", "cost"),
     ("Metrics", "Prometheus"),
 )
@@ -57,6 +56,13 @@ class OverviewScreen(CockpitScreen):
                     lines.append(Content(f"    {len(snap.nodes)} nodes · {snap.pod_count} pods · "
                                          f"{len(snap.deployments)} deployments · "
                                          f"{len(snap.inference_services)} InferenceServices"))
+                continue
+            if s.kind == "mlflow":
+                lines.append(Content.from_markup(
+                    f"  [b]$name[/] [$muted]$kind · model registry[/]  [{colour}]$state[/]", name=s.name,
+                    kind=s.kind, state=h.state.value + (f": {h.reason}" if h.reason and h.state is not HealthState.OK
+                                                        else "")))
+                lines.append(Content("    models, versions and aliases: `model list`, `model show NAME`"))
                 continue
             machines = inv.machines.get(s.name, ())
             states = Counter(m.state for m in machines)

@@ -6,13 +6,14 @@ from cockpit.commands.registry import CommandSpec, Context, Invocation, Outcome,
 
 
 def build_registry() -> Registry:
-    from cockpit.commands import builtin, deploy, nodes, serving, vm
+    from cockpit.commands import builtin, deploy, models, nodes, serving, vm
 
     reg = Registry()
     vm.register(reg)
     nodes.register(reg)
     deploy.register(reg)
     serving.register(reg)
+    models.register(reg)
     builtin.register(reg)
     return reg
 

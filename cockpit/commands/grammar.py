@@ -151,3 +151,22 @@ def parse_percent(text: str, what: str) -> int:
     if not 0 <= n <= 100:
         raise BadInput(f"{what}: {n} is out of range (0..100)")
     return n
+
+
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}$")
+
+
+def split_model(text: str, registries: list[str]) -> tuple[str, str]:
+    """`registry/model`; a bare model name when exactly one registry is configured."""
+    if not registries:
+        raise BadInput("no model registry is configured (add [sources.NAME] kind = \"mlflow\" to the config)")
+    source, sep, name = text.partition("/")
+    if sep and source in registries:
+        text = name
+    elif len(registries) == 1:
+        source = registries[0]
+    else:
+        raise BadInput(f"{text!r} is ambiguous: write REGISTRY/MODEL (registries: {', '.join(registries)})")
+    if not _MODEL.match(text):
+        raise BadInput(f"model: {text!r} is not a model name (letters, digits, '-', '_', '.')")
+    return source, text

@@ -242,6 +242,10 @@ class Registry:
                 return grammar.split_node(raw, [s.name for s in hub.sources("clusters")])
             case "workload":
                 return grammar.split_workload(raw, [s.name for s in hub.sources("clusters")])
+            case "model":
+                return grammar.split_model(raw, [s.name for s in hub.sources("registry")])
+            case "version":
+                return grammar.parse_positive_int(raw.lstrip("v"), what)
             case "count":
                 return 0 if raw.strip() == "0" else grammar.parse_positive_int(raw, what, 10_000)
             case "duration":

@@ -81,11 +81,48 @@ class LazyCluster:
                 self.fake = start_demo_cluster(self.workdir, self.which)
 
 
+class LazyRegistry:
+    """The demo's MLflow registry: a sqlite file seeded on first use, in a subprocess (mlflow is the
+    backend's SDK, which the core never imports; the seed is `python -m backends.mlflow.demo`)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-mlflow-"))
+            atexit.register(shutil.rmtree, workdir, True)
+            path = workdir / "registry.db"
+        self.path = path
+        self._lock = threading.Lock()
+
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def ensure(self) -> None:
+        import subprocess
+        import sys
+
+        from cockpit.contracts import BackendUnavailable
+
+        with self._lock:
+            if self.path.exists():
+                return
+            done = subprocess.run([sys.executable, "-m", "backends.mlflow.demo", str(self.path)],
+                                  capture_output=True, text=True, timeout=120)
+            if done.returncode != 0:
+                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise BackendUnavailable(f"the demo registry could not be seeded: {tail}")
+
+
 def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
-                kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None) -> Config:
+                kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None,
+                registry: LazyRegistry | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
     sources = demo_sources()
     prepare = {}
+    if registry is not None:
+        sources += (SourceConfig("registry", "mlflow", timeout_seconds=60, colour="magenta", label="mlflow",
+                                 settings={"tracking_uri": registry.uri}),)
+        prepare["registry"] = registry.ensure
     for name, cluster, colour, label in (("gpu-prod", kube, "green", "k8s"), ("gpu-eu", kube_edge, "cyan", "eu")):
         if cluster is None:
             continue

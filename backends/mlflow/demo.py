@@ -1,0 +1,85 @@
+"""The demo registry: a sqlite MLflow registry with models the demo cluster serves (an LLM chat
+model, a text embedder, a reranker) and a fraud detector, each with runs, metrics, params, aliases
+`production`/`staging` and some alias history. Written through the real MlflowClient.
+
+    python -m backends.mlflow.demo /path/to/registry.db
+
+(`--demo` runs it in a subprocess on first use of the registry source, so the UI never waits on
+mlflow's import.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cockpit.model_registry import HISTORY_TAG
+
+MODELS: list[dict[str, Any]] = [
+    {"name": "llama-70b-chat", "description": "Llama 3 70B chat, LoRA-tuned on the support corpus",
+     "tags": {"team": "assistant", "task": "chat"}, "uri": "s3://models/llama-70b-chat/v{v}",
+     "versions": {6: {"mmlu": 0.781, "mt_bench": 8.21, "latency_p95_ms": 910.0},
+                  7: {"mmlu": 0.789, "mt_bench": 8.34, "latency_p95_ms": 880.0},
+                  8: {"mmlu": 0.794, "mt_bench": 8.41, "latency_p95_ms": 905.0}},
+     "params": {"base": "llama-3-70b", "lora_rank": "16", "lr": "2e-4"},
+     "aliases": {"production": [(6, None), (7, 6), (8, 7)], "staging": [(8, None)]}},
+    {"name": "bge-large", "description": "Text embedder (BGE large, en)", "tags": {"team": "search"},
+     "uri": "s3://models/bge-large/v{v}",
+     "versions": {1: {"ndcg_at_10": 0.532}, 2: {"ndcg_at_10": 0.541}, 3: {"ndcg_at_10": 0.547}},
+     "params": {"dim": "1024", "max_len": "512"},
+     "aliases": {"production": [(2, None), (3, 2)], "staging": [(3, None)]}},
+    {"name": "bge-reranker", "description": "Cross-encoder reranker for search", "tags": {"team": "search"},
+     "uri": "s3://models/bge-reranker/v{v}", "versions": {1: {"mrr": 0.61}, 2: {"mrr": 0.64}},
+     "params": {"max_len": "512"}, "aliases": {"production": [(1, None), (2, 1)]}},
+    {"name": "fraud-detector", "description": "Card fraud classifier (gradient boosting)",
+     "tags": {"team": "risk", "framework": "xgboost"}, "uri": "s3://models/fraud-detector/v{v}",
+     "versions": {1: {"auc": 0.912, "recall_at_1pct_fpr": 0.41}, 2: {"auc": 0.921, "recall_at_1pct_fpr": 0.44},
+                  3: {"auc": 0.934, "recall_at_1pct_fpr": 0.47}, 4: {"auc": 0.941, "recall_at_1pct_fpr": 0.49},
+                  5: {"auc": 0.947, "recall_at_1pct_fpr": 0.52}},
+     "params": {"max_depth": "8", "n_estimators": "400"},
+     "aliases": {"production": [(3, None), (4, 3)], "staging": [(5, None)]}},
+]
+
+
+def seed(uri: str, artifacts: Path) -> None:
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("cockpit-demo", artifact_location=str(artifacts))
+    for spec in MODELS:
+        name = spec["name"]
+        client.create_registered_model(name, tags=spec["tags"], description=spec["description"])
+        versions: dict[int, dict[str, float]] = spec["versions"]
+        first = min(versions)
+        for v in range(1, max(versions) + 1):  # the registry numbers versions from 1
+            metrics = versions.get(v) or {k: round(x * (0.97 - 0.01 * (first - v)), 4)
+                                          for k, x in versions[first].items()}
+            run = client.create_run(experiment, run_name=f"{name}-v{v}")
+            run_id = run.info.run_id
+            for key, value in metrics.items():
+                client.log_metric(run_id, key, value)
+            for key, value in spec["params"].items():
+                client.log_param(run_id, key, value if key != "lr" or v != 8 else "1e-4")
+            client.set_terminated(run_id)
+            created = client.create_model_version(name, spec["uri"].format(v=v), run_id=run_id,
+                                                  tags={"commit": hashlib.sha1(f"{name}{v}".encode()).hexdigest()[:7]})
+            assert int(created.version) > 0
+        for alias, moves in spec["aliases"].items():
+            client.set_registered_model_alias(name, alias, str(moves[-1][0]))
+            history = [{"version": to, "previous": prev, "at": f"2026-11-{10 + i * 4:02d}T09:00:00Z", "by": "ana"}
+                       for i, (to, prev) in enumerate(moves)]
+            client.set_registered_model_tag(name, HISTORY_TAG + alias, json.dumps(history, separators=(",", ":")))
+
+
+def main() -> None:
+    db = Path(sys.argv[1])
+    seed(f"sqlite:///{db}", db.parent / "artifacts")
+
+
+if __name__ == "__main__":
+    main()
