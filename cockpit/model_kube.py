@@ -159,6 +159,8 @@ class Deployment:
     selector: tuple[tuple[str, str], ...] = ()
     containers: tuple[str, ...] = ()
     mig_per_replica: tuple[tuple[str, int], ...] = ()
+    model_env: tuple[str, str] | None = None
+    """(container, env var) that carries the model reference, where one does: what `model deploy` sets."""
 
     @property
     def ref(self) -> str:

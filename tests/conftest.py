@@ -124,3 +124,23 @@ def kube(tmp_path: Path):  # type: ignore[no-untyped-def]
     yield fake
     fake.stop()
     reset_clock()
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's MLflow registry (sqlite). Seeding takes seconds (mlflow creates its schema):
+    once per session, copied per test by `db`."""
+    from backends.mlflow.demo import seed
+
+    d = tmp_path_factory.mktemp("mlflow-seed")
+    seed(f"sqlite:///{d / 'registry.db'}", d / "artifacts")
+    return d / "registry.db"
+
+
+@pytest.fixture
+def db(seeded_db: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    path = tmp_path / "registry.db"
+    shutil.copy(seeded_db, path)
+    return path

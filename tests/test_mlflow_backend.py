@@ -5,7 +5,6 @@ and the script mode in a subprocess."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,23 +19,6 @@ from cockpit.commands import Context
 from cockpit.config import Config, SourceConfig
 from cockpit.hub import Hub
 from tests.conftest import FIXED_NOW, ROOT
-
-
-@pytest.fixture(scope="session")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Seeding takes seconds (mlflow creates its schema): once per session, copied per test."""
-    from backends.mlflow.demo import seed
-
-    d = tmp_path_factory.mktemp("mlflow-seed")
-    seed(f"sqlite:///{d / 'registry.db'}", d / "artifacts")
-    return d / "registry.db"
-
-
-@pytest.fixture
-def db(seeded_db: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "registry.db"
-    shutil.copy(seeded_db, path)
-    return path
 
 
 def hub_on(db: Path, tmp_path: Path) -> Hub:

@@ -224,6 +224,13 @@ class KubeBackend:
         self._patch(self._deploy_path(ns, name), body, STRATEGIC)
         return self.deployment(ns, name)
 
+    def set_env(self, ns: str, name: str, container: str, key: str, value: str) -> Deployment:
+        """Set one env var of one container (strategic merge: env entries merge by name)."""
+        body = {"spec": {"template": {"spec": {"containers": [{"name": container, "env": [
+            {"name": key, "value": value}]}]}}}}
+        self._patch(self._deploy_path(ns, name), body, STRATEGIC)
+        return self.deployment(ns, name)
+
     # -- autoscalers -------------------------------------------------------------------------
     def _hpa_path(self, ns: str, name: str) -> tuple[str, dict[str, Any]]:
         last: NotFound | None = None
@@ -253,6 +260,16 @@ class KubeBackend:
             return tr.inference_service(self.source, self._get(self._isvc_path(ns, name)))
         except NotFound:
             raise NotFound(f"{self.source}: no InferenceService {ns}/{name}") from None
+
+    def isvc_storage(self, ns: str, name: str, uri: str) -> InferenceService:
+        """Point the predictor at another model (a new revision rolls out; with canaryTrafficPercent
+        set, KServe splits traffic between it and the previous one)."""
+        obj = self._get(self._isvc_path(ns, name))
+        predictor = (obj.get("spec") or {}).get("predictor") or {}
+        block = "model" if isinstance(predictor.get("model"), dict) else next(
+            (k for k, v in predictor.items() if isinstance(v, dict) and "storageUri" in v), "model")
+        self._patch(self._isvc_path(ns, name), {"spec": {"predictor": {block: {"storageUri": uri}}}}, MERGE)
+        return self.inference_service(ns, name)
 
     def isvc_canary(self, ns: str, name: str, percent: int | None) -> InferenceService:
         """Set canaryTrafficPercent; None removes it (KServe's promotion: the latest takes all)."""

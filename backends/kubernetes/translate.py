@@ -154,6 +154,14 @@ def model_reference(meta: Obj, template: Obj) -> str:
     return ""
 
 
+def model_env(template: Obj) -> tuple[str, str] | None:
+    for c in _list(template, "spec", "containers"):
+        for env in c.get("env") or []:
+            if isinstance(env, Mapping) and env.get("name") in MODEL_ENV:
+                return str(c.get("name", "")), str(env["name"])
+    return None
+
+
 def rollout(obj: Obj) -> tuple[RolloutState, str]:
     """What `kubectl rollout status` would say, as a state and its message."""
     meta, spec, status = _meta(obj), _dict(obj, "spec"), _dict(obj, "status")
@@ -199,6 +207,7 @@ def deployment(source: str, obj: Obj) -> Deployment:
         selector=tuple(sorted(_dict(spec, "selector", "matchLabels").items())),
         containers=tuple(str(c.get("name", "")) for c in _list(template, "spec", "containers")),
         mig_per_replica=tuple(sorted((k[len(MIG_PREFIX):], v) for k, v in wants.items() if k.startswith(MIG_PREFIX))),
+        model_env=model_env(template),
     )
 
 

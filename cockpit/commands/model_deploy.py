@@ -1,0 +1,107 @@
+"""`model deploy`: point a Deployment or InferenceService at a registry version, then follow the
+rollout. The promote -> deploy -> watch -> roll back loop, with each step audited."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit.commands.deploy import NO_WAIT, TIMEOUT, changed
+from cockpit.commands.models import MODEL, check_alias
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry
+from cockpit.commands.serving import isvc_dict, traffic_text
+from cockpit.contracts import BadInput, NotFound
+from cockpit.model_kube import Deployment, InferenceService
+from cockpit.model_registry import ModelVersion, RegisteredModel
+
+
+def _resolve(ctx: Context, source: str, name: str, alias: str | None, version: int | None) -> ModelVersion:
+    if (alias is None) == (version is None):
+        raise BadInput("model deploy: give --alias ALIAS or --version N (one of them)")
+    if alias is not None:
+        m: RegisteredModel = ctx.hub.call(source, lambda b: b.model(name))
+        version = m.alias(check_alias(alias))
+        if version is None:
+            raise NotFound(f"{source}/{name}: no alias {alias!r}")
+    assert version is not None
+    v: ModelVersion = ctx.hub.call(source, lambda b: b.version(name, version))
+    return v
+
+
+def _deploy(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    reg, name = args["model"]
+    cluster, ns, target = args["to"]
+    ref = f"{cluster}/{ns}/{target}"
+    mv = _resolve(ctx, reg, name, args["alias"], args["version"])
+    how = f"{args['alias']} = v{mv.version}" if args["alias"] else f"v{mv.version}"
+    try:
+        d: Deployment | None = ctx.hub.call(cluster, lambda b: b.deployment(ns, target))
+    except NotFound:
+        d = None
+    if d is not None:
+        return _to_deployment(ctx, args, d, mv, how)
+    try:
+        i: InferenceService = ctx.hub.call(cluster, lambda b: b.inference_service(ns, target))
+    except NotFound:
+        raise NotFound(f"{cluster}: no Deployment or InferenceService {ns}/{target}") from None
+    return _to_isvc(ctx, i, mv, how, ref)
+
+
+def _to_deployment(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: ModelVersion, how: str) -> Plan:
+    if args["env"]:
+        container, sep, key = args["env"].rpartition(":")
+        container = container if sep else (d.containers[0] if len(d.containers) == 1 else "")
+        if container not in d.containers:
+            raise BadInput(f"--env: {d.ref} has containers {', '.join(d.containers)}: write CONTAINER:ENV")
+    elif d.model_env is not None:
+        container, key = d.model_env
+    else:
+        raise BadInput(f"model deploy: {d.ref} has no model env var (MODEL_URI, MLFLOW_MODEL_URI, ...): "
+                       "name one with --env CONTAINER:NAME")
+    uri = mv.uri
+    noop = f"{d.ref} already serves {uri}" if d.model == uri else None
+
+    def run() -> Outcome:
+        after = ctx.hub.call(d.source, lambda b: b.set_env(d.namespace, d.name, container, key, uri))
+        return changed(ctx, args, after, {"model": uri, "env": f"{container}:{key}"}, f"now serves {uri}")
+
+    summary = f"deploy {mv.name} {how} to {d.ref}: {container} env {key} {d.model or '(unset)'} -> {uri}"
+    return Plan("model deploy", summary, run, mutating=True, source=d.source, target=d.ref,
+                confirm=summary[0].upper() + summary[1:] + f" ({d.replicas} pods roll)?",
+                previous={"model": d.model or None, "env": f"{container}:{key}"},
+                new={"model": uri, "version": mv.version}, noop=noop)
+
+
+def _to_isvc(ctx: Context, i: InferenceService, mv: ModelVersion, how: str, ref: str) -> Plan:
+    storage = mv.source_uri
+    if not storage or storage.startswith(("runs:/", "models:/")):
+        raise BadInput(f"model deploy: {mv.name} v{mv.version} has source {storage or '(none)'!r}, which "
+                       "KServe cannot load as a storageUri")
+    noop = f"{i.ref} already serves {storage}" if i.storage_uri == storage else None
+    warnings = []
+    if i.canary_percent is not None and i.canary_percent < 100:
+        warnings.append(f"canaryTrafficPercent is {i.canary_percent}%: the new revision gets {i.canary_percent}% "
+                        "of traffic until promoted (isvc promote)")
+
+    def run() -> Outcome:
+        after = ctx.hub.call(i.source, lambda b: b.isvc_storage(i.namespace, i.name, storage))
+        return Outcome(data=isvc_dict(after), new={"storageUri": storage, "version": mv.version},
+                       text=f"{ref}: storageUri {storage}; latest revision {after.latest_ready_revision or '-'}; "
+                            f"traffic {traffic_text(after)}")
+
+    summary = f"deploy {mv.name} {how} to {ref}: storageUri {i.storage_uri or '(unset)'} -> {storage}"
+    return Plan("model deploy", summary, run, mutating=True, source=i.source, target=ref,
+                confirm=summary[0].upper() + summary[1:] + "?", previous={"storageUri": i.storage_uri or None},
+                new={"storageUri": storage, "version": mv.version}, warnings=tuple(warnings), noop=noop)
+
+
+def register(reg: Registry) -> None:
+    reg.add(CommandSpec(("model", "deploy"), "serve a registry version: set a Deployment's model env var or an "
+                        "InferenceService's storageUri, then follow the rollout", _deploy, (
+                            MODEL, Param("--alias", "deploy the version this alias points at", metavar="ALIAS"),
+                            Param("--version", "deploy this version", kind="version", metavar="VERSION"),
+                            Param("--to", "the Deployment or InferenceService, as CLUSTER/NS/NAME", kind="workload",
+                                  required=True, metavar="CLUSTER/NS/NAME"),
+                            Param("--env", "the env var that carries the model (default: the one that does now)",
+                                  metavar="[CONTAINER:]NAME"),
+                            NO_WAIT, TIMEOUT), mutating=True))
