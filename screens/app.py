@@ -56,7 +56,7 @@ class CockpitApp(App[int]):
         "overview": _lazy("screens.overview", "OverviewScreen"),
         "machines": _lazy("screens.machines", "MachinesScreen"),
         "nodes": _lazy("screens.nodes", "NodesScreen"),
-        "models": _lazy("screens.placeholders", "ModelsScreen"),
+        "models": _lazy("screens.models", "ModelsScreen"),
         "deployments": _lazy("screens.deployments", "DeploymentsScreen"),
         "costs": _lazy("screens.placeholders", "CostsScreen"),
         "metrics": _lazy("screens.placeholders", "MetricsScreen"),
@@ -226,7 +226,11 @@ class CockpitApp(App[int]):
                 return [i.ref for i in inv.inference_services()]
             if group == "hpa":
                 return [h.ref for c in inv.clusters.values() for h in c.hpas]
+            if group == "model":  # `model deploy ... --to`: where a model can be served
+                return [d.ref for d in inv.deployments()] + [i.ref for i in inv.inference_services()]
             return [d.ref for d in inv.deployments()]
+        if kind == "model":
+            return [m.ref for m in inv.all_models()]
         target = next((w for w in words[2:] if "/" in w and not w.startswith("--")), "")
         source = target.split("/")[0] if target else (sources[0] if len(sources) == 1 else "")
         if option == "--template":

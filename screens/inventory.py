@@ -15,6 +15,7 @@ from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.model import HostGpu, Machine, Template
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
+from cockpit.model_registry import RegisteredModel
 
 SNAPSHOT_WAIT_S = 5.0
 """How long a first poll waits for a cluster's initial lists (the rest arrive by watch)."""
@@ -30,6 +31,11 @@ class Inventory:
     loaded: bool = False
     clusters: dict[str, ClusterSnapshot] = field(default_factory=dict)
     cluster_errors: dict[str, str] = field(default_factory=dict)
+    models: dict[str, tuple[RegisteredModel, ...]] = field(default_factory=dict)
+    registry_errors: dict[str, str] = field(default_factory=dict)
+
+    def all_models(self) -> list[RegisteredModel]:
+        return [m for ms in self.models.values() for m in ms]
 
     def all_machines(self) -> list[Machine]:
         return [m for ms in self.machines.values() for m in ms]
@@ -59,29 +65,40 @@ class Inventory:
 def _ask(backend: Any) -> Any:
     if backend.kind == "kubernetes":
         return backend.snapshot(wait=SNAPSHOT_WAIT_S)
+    if backend.kind == "mlflow":
+        return tuple(backend.models())
     return backend.list_machines(), backend.host_gpus(), backend.templates()
 
 
 def poll(hub: Hub, previous: Inventory) -> Inventory:
     """Blocking: ask every source for what it holds (runs in a thread)."""
     machine_sources = {s.name for s in hub.sources("machines")}
-    sources = [s.name for s in hub.sources() if s.name in machine_sources or s.kind == "kubernetes"]
+    registries = {s.name for s in hub.sources("registry")}
+    sources = [s.name for s in hub.sources() if s.name in machine_sources or s.kind == "kubernetes"
+               or s.name in registries]
     machines = dict(previous.machines)
     gpus = dict(previous.gpus)
     templates = dict(previous.templates)
     clusters = dict(previous.clusters)
+    models = dict(previous.models)
     errors: dict[str, str] = {}
     cluster_errors: dict[str, str] = {}
+    registry_errors: dict[str, str] = {}
     for source, got in hub.call_many(sources, _ask).items():
         if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
-            (errors if source in machine_sources else cluster_errors)[source] = got.message
+            where = errors if source in machine_sources else (registry_errors if source in registries
+                                                               else cluster_errors)
+            where[source] = got.message
         elif isinstance(got, ClusterSnapshot):
             clusters[source] = got
+        elif source in registries:
+            models[source] = got
         else:
             machines[source] = tuple(sorted(got[0], key=lambda m: m.name))
             gpus[source] = tuple(got[1])
             templates[source] = tuple(got[2])
-    return Inventory(machines, gpus, templates, errors, hub.now(), True, clusters, cluster_errors)
+    return Inventory(machines, gpus, templates, errors, hub.now(), True, clusters, cluster_errors, models,
+                     registry_errors)
 
 
 def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:

@@ -11,23 +11,6 @@ from screens.widgets.empty_state import EmptyState
 NOT_YET = "This version of cockpit has no {what} backend yet, so there is nothing to show here."
 
 
-class ModelsScreen(CockpitScreen):
-    VIEW = "models"
-
-    def compose_body(self) -> ComposeResult:
-        has_registry = bool(self.cockpit.hub.sources("registry"))
-        yield EmptyState(
-            "Models: the screen is not built yet" if has_registry else "Models: no MLflow registry",
-            "The registry works from the command line (press : ), the same commands as --script: "
-            "model list · model show NAME · model promote NAME VERSION --alias production · "
-            "model rollback NAME --alias production · model alias-history NAME · model compare NAME V1 V2 · "
-            "model tag NAME KEY=VALUE.",
-            "A registry source in config.toml:" if not has_registry else "",
-            '[sources.registry]\nkind = "mlflow"\ntracking_uri = "https://mlflow.internal"' if not has_registry
-            else "",
-        )
-
-
 class CostsScreen(CockpitScreen):
     VIEW = "costs"
 

@@ -130,10 +130,11 @@ def kube(tmp_path: Path):  # type: ignore[no-untyped-def]
 def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's MLflow registry (sqlite). Seeding takes seconds (mlflow creates its schema):
     once per session, copied per test by `db`."""
-    from backends.mlflow.demo import seed
+    from backends.mlflow.demo import backdate, seed
 
     d = tmp_path_factory.mktemp("mlflow-seed")
     seed(f"sqlite:///{d / 'registry.db'}", d / "artifacts")
+    backdate(d / "registry.db", FIXED_NOW)
     return d / "registry.db"
 
 

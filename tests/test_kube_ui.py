@@ -153,3 +153,41 @@ async def test_changes_made_elsewhere_arrive_by_watch_without_polling(kube: Kube
         kubectl(kube, "scale", "deployment/router", "-n", "inference", "--replicas=5")
         await wait_for(pilot, lambda: any(d.name == "router" and d.ready == 5
                                           for d in app.inventory.deployments()), timeout=10)
+
+
+async def test_models_screen_promotes_and_rolls_back_an_alias(kube: KubeFake, db: Path, tmp_path: Path) -> None:
+    from cockpit.sandbox import LazyRegistry
+
+    config = demo_config(kube=kube, audit_path=tmp_path / "audit.jsonl", registry=LazyRegistry(db))
+    app = make_app(tmp_path / "audit.jsonl", config=config, start_view="models")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        t = table(app, "models")
+        row = t.row("registry/llama-70b-chat")
+        assert row is not None and row.cells[3:5] == ("production=v8 staging=v8", "1 workload")
+        t.move_to("registry/llama-70b-chat")
+        await wait_for(pilot, lambda: "v7  READY" in str(app.screen.query_one("#detail").render()))
+        assert "↳ gpu-prod/inference/llama-70b (2/2)" in str(app.screen.query_one("#detail").render())
+        await pilot.press("P")
+        assert app.screen.query_one("#command-line").value == "model promote registry/llama-70b-chat 8 --alias "  # type: ignore[attr-defined]
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace", "backspace", "backspace",
+                          "backspace", "backspace", "backspace", *"7 --alias production", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Move alias production of registry/llama-70b-chat from v8 to v7?" in dialog_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(audit(tmp_path)) == 1, timeout=20)
+        from mlflow import MlflowClient
+
+        reg = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
+        assert int(reg.get_registered_model("llama-70b-chat").aliases["production"]) == 7
+        await wait_for(pilot, lambda: (r := t.row("registry/llama-70b-chat")) is not None
+                       and r.cells[3] == "production=v7 staging=v8", timeout=10)
+        await pilot.press("b")  # two aliases: pick which
+        await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
+        await pilot.press("enter")  # production, the first
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "back from v7 to v8" in dialog_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(audit(tmp_path)) == 2, timeout=20)
+        assert int(reg.get_registered_model("llama-70b-chat").aliases["production"]) == 8
+        assert audit(tmp_path)[1]["previous"] == {"alias": "production", "version": 7}

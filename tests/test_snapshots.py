@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cockpit.sandbox import demo_config
+from cockpit.sandbox import LazyRegistry, demo_config
 from cockpit.sandbox.kube.server import KubeFake
 from screens.widgets.bars import VIEWS
 from tests.conftest import FIXED_NOW
@@ -57,11 +57,22 @@ def kube(tmp_path: Path) -> Iterator[KubeFake]:
 
 _KUBE: KubeFake | None = None
 _EDGE: KubeFake | None = None
+_REGISTRY: Path | None = None
+
+
+@pytest.fixture(autouse=True)
+def registry_db(db: Path) -> Iterator[Path]:
+    """The demo registry too (a copy of the session's seeded sqlite file, on the fixed clock)."""
+    global _REGISTRY
+    _REGISTRY = db
+    yield db
+    _REGISTRY = None
 
 
 def app_for(view: str, **kw: Any):  # type: ignore[no-untyped-def]
     audit = audit_with_entries()
-    config = demo_config(kube=_KUBE, kube_edge=_EDGE, audit_path=audit)
+    config = demo_config(kube=_KUBE, kube_edge=_EDGE, audit_path=audit,
+                         registry=LazyRegistry(_REGISTRY) if _REGISTRY else None)
     return make_app(audit, config=config, start_view=view, **kw)
 
 

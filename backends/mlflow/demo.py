@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,22 @@ MODELS: list[dict[str, Any]] = [
      "params": {"max_depth": "8", "n_estimators": "400"},
      "aliases": {"production": [(3, None), (4, 3)], "staging": [(5, None)]}},
 ]
+
+
+def backdate(db: Path, now: datetime) -> None:
+    """Spread creation times over the past weeks (a version every few days), so the demo reads
+    like a registry in use, and a test with a fixed clock sees the same ages every day."""
+    with sqlite3.connect(db) as con:
+        for spec in MODELS:
+            top = max(spec["versions"])
+            for v in range(1, top + 1):
+                at = int((now - timedelta(days=3 * (top - v) + 1, hours=v)).timestamp() * 1000)
+                con.execute("UPDATE model_versions SET creation_time = ?, last_updated_time = ?, user_id = ? "
+                            "WHERE name = ? AND version = ?", (at, at, "ana" if v % 2 else "li", spec["name"], v))
+            first = int((now - timedelta(days=3 * top + 2)).timestamp() * 1000)
+            last = int((now - timedelta(hours=20)).timestamp() * 1000)
+            con.execute("UPDATE registered_models SET creation_time = ?, last_updated_time = ? WHERE name = ?",
+                        (first, last, spec["name"]))
 
 
 def seed(uri: str, artifacts: Path) -> None:
@@ -79,6 +97,7 @@ def seed(uri: str, artifacts: Path) -> None:
 def main() -> None:
     db = Path(sys.argv[1])
     seed(f"sqlite:///{db}", db.parent / "artifacts")
+    backdate(db, datetime.now(UTC))
 
 
 if __name__ == "__main__":

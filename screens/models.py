@@ -1,0 +1,186 @@
+"""Models: every registered model of every MLflow registry, its versions with their aliases as
+badges, and where each version is served on the Kubernetes side (a Deployment's model env var or
+an InferenceService's storageUri). Promote, roll back, deploy and compare go through the same
+commands as `cockpit --script`."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from datetime import datetime
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.content import Content
+
+from cockpit import format as fmt
+from cockpit.contracts import CockpitError
+from cockpit.model_registry import ModelVersion, RegisteredModel
+from screens.detail_table import DetailTableScreen
+from screens.inventory import Inventory
+from screens.widgets.dialogs import PickScreen
+from screens.widgets.virtual_table import Column, Row
+
+COLUMNS = (
+    Column("name", "MODEL", min_width=8, max_width=28, priority=0),
+    Column("registry", "REGISTRY", min_width=6, max_width=12, priority=4),
+    Column("latest", "LATEST", min_width=6, max_width=7, align="right", priority=1),
+    Column("aliases", "ALIASES", min_width=8, max_width=30, priority=0),
+    Column("serving", "SERVING", min_width=7, max_width=24, priority=2),
+    Column("updated", "UPDATED", min_width=7, max_width=8, align="right", priority=3),
+    Column("description", "DESCRIPTION", min_width=8, max_width=60, grow=True, priority=5),
+)
+
+
+def served_by(inv: Inventory, name: str, version: int, source_uri: str = "") -> list[str]:
+    """Workloads serving this version: a Deployment whose model reference is models:/NAME/VERSION,
+    or an InferenceService whose storageUri is the version's artifact location."""
+    uri = f"models:/{name}/{version}"
+    out = [f"{d.ref} ({d.ready}/{d.replicas})" for d in inv.deployments() if d.model == uri]
+    out += [f"{i.ref} (isvc)" for i in inv.inference_services() if source_uri and i.storage_uri == source_uri]
+    return out
+
+
+def model_row(m: RegisteredModel, inv: Inventory, now: datetime, colour: str | None) -> Row:
+    serving = len({w for v in {v for _, v in m.aliases} for w in served_by(inv, m.name, v)})
+    return Row(m.ref, (
+        m.name, m.source, f"v{m.latest_version}" if m.latest_version else "-",
+        " ".join(f"{a}=v{v}" for a, v in m.aliases) or "-",
+        f"{serving} workload{'s' if serving != 1 else ''}" if serving else "-", fmt.age(m.updated_at, now),
+        m.description.splitlines()[0] if m.description else "-",
+    ), style=f"vt--tag-{colour}" if colour else None)
+
+
+def model_detail(m: RegisteredModel, versions: list[ModelVersion] | None, inv: Inventory, now: datetime) -> Content:
+    lines = [Content.from_markup("[b]$ref[/]", ref=m.ref), Content(m.description or "(no description)")]
+    tags = " ".join(f"{k}={v}" for k, v in m.tags if not k.startswith("cockpit."))
+    lines.append(Content.from_markup("[$muted]tags[/] $t", t=tags or "-"))
+    lines.append(Content.from_markup("[b]Aliases[/]"))
+    uris = {v.version: v.source_uri for v in versions or []}
+    for alias, v in m.aliases:
+        where = served_by(inv, m.name, v, uris.get(v, ""))
+        lines.append(Content.from_markup("  [reverse] $a [/] v$v", a=alias, v=str(v)))
+        lines += [Content(f"     ↳ {w}") for w in where] or [Content.from_markup("     [$muted]not deployed[/]")]
+    if not m.aliases:
+        lines.append(Content("  none"))
+    lines.append(Content.from_markup("[b]Versions[/]"))
+    if versions is None:
+        lines.append(Content.from_markup("  [$muted]loading…[/]"))
+    for mv in (versions or [])[:12]:
+        badges = Content(" ").join(Content.from_markup("[reverse] $a [/]", a=a) for a in mv.aliases)
+        head = Content.from_markup("  v$n  $s  $age  ", n=str(mv.version), s=mv.status,
+                                   age=fmt.age(mv.created_at, now))
+        lines.append(head + badges)
+    if versions and len(versions) > 12:
+        lines.append(Content(f"  … {len(versions) - 12} older (model show {m.ref})"))
+    lines.append(Content.from_markup("[$muted]P promote · b roll back · D deploy · c compare · h history[/]"))
+    return Content("\n").join(lines)
+
+
+class ModelsScreen(DetailTableScreen):
+    VIEW = "models"
+    PREFIX = "models"
+    COLUMNS = COLUMNS
+    LOADING = "loading models..."
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="models.filter"),
+        Binding("P", "promote", "Promote", id="models.promote"),
+        Binding("b", "rollback", "Roll back", id="models.rollback"),
+        Binding("D", "deploy", "Deploy", id="models.deploy"),
+        Binding("c", "compare", "Compare", id="models.compare"),
+        Binding("h", "history", "History", id="models.history"),
+        Binding("d", "toggle_detail", "Detail", id="models.detail"),
+    ]
+    _versions: dict[str, list[ModelVersion]]
+
+    def on_mount(self) -> None:
+        self._versions = {}
+        super().on_mount()
+
+    def inventory_changed(self) -> None:
+        inv = self.cockpit.inventory
+        hub = self.cockpit.hub
+        colours = {s.name: s.colour for s in hub.sources()}
+        now = hub.now()
+        rows = [model_row(m, inv, now, colours.get(m.source)) for m in sorted(inv.all_models(),
+                                                                             key=lambda m: (m.source, m.name))]
+        self._versions.clear()  # a poll may have moved aliases: versions are read again when shown
+        self.show_rows(rows, noun="models", configured=bool(hub.sources("registry")),
+                       unconfigured='no model registry: add [sources.NAME] kind = "mlflow" to config.toml (see '
+                                    "README) or run cockpit --demo",
+                       problems=[f"{s}: {e}" for s, e in sorted(inv.registry_errors.items())])
+
+    def summary_text(self) -> str:
+        models = self.cockpit.inventory.all_models()
+        aliases = sum(len(m.aliases) for m in models)
+        text = f"{len(models)} models · {aliases} aliases"
+        for s, e in sorted(self.cockpit.inventory.registry_errors.items()):
+            text += f" · {s}: {e}"
+        return text
+
+    def detail_for(self, key: Hashable) -> Content | None:
+        ref = str(key)
+        m = next((m for m in self.cockpit.inventory.all_models() if m.ref == ref), None)
+        if m is None:
+            return None
+        versions = self._versions.get(ref)
+        if versions is None:
+            self.run_worker(lambda: self._load_versions(m), thread=True, group="versions", exit_on_error=False)
+        return model_detail(m, versions, self.cockpit.inventory, self.cockpit.hub.now())
+
+    def _load_versions(self, m: RegisteredModel) -> None:
+        try:
+            versions = self.cockpit.hub.call(m.source, lambda b: b.versions(m.name))
+        except CockpitError as e:
+            self.app.call_from_thread(self.notify, e.message, severity="error")
+            return
+
+        def done() -> None:
+            self._versions[m.ref] = versions
+            if self.table.cursor_key == m.ref:
+                self.show_detail()
+
+        self.app.call_from_thread(done)
+
+    # -- actions -----------------------------------------------------------------------------
+    def _model(self) -> RegisteredModel | None:
+        key = self.table.cursor_key
+        m = next((m for m in self.cockpit.inventory.all_models() if m.ref == key), None)
+        if m is None:
+            self.notify("no model selected", severity="warning")
+        return m
+
+    def action_promote(self) -> None:
+        if m := self._model():
+            self.action_command_line(f"model promote {m.ref} {m.latest_version or ''} --alias ")
+
+    def action_deploy(self) -> None:
+        if m := self._model():
+            alias = "production" if m.alias("production") is not None else (m.aliases[0][0] if m.aliases else "")
+            self.action_command_line(f"model deploy {m.ref} --alias {alias} --to ")
+
+    def action_compare(self) -> None:
+        if m := self._model():
+            v = m.latest_version or 1
+            self.action_command_line(f"model compare {m.ref} {max(1, v - 1)} {v}")
+
+    def action_history(self) -> None:
+        if m := self._model():
+            self.cockpit.dispatch([f"model alias-history {m.ref}"])
+
+    def action_rollback(self) -> None:
+        m = self._model()
+        if m is None:
+            return
+        if not m.aliases:
+            self.notify(f"{m.ref} has no alias to roll back", severity="warning")
+            return
+        if len(m.aliases) == 1:
+            self.cockpit.dispatch([f"model rollback {m.ref} --alias {m.aliases[0][0]}"])
+            return
+
+        def picked(alias: str | None) -> None:
+            if alias:
+                self.cockpit.dispatch([f"model rollback {m.ref} --alias {alias}"])
+
+        self.app.push_screen(PickScreen(f"Roll back an alias of {m.ref}", "enter picks, esc cancels",
+                                        [(a, f"{a}  (now v{v})") for a, v in m.aliases]), picked)
