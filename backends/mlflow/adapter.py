@@ -32,6 +32,11 @@ class MlflowBackend:
                  read_only: bool = False) -> None:
         # mlflow would otherwise configure logging to stderr, which the UI and the script own
         os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+        # its default retries back off for about two minutes; a cockpit says "cannot reach" in seconds
+        # (a user's own MLFLOW_HTTP_* settings win)
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         require("mlflow", "mlflow")
         from mlflow import MlflowClient
 
