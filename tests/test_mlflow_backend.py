@@ -54,6 +54,8 @@ def test_models_versions_and_aliases(registry: Any, mctx: Context) -> None:
     assert [v["version"] for v in versions] == [8, 7, 6, 5, 4, 3, 2, 1]
     assert versions[0]["aliases"] == ["production", "staging"] and isinstance(versions[0]["version"], int)
     assert "v8       production staging  READY" in show.outcome.text
+    assert dict(versions[0]["run"]["metrics"]) == {"latency_p95_ms": 905.0, "mmlu": 0.794, "mt_bench": 8.41}
+    assert "mmlu=0.794" in show.outcome.text
 
 
 def test_promote_and_rollback_round_trip_read_back(registry: Any, mctx: Context, db: Path, tmp_path: Path) -> None:

@@ -46,9 +46,21 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("model list", "list registered models", run)
 
 
-def version_rows(versions: list[ModelVersion], now: datetime) -> tuple[tuple[str, ...], ...]:
+RUNS_SHOWN = 10
+"""`model show` reads the runs of the newest versions only (one request each)."""
+
+
+def metrics_text(run: RunData | None) -> str:
+    if run is None:
+        return "-"
+    return " ".join(f"{k}={v:.4g}" for k, v in run.metrics[:3]) + (" …" if len(run.metrics) > 3 else "") or "-"
+
+
+def version_rows(versions: list[ModelVersion], runs: Mapping[int, RunData | None],
+                 now: datetime) -> tuple[tuple[str, ...], ...]:
     return tuple((f"v{v.version}", " ".join(v.aliases) or "-", v.status, v.stage or "-", fmt.age(v.created_at, now),
-                  v.user or "-", v.run_id[:12] or "-", v.source_uri) for v in versions)
+                  v.user or "-", v.run_id[:12] or "-", metrics_text(runs.get(v.version)), v.source_uri)
+                 for v in versions)
 
 
 def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -56,16 +68,20 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     def run() -> Outcome:
         m = ctx.hub.call(source, lambda b: b.model(name))
-        versions = ctx.hub.call(source, lambda b: b.versions(name))
+        versions: list[ModelVersion] = ctx.hub.call(source, lambda b: b.versions(name))
+        runs: dict[int, RunData | None] = ctx.hub.call(
+            source, lambda b: {v.version: b.run(v.run_id) for v in versions[:RUNS_SHOWN]})
         now = datetime.now(UTC)
         head = [f"Model:       {m.ref}", f"Description: {m.description or '-'}", f"Aliases:     {aliases_text(m)}",
                 "Tags:        " + (" ".join(f"{k}={v}" for k, v in m.tags if not k.startswith("cockpit.")) or "-"),
                 ""]
         from cockpit.script import render_table
 
-        table = Table(("VERSION", "ALIASES", "STATUS", "STAGE", "AGE", "USER", "RUN", "SOURCE"),
-                      version_rows(versions, now))
-        return Outcome(data=to_jsonable(m) | {"aliases": dict(m.aliases), "versions": to_jsonable(versions)},
+        table = Table(("VERSION", "ALIASES", "STATUS", "STAGE", "AGE", "USER", "RUN", "METRICS", "SOURCE"),
+                      version_rows(versions, runs, now))
+        data_versions = [to_jsonable(v) | ({"run": to_jsonable(runs[v.version])} if runs.get(v.version) else {})
+                         for v in versions]
+        return Outcome(data=to_jsonable(m) | {"aliases": dict(m.aliases), "versions": data_versions},
                        text="\n".join(head) + render_table(table))
 
     return Plan("model show", f"show model {source}/{name}", run, source=source, target=f"{source}/{name}")
