@@ -83,3 +83,12 @@ def test_deploy_to_an_inference_service_rolls_a_revision(registry: Any, ctx: Con
 def test_bad_deploys_say_why(registry: Any, ctx: Context, line: str, error: str) -> None:
     r = registry.run_line(line, ctx, yes=True)
     assert r.status in ("invalid", "failed") and r.error == error
+
+
+def test_deploy_by_image_tag(registry: Any, ctx: Context, kube: KubeFake) -> None:
+    r = registry.run_line("model deploy fraud-detector --alias staging --to gpu-prod/inference/router "
+                          "--image-tag 'v{version}'", ctx, yes=True)
+    assert r.status == "ok", r.error
+    image = kget(kube, "deploy", "router", "-n", "inference")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "ghcr.io/example/router:v5"
+    assert [asdict(e) for e in ctx.audit.read()[0]][-1]["previous"] == {"image": "ghcr.io/example/router:2.1.0"}

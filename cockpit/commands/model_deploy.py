@@ -47,7 +47,36 @@ def _deploy(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return _to_isvc(ctx, i, mv, how, ref)
 
 
+def _image_tag(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: ModelVersion, how: str) -> Plan:
+    """Models baked into images: the version picks the tag (`--image-tag 'v{version}'`)."""
+    container = d.containers[0] if len(d.containers) == 1 else ""
+    if args["env"]:
+        container = args["env"].split(":")[0]
+    if container not in d.containers:
+        raise BadInput(f"--image-tag: {d.ref} has containers {', '.join(d.containers)}: name one with "
+                       "--env CONTAINER:")
+    try:
+        tag = str(args["image_tag"]).format(version=mv.version, name=mv.name)
+    except (KeyError, IndexError, ValueError):
+        raise BadInput(f"--image-tag: {args['image_tag']!r}: use {{version}} and {{name}} only") from None
+    current = dict(zip(d.containers, d.images, strict=False))[container]
+    base = current.rsplit(":", 1)[0] if ":" in current.rsplit("/", 1)[-1] else current
+    image = f"{base}:{tag}"
+    noop = f"{d.ref} already runs {image}" if current == image else None
+
+    def run() -> Outcome:
+        after = ctx.hub.call(d.source, lambda b: b.set_image(d.namespace, d.name, {container: image}))
+        return changed(ctx, args, after, {"image": image, "version": mv.version}, f"now runs {image}")
+
+    summary = f"deploy {mv.name} {how} to {d.ref}: {container} image {current} -> {image}"
+    return Plan("model deploy", summary, run, mutating=True, source=d.source, target=d.ref,
+                confirm=summary[0].upper() + summary[1:] + f" ({d.replicas} pods roll)?",
+                previous={"image": current}, new={"image": image, "version": mv.version}, noop=noop)
+
+
 def _to_deployment(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: ModelVersion, how: str) -> Plan:
+    if args["image_tag"]:
+        return _image_tag(ctx, args, d, mv, how)
     if args["env"]:
         container, sep, key = args["env"].rpartition(":")
         container = container if sep else (d.containers[0] if len(d.containers) == 1 else "")
@@ -104,4 +133,6 @@ def register(reg: Registry) -> None:
                                   required=True, metavar="CLUSTER/NS/NAME"),
                             Param("--env", "the env var that carries the model (default: the one that does now)",
                                   metavar="[CONTAINER:]NAME"),
+                            Param("--image-tag", "models baked into images: set the image tag instead, e.g. "
+                                  "'v{version}'", metavar="TEMPLATE"),
                             NO_WAIT, TIMEOUT), mutating=True))
