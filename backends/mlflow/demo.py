@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
@@ -95,8 +96,23 @@ def seed(uri: str, artifacts: Path) -> None:
 
 
 def main() -> None:
+    """`DB [--cache DIR]`: with a cache, the seeded file is made once per mlflow version and copied
+    afterwards (seeding costs seconds of CPU: mlflow's import and schema migrations)."""
     db = Path(sys.argv[1])
-    seed(f"sqlite:///{db}", db.parent / "artifacts")
+    cache = Path(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[2] == "--cache" else None
+    if cache is None:
+        seed(f"sqlite:///{db}", db.parent / "artifacts")
+    else:
+        from importlib.metadata import version
+
+        template = cache / f"demo-registry-mlflow-{version('mlflow-skinny')}.db"
+        if not template.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            partial = template.with_suffix(".partial")
+            partial.unlink(missing_ok=True)
+            seed(f"sqlite:///{partial}", db.parent / "artifacts")
+            partial.replace(template)
+        shutil.copyfile(template, db)
     backdate(db, datetime.now(UTC))
 
 

@@ -8,6 +8,7 @@ backends add their emulators here.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -106,8 +107,9 @@ class LazyRegistry:
         with self._lock:
             if self.path.exists():
                 return
-            done = subprocess.run([sys.executable, "-m", "backends.mlflow.demo", str(self.path)],
-                                  capture_output=True, text=True, timeout=120)
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cockpit"
+            done = subprocess.run([sys.executable, "-m", "backends.mlflow.demo", str(self.path), "--cache",
+                                   str(cache)], capture_output=True, text=True, timeout=120)
             if done.returncode != 0:
                 tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
                 raise BackendUnavailable(f"the demo registry could not be seeded: {tail}")
