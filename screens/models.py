@@ -31,17 +31,19 @@ COLUMNS = (
 )
 
 
-def served_by(inv: Inventory, name: str, version: int, source_uri: str = "") -> list[str]:
-    """Workloads serving this version: a Deployment whose model reference is models:/NAME/VERSION,
-    or an InferenceService whose storageUri is the version's artifact location."""
-    uri = f"models:/{name}/{version}"
-    out = [f"{d.ref} ({d.ready}/{d.replicas})" for d in inv.deployments() if d.model == uri]
+def served_by(inv: Inventory, name: str, version: int, source_uri: str = "", aliases: tuple[str, ...] = ()
+              ) -> list[str]:
+    """Workloads serving this version: a Deployment whose model reference is models:/NAME/VERSION
+    (or models:/NAME@ALIAS for an alias that points at it), or an InferenceService whose storageUri
+    is the version's artifact location."""
+    uris = {f"models:/{name}/{version}"} | {f"models:/{name}@{a}" for a in aliases}
+    out = [f"{d.ref} ({d.ready}/{d.replicas})" for d in inv.deployments() if d.model in uris]
     out += [f"{i.ref} (isvc)" for i in inv.inference_services() if source_uri and i.storage_uri == source_uri]
     return out
 
 
 def model_row(m: RegisteredModel, inv: Inventory, now: datetime, colour: str | None) -> Row:
-    serving = len({w for v in {v for _, v in m.aliases} for w in served_by(inv, m.name, v)})
+    serving = len({w for a, v in m.aliases for w in served_by(inv, m.name, v, aliases=(a,))})
     return Row(m.ref, (
         m.name, m.source, f"v{m.latest_version}" if m.latest_version else "-",
         " ".join(f"{a}=v{v}" for a, v in m.aliases) or "-",
@@ -57,7 +59,7 @@ def model_detail(m: RegisteredModel, versions: list[ModelVersion] | None, inv: I
     lines.append(Content.from_markup("[b]Aliases[/]"))
     uris = {v.version: v.source_uri for v in versions or []}
     for alias, v in m.aliases:
-        where = served_by(inv, m.name, v, uris.get(v, ""))
+        where = served_by(inv, m.name, v, uris.get(v, ""), (alias,))
         lines.append(Content.from_markup("  [reverse] $a [/] v$v", a=alias, v=str(v)))
         lines += [Content(f"     ↳ {w}") for w in where] or [Content.from_markup("     [$muted]not deployed[/]")]
     if not m.aliases:
