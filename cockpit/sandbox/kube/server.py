@@ -123,6 +123,13 @@ class FakeServer(ThreadingHTTPServer):
         self.connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (or a connection dropped at stop) is normal here: say nothing."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError | ValueError):
+            super().handle_error(request, client_address)
+
     def drop_connections(self) -> None:
         """Close every open connection, keep-alive ones too, as a stopping API server does."""
         for conn in list(self.connections):
