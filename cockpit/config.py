@@ -52,6 +52,10 @@ class SourceConfig:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+LOCAL_SOURCE = SourceConfig("local", "local", timeout_seconds=5.0, label="this host")
+"""The zero-config default: the machine cockpit runs on (its CPUs, memory and NVIDIA GPUs)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     sources: tuple[SourceConfig, ...] = ()
@@ -80,7 +84,7 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
     if not path.exists():
         if explicit or required:
             raise ConfigError(f"{path}: no such config file")
-        return Config()
+        return Config(sources=(LOCAL_SOURCE,))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -110,6 +114,8 @@ def parse_config(text: str, path: Path) -> Config:
     for name, body in top.sources.items():
         source = _source(name, body, text, path, SOURCE_KINDS, SourceCommon)
         sources.extend(expand_contexts(source, _where(text, path, ("sources", name, "contexts"))))
+    if top.local_machine and not any(s.kind == "local" for s in sources) and "local" not in top.sources:
+        sources.insert(0, LOCAL_SOURCE)
     names = [s.name for s in sources]
     for s in sources:
         if names.count(s.name) > 1:

@@ -67,8 +67,13 @@ class MlflowSettings(SourceCommon):
     registry_uri: str | None = Field(default=None, description="default: the tracking URI")
 
 
+class LocalSettings(SourceCommon):
+    """The machine cockpit runs on (psutil, NVML). Present by default as the source `local`;
+    `local_machine = false` at the top of the file leaves it out."""
+
+
 SOURCE_KINDS: Mapping[str, type[SourceCommon]] = {"libvirt": LibvirtSettings, "kubernetes": KubernetesSettings,
-                                                  "mlflow": MlflowSettings}
+                                                  "mlflow": MlflowSettings, "local": LocalSettings}
 """Kinds this build knows; later backends add theirs here."""
 
 
@@ -86,4 +91,5 @@ class FileModel(Strict):
     audit: AuditModel = AuditModel()
     keys: dict[str, str] = {}
     read_only: bool = False
+    local_machine: bool = True
     sources: dict[str, dict[str, Any]] = {}

@@ -49,6 +49,7 @@ KINDS: dict[str, KindInfo] = {
     "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt"),
     "kubernetes": KindInfo("backends.kubernetes", frozenset({"clusters"}), "kubernetes"),
     "mlflow": KindInfo("backends.mlflow", frozenset({"registry"}), "mlflow"),
+    "local": KindInfo("backends.local", frozenset({"metrics"}), ""),
 }
 """How a kind maps to its backend module (imported by name, only when used) and its roles."""
 

@@ -59,7 +59,7 @@ class CockpitApp(App[int]):
         "models": _lazy("screens.models", "ModelsScreen"),
         "deployments": _lazy("screens.deployments", "DeploymentsScreen"),
         "costs": _lazy("screens.placeholders", "CostsScreen"),
-        "metrics": _lazy("screens.placeholders", "MetricsScreen"),
+        "metrics": _lazy("screens.metrics", "MetricsScreen"),
         "audit": _lazy("screens.audit_view", "AuditScreen"),
     }
     COMMANDS = App.COMMANDS | {CockpitCommands}

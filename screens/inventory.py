@@ -15,6 +15,7 @@ from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.model import HostGpu, Machine, Template
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
+from cockpit.model_metrics import LocalSnapshot
 from cockpit.model_registry import RegisteredModel
 
 SNAPSHOT_WAIT_S = 5.0
@@ -33,6 +34,8 @@ class Inventory:
     cluster_errors: dict[str, str] = field(default_factory=dict)
     models: dict[str, tuple[RegisteredModel, ...]] = field(default_factory=dict)
     registry_errors: dict[str, str] = field(default_factory=dict)
+    local: dict[str, LocalSnapshot] = field(default_factory=dict)
+    metrics_errors: dict[str, str] = field(default_factory=dict)
 
     def all_models(self) -> list[RegisteredModel]:
         return [m for ms in self.models.values() for m in ms]
@@ -67,6 +70,8 @@ def _ask(backend: Any) -> Any:
         return backend.snapshot(wait=SNAPSHOT_WAIT_S)
     if backend.kind == "mlflow":
         return tuple(backend.models())
+    if backend.kind == "local":
+        return backend.snapshot()
     return backend.list_machines(), backend.host_gpus(), backend.templates()
 
 
@@ -74,8 +79,9 @@ def poll(hub: Hub, previous: Inventory) -> Inventory:
     """Blocking: ask every source for what it holds (runs in a thread)."""
     machine_sources = {s.name for s in hub.sources("machines")}
     registries = {s.name for s in hub.sources("registry")}
+    locals_ = {s.name for s in hub.sources() if s.kind == "local"}
     sources = [s.name for s in hub.sources() if s.name in machine_sources or s.kind == "kubernetes"
-               or s.name in registries]
+               or s.name in registries or s.name in locals_]
     machines = dict(previous.machines)
     gpus = dict(previous.gpus)
     templates = dict(previous.templates)
@@ -84,11 +90,15 @@ def poll(hub: Hub, previous: Inventory) -> Inventory:
     errors: dict[str, str] = {}
     cluster_errors: dict[str, str] = {}
     registry_errors: dict[str, str] = {}
+    local = dict(previous.local)
+    metrics_errors: dict[str, str] = {}
     for source, got in hub.call_many(sources, _ask).items():
         if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
-            where = errors if source in machine_sources else (registry_errors if source in registries
-                                                               else cluster_errors)
+            where = errors if source in machine_sources else (
+                registry_errors if source in registries else metrics_errors if source in locals_ else cluster_errors)
             where[source] = got.message
+        elif isinstance(got, LocalSnapshot):
+            local[source] = got
         elif isinstance(got, ClusterSnapshot):
             clusters[source] = got
         elif source in registries:
@@ -98,7 +108,7 @@ def poll(hub: Hub, previous: Inventory) -> Inventory:
             gpus[source] = tuple(got[1])
             templates[source] = tuple(got[2])
     return Inventory(machines, gpus, templates, errors, hub.now(), True, clusters, cluster_errors, models,
-                     registry_errors)
+                     registry_errors, local, metrics_errors)
 
 
 def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:

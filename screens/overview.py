@@ -12,6 +12,7 @@ from textual.widgets import Static
 from cockpit import format as fmt
 from cockpit.commands.nodes import product
 from cockpit.model import HealthState, MachineState
+from cockpit.model_metrics import NvmlState
 from cockpit.model_kube import KubeNode
 from screens.base import CockpitScreen
 from screens.inventory import Inventory
@@ -56,6 +57,18 @@ class OverviewScreen(CockpitScreen):
                     lines.append(Content(f"    {len(snap.nodes)} nodes · {snap.pod_count} pods · "
                                          f"{len(snap.deployments)} deployments · "
                                          f"{len(snap.inference_services)} InferenceServices"))
+                continue
+            if s.kind == "local":
+                snap = inv.local.get(s.name)
+                lines.append(Content.from_markup(
+                    f"  [b]$name[/] [$muted]this machine · $host[/]  [{colour}]$state[/]", name=s.name,
+                    host=snap.host.hostname if snap else "-", state=h.state.value))
+                if snap:
+                    gpus = (f"{len(snap.gpus)} GPUs (driver {snap.driver_version})" if snap.nvml is NvmlState.OK
+                            else f"{snap.nvml.value}: {snap.nvml_reason}")
+                    lines.append(Content(f"    CPU {snap.host.cpu_percent:.0f}% of {snap.host.cpu_count} · memory "
+                                         f"{fmt.mib(snap.host.memory_used_mib)}/{fmt.mib(snap.host.memory_total_mib)}"
+                                         f" · {gpus}"))
                 continue
             if s.kind == "mlflow":
                 lines.append(Content.from_markup(

@@ -21,15 +21,3 @@ class CostsScreen(CockpitScreen):
             "Costs will come from a shipped price catalogue and the cloud billing APIs; libvirt machines "
             "will use a per-GPU-hour rate you set in config.toml.",
         )
-
-
-class MetricsScreen(CockpitScreen):
-    VIEW = "metrics"
-
-    def compose_body(self) -> ComposeResult:
-        yield EmptyState(
-            "Metrics: no Prometheus source",
-            NOT_YET.format(what="Prometheus or local-GPU (NVML)"),
-            "When it lands, add Prometheus (with the DCGM exporter) to config.toml:",
-            '[sources.prom]\nkind = "prometheus"\nurl = "http://prometheus:9090"',
-        )

@@ -109,7 +109,8 @@ def test_read_only_refuses_even_with_yes(registry, hub: Hub, ctx) -> None:  # ty
     r = registry.run_line("vm stop rack-a/head-01 --yes", ro)
     assert (r.status, r.exit_code) == ("refused", 3)
     assert "read-only" in (r.error or "")
-    per_source = replace(hub.config, sources=(replace(hub.config.sources[0], read_only=True), hub.config.sources[1]))
+    per_source = replace(hub.config, sources=tuple(replace(s, read_only=True) if s.name == "rack-a" else s
+                                                   for s in hub.config.sources))
     ctx2 = replace(ctx, hub=Hub(per_source))
     assert registry.run_line("vm stop rack-a/head-01 --yes", ctx2).exit_code == 3
     assert registry.run_line("vm start rack-b/h100-dev-01 --yes", ctx2).exit_code == 0

@@ -43,14 +43,15 @@ def test_good_config(tmp_path: Path) -> None:
     assert cfg.theme == "light" and cfg.refresh_seconds == 3
     assert cfg.keys == {"machines.start": "S"}
     assert str(cfg.audit_path) == "/var/tmp/cockpit-audit.jsonl"
-    (src,) = cfg.sources
+    local, src = cfg.sources  # the local machine is a source unless local_machine = false
+    assert (local.name, local.kind) == ("local", "local")
     assert (src.name, src.kind, src.read_only, src.colour, src.label, src.timeout_seconds) == (
         "hpc", "libvirt", True, "red", "prod", 20)
     assert src.settings["uri"] == "qemu+ssh://admin@gpu-host-01/system"
 
 
-def test_missing_default_config_is_empty(tmp_path: Path) -> None:
-    assert load_config().sources == ()
+def test_missing_default_config_is_the_local_machine(tmp_path: Path) -> None:
+    assert [(s.name, s.kind) for s in load_config().sources] == [("local", "local")]
 
 
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
@@ -60,7 +61,8 @@ def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ('[sources.hpc]\nkind = "vmware"\nuri = "x"\n',
-     r"config.toml:2: sources.hpc.kind: unknown kind 'vmware' \(this build knows: libvirt, kubernetes, mlflow\)"),
+     r"config.toml:2: sources.hpc.kind: unknown kind 'vmware' "
+     r"\(this build knows: libvirt, kubernetes, mlflow, local\)"),
     ('[sources.hpc]\nkind = "libvirt"\nuri = "not a uri"\n',
      r"config.toml:3: sources.hpc.uri: not a libvirt URI"),
     ('[sources.hpc]\nkind = "libvirt"\n',
@@ -120,11 +122,12 @@ def test_kubernetes_contexts_become_one_source_each(tmp_path: Path) -> None:
     kc.write_text(KUBECONFIG)
     cfg = load_config(write(tmp_path, f'[sources.k8s]\nkind = "kubernetes"\nkubeconfig = "{kc}"\n'
                                       'contexts = "all"\nnamespaces = ["inference"]\nread_only = true\n'))
-    assert [(s.name, s.settings["context"], s.read_only) for s in cfg.sources] == [
+    assert [(s.name, s.settings["context"], s.read_only) for s in cfg.sources[1:]] == [
         ("k8s-prod-eu", "prod-eu", True), ("k8s-arn-aws-eks-us-east-1-1-cluster-gpu",
                                            "arn:aws:eks:us-east-1:1:cluster/gpu", True)]
-    assert cfg.sources[0].settings["namespaces"] == ["inference"] and "contexts" not in cfg.sources[0].settings
-    cfg = load_config(write(tmp_path, '[sources.k8s]\nkind = "kubernetes"\ncontexts = ["a", "b"]\n'))
+    assert cfg.sources[1].settings["namespaces"] == ["inference"] and "contexts" not in cfg.sources[1].settings
+    cfg = load_config(write(tmp_path, 'local_machine = false\n[sources.k8s]\nkind = "kubernetes"\n'
+                                      'contexts = ["a", "b"]\n'))
     assert [s.name for s in cfg.sources] == ["k8s-a", "k8s-b"]
 
 

@@ -273,3 +273,19 @@ async def test_theme_from_config_and_palette_lists_commands(tmp_path: Path) -> N
         await pilot.pause(0.3)
         line = app.screen.query_one("#command-line")
         assert line.has_class("open") and line.value == "vm provision "
+
+
+async def test_metrics_screen_shows_this_machine_and_says_when_there_is_no_driver(tmp_path: Path) -> None:
+    import socket
+
+    app = make_app(tmp_path / "audit.jsonl", start_view="metrics")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        summary = str(app.screen.query_one("#metrics-summary").render())
+        assert summary.startswith(f"{socket.gethostname()}: CPU ")
+        snap = app.inventory.local["local"]
+        t = app.screen.query_one("#metrics-table", VirtualTable)
+        if snap.nvml.value == "ok":  # a GPU machine: one row per GPU, as nvidia-smi counts them
+            assert t.row_count == len(snap.gpus) > 0
+        else:
+            assert t.row_count == 0 and t.empty_text.startswith(f"local ({socket.gethostname()}): no NVIDIA driver")

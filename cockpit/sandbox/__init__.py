@@ -119,7 +119,9 @@ def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Pat
                 kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None,
                 registry: LazyRegistry | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
-    sources = demo_sources()
+    from cockpit.config import LOCAL_SOURCE
+
+    sources = (LOCAL_SOURCE, *demo_sources())
     prepare = {}
     if registry is not None:
         sources += (SourceConfig("registry", "mlflow", timeout_seconds=60, colour="magenta", label="mlflow",
