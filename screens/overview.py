@@ -12,8 +12,8 @@ from textual.widgets import Static
 from cockpit import format as fmt
 from cockpit.commands.nodes import product
 from cockpit.model import HealthState, MachineState
-from cockpit.model_metrics import NvmlState
 from cockpit.model_kube import KubeNode
+from cockpit.model_metrics import NvmlState
 from screens.base import CockpitScreen
 from screens.inventory import Inventory
 
