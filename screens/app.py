@@ -184,11 +184,15 @@ class CockpitApp(App[int]):
 
     def _poll(self) -> None:
         try:
-            inv = poll(self.hub, self.inventory)
+            inv = poll(self.hub, self.inventory, lambda partial: self.call_from_thread(self._poll_partial, partial))
         except Exception as e:  # a bug must not stop the loop; show it and keep polling
             self.call_from_thread(self.notify, f"refresh failed: {e}", severity="error")
             inv = self.inventory
         self.call_from_thread(self._poll_done, inv)
+
+    def _poll_partial(self, inv: Inventory) -> None:
+        self.inventory = inv
+        self._for_screens(lambda s: s.inventory_changed())
 
     def _poll_done(self, inv: Inventory) -> None:
         self.inventory = inv

@@ -149,7 +149,7 @@ class DeploymentsScreen(DetailTableScreen):
         rows += [isvc_row(i, now, colours.get(i.source)) for i in inv.inference_services()]
         rows.sort(key=lambda r: (r.cells[2], r.cells[1], r.cells[0]))
         self.show_rows(rows, noun="deployments", configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER,
-                       problems=self._problems())
+                       problems=self._problems(), role="clusters")
 
     def _problems(self) -> list[str]:
         inv = self.cockpit.inventory

@@ -30,6 +30,7 @@ class DetailTableScreen(TableScreen):
     COLUMNS: ClassVar[Sequence[Column]] = ()
     LOADING: ClassVar[str] = "loading..."
 
+    _settled = False
     _detail_wanted: bool | None = None
     """None until the person toggles the pane; until then it follows the width."""
 
@@ -65,13 +66,17 @@ class DetailTableScreen(TableScreen):
 
     # -- rows, summary and detail -------------------------------------------------------------
     def show_rows(self, rows: list[Row], *, noun: str, configured: bool, unconfigured: str,
-                  problems: Sequence[str] = ()) -> None:
+                  problems: Sequence[str] = (), role: str | None = None) -> None:
         """The rows, and what an empty table says: no source of this kind (and how to add one), why
         a source gave nothing (forbidden, unreachable), or that nothing matches the filter."""
         self.table.set_rows(rows)
+        if not self._settled and rows:
+            # sources answer one by one at start: until the first full picture the cursor stays on top
+            self.table.move_to(rows[0].key)
+        self._settled = self._settled or self.cockpit.inventory.loaded
         if not configured:
             self.table.empty_text = unconfigured
-        elif self.cockpit.inventory.loaded:
+        elif self.cockpit.inventory.has_answered([s.name for s in self.cockpit.hub.sources(role)]):
             self.table.empty_text = "; ".join(problems) if problems else (
                 f"no {noun}" + (" match the filter" if self.table.filter else ""))
         self.show_summary()

@@ -7,6 +7,8 @@ Kubernetes sources answer from their watch caches, so polling them costs no API 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,11 @@ class Inventory:
     registry_errors: dict[str, str] = field(default_factory=dict)
     local: dict[str, LocalSnapshot] = field(default_factory=dict)
     metrics_errors: dict[str, str] = field(default_factory=dict)
+    answered: frozenset[str] = frozenset()
+    """Sources that have answered at least once (a screen may say "no X" once its sources did)."""
+
+    def has_answered(self, sources: list[str]) -> bool:
+        return self.loaded or any(s in self.answered for s in sources)
 
     def all_models(self) -> list[RegisteredModel]:
         return [m for ms in self.models.values() for m in ms]
@@ -75,40 +82,61 @@ def _ask(backend: Any) -> Any:
     return backend.list_machines(), backend.host_gpus(), backend.templates()
 
 
-def poll(hub: Hub, previous: Inventory) -> Inventory:
-    """Blocking: ask every source for what it holds (runs in a thread)."""
+def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] | None = None) -> Inventory:
+    """Blocking: ask every source for what it holds (runs in a thread). Sources answer at their
+    own pace; `on_partial` gets the picture after each answer, so a slow source (mlflow's first
+    import, a cluster's first lists) never holds back the others on screen."""
     machine_sources = {s.name for s in hub.sources("machines")}
     registries = {s.name for s in hub.sources("registry")}
     locals_ = {s.name for s in hub.sources() if s.kind == "local"}
     sources = [s.name for s in hub.sources() if s.name in machine_sources or s.kind == "kubernetes"
                or s.name in registries or s.name in locals_]
-    machines = dict(previous.machines)
-    gpus = dict(previous.gpus)
-    templates = dict(previous.templates)
-    clusters = dict(previous.clusters)
-    models = dict(previous.models)
-    errors: dict[str, str] = {}
-    cluster_errors: dict[str, str] = {}
-    registry_errors: dict[str, str] = {}
-    local = dict(previous.local)
-    metrics_errors: dict[str, str] = {}
-    for source, got in hub.call_many(sources, _ask).items():
-        if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
-            where = errors if source in machine_sources else (
-                registry_errors if source in registries else metrics_errors if source in locals_ else cluster_errors)
-            where[source] = got.message
-        elif isinstance(got, LocalSnapshot):
-            local[source] = got
-        elif isinstance(got, ClusterSnapshot):
-            clusters[source] = got
-        elif source in registries:
-            models[source] = got
-        else:
-            machines[source] = tuple(sorted(got[0], key=lambda m: m.name))
-            gpus[source] = tuple(got[1])
-            templates[source] = tuple(got[2])
-    return Inventory(machines, gpus, templates, errors, hub.now(), True, clusters, cluster_errors, models,
-                     registry_errors, local, metrics_errors)
+    answers: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def build(done: dict[str, Any], loaded: bool) -> Inventory:
+        machines, gpus, templates = dict(previous.machines), dict(previous.gpus), dict(previous.templates)
+        clusters, models, local = dict(previous.clusters), dict(previous.models), dict(previous.local)
+        errors: dict[str, str] = {}
+        cluster_errors: dict[str, str] = {}
+        registry_errors: dict[str, str] = {}
+        metrics_errors: dict[str, str] = {}
+        for source, got in done.items():
+            if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
+                where = errors if source in machine_sources else (
+                    registry_errors if source in registries else metrics_errors if source in locals_
+                    else cluster_errors)
+                where[source] = got.message
+            elif isinstance(got, LocalSnapshot):
+                local[source] = got
+            elif isinstance(got, ClusterSnapshot):
+                clusters[source] = got
+            elif source in registries:
+                models[source] = got
+            else:
+                machines[source] = tuple(sorted(got[0], key=lambda m: m.name))
+                gpus[source] = tuple(got[1])
+                templates[source] = tuple(got[2])
+        return Inventory(machines, gpus, templates, errors, hub.now(), loaded, clusters, cluster_errors, models,
+                         registry_errors, local, metrics_errors, previous.answered | frozenset(done))
+
+    def one(name: str) -> None:
+        try:
+            got: Any = hub.call(name, _ask)
+        except CockpitError as e:
+            got = e
+        with lock:
+            answers[name] = got
+            partial = build(dict(answers), previous.loaded)
+        if on_partial is not None and len(answers) < len(sources):
+            on_partial(partial)
+
+    threads = [threading.Thread(target=one, args=(n,), daemon=True) for n in sources]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return build(answers, True)
 
 
 def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:

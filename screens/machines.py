@@ -77,7 +77,7 @@ class MachinesScreen(DetailTableScreen):
         now = hub.now()
         machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
         self.show_rows([machine_row(m, now, colours.get(m.source)) for m in machines], noun="machines",
-                       configured=bool(hub.sources("machines")),
+                       configured=bool(hub.sources("machines")), role="machines",
                        unconfigured="no machines source: add one to config.toml (see README) or run cockpit --demo")
 
     def summary_text(self) -> str:

@@ -57,7 +57,7 @@ class MetricsScreen(DetailTableScreen):
         problems += [f"{src}: {e}" for src, e in sorted(inv.metrics_errors.items())]
         self.show_rows(rows, noun="GPUs", configured=any(s.kind == "local" for s in self.cockpit.hub.sources()),
                        unconfigured="the local machine is left out (local_machine = false in config.toml)",
-                       problems=problems)
+                       problems=problems, role="metrics")
 
     def summary_text(self) -> str:
         inv = self.cockpit.inventory

@@ -109,7 +109,7 @@ class ModelsScreen(DetailTableScreen):
         self.show_rows(rows, noun="models", configured=bool(hub.sources("registry")),
                        unconfigured='no model registry: add [sources.NAME] kind = "mlflow" to config.toml (see '
                                     "README) or run cockpit --demo",
-                       problems=[f"{s}: {e}" for s, e in sorted(inv.registry_errors.items())])
+                       problems=[f"{s}: {e}" for s, e in sorted(inv.registry_errors.items())], role="registry")
 
     def summary_text(self) -> str:
         models = self.cockpit.inventory.all_models()

@@ -99,7 +99,8 @@ class NodesScreen(DetailTableScreen):
         nodes.sort(key=lambda n: (n.source, n.name))
         now = hub.now()
         self.show_rows([node_row(n, now, colours.get(n.source)) for n in nodes], noun="nodes",
-                       configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER, problems=self._problems())
+                       configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER, problems=self._problems(),
+                       role="clusters")
 
     def _problems(self) -> list[str]:
         inv = self.cockpit.inventory

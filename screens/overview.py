@@ -59,16 +59,16 @@ class OverviewScreen(CockpitScreen):
                                          f"{len(snap.inference_services)} InferenceServices"))
                 continue
             if s.kind == "local":
-                snap = inv.local.get(s.name)
+                here = inv.local.get(s.name)
                 lines.append(Content.from_markup(
                     f"  [b]$name[/] [$muted]this machine · $host[/]  [{colour}]$state[/]", name=s.name,
-                    host=snap.host.hostname if snap else "-", state=h.state.value))
-                if snap:
-                    gpus = (f"{len(snap.gpus)} GPUs (driver {snap.driver_version})" if snap.nvml is NvmlState.OK
-                            else f"{snap.nvml.value}: {snap.nvml_reason}")
-                    lines.append(Content(f"    CPU {snap.host.cpu_percent:.0f}% of {snap.host.cpu_count} · memory "
-                                         f"{fmt.mib(snap.host.memory_used_mib)}/{fmt.mib(snap.host.memory_total_mib)}"
-                                         f" · {gpus}"))
+                    host=here.host.hostname if here else "-", state=h.state.value))
+                if here:
+                    gpu_text = (f"{len(here.gpus)} GPUs (driver {here.driver_version})" if here.nvml is NvmlState.OK
+                                else f"{here.nvml.value}: {here.nvml_reason}")
+                    lines.append(Content(f"    CPU {here.host.cpu_percent:.0f}% of {here.host.cpu_count} · memory "
+                                         f"{fmt.mib(here.host.memory_used_mib)}/{fmt.mib(here.host.memory_total_mib)}"
+                                         f" · {gpu_text}"))
                 continue
             if s.kind == "mlflow":
                 lines.append(Content.from_markup(
