@@ -14,7 +14,8 @@ def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         names = [s.name for s in ctx.hub.sources()]
         # a cheap real call per source, so the health shown is measured now, not remembered
-        ctx.hub.call_many([s.name for s in ctx.hub.sources("machines")], lambda b: b.ping())
+        ctx.hub.call_many(names, lambda b: b.ping())  # the first call may build the backend (SDK import)
+        ctx.hub.call_many(names, lambda b: b.ping())  # this one measures the round trip
         rows, data = [], []
         for name in names:
             cfg = ctx.hub.source(name)
