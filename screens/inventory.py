@@ -101,7 +101,8 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
         cluster_errors: dict[str, str] = {}
         registry_errors: dict[str, str] = {}
         metrics_errors: dict[str, str] = {}
-        for source, got in done.items():
+        for source in [s for s in sources if s in done]:  # config order, whatever order they answered in
+            got = done[source]
             if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
                 where = errors if source in machine_sources else (
                     registry_errors if source in registries else metrics_errors if source in locals_

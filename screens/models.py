@@ -92,7 +92,9 @@ class ModelsScreen(DetailTableScreen):
         Binding("h", "history", "History", id="models.history"),
         Binding("d", "toggle_detail", "Detail", id="models.detail"),
     ]
-    _versions: dict[str, list[ModelVersion]]
+    _versions: dict[str, tuple[RegisteredModel, list[ModelVersion]]]
+    """Versions per model, with the model record they were read for: read again only when that
+    record changed (an alias moved, a version was added), not on every poll."""
 
     def on_mount(self) -> None:
         self._versions = {}
@@ -105,7 +107,8 @@ class ModelsScreen(DetailTableScreen):
         now = hub.now()
         rows = [model_row(m, inv, now, colours.get(m.source)) for m in sorted(inv.all_models(),
                                                                              key=lambda m: (m.source, m.name))]
-        self._versions.clear()  # a poll may have moved aliases: versions are read again when shown
+        current = {m.ref: m for m in inv.all_models()}
+        self._versions = {ref: got for ref, got in self._versions.items() if current.get(ref) == got[0]}
         self.show_rows(rows, noun="models", configured=bool(hub.sources("registry")),
                        unconfigured='no model registry: add [sources.NAME] kind = "mlflow" to config.toml (see '
                                     "README) or run cockpit --demo",
@@ -124,10 +127,10 @@ class ModelsScreen(DetailTableScreen):
         m = next((m for m in self.cockpit.inventory.all_models() if m.ref == ref), None)
         if m is None:
             return None
-        versions = self._versions.get(ref)
-        if versions is None:
+        cached = self._versions.get(ref)
+        if cached is None:
             self.run_worker(lambda: self._load_versions(m), thread=True, group="versions", exit_on_error=False)
-        return model_detail(m, versions, self.cockpit.inventory, self.cockpit.hub.now())
+        return model_detail(m, cached[1] if cached else None, self.cockpit.inventory, self.cockpit.hub.now())
 
     def _load_versions(self, m: RegisteredModel) -> None:
         try:
@@ -137,7 +140,7 @@ class ModelsScreen(DetailTableScreen):
             return
 
         def done() -> None:
-            self._versions[m.ref] = versions
+            self._versions[m.ref] = (m, versions)
             if self.table.cursor_key == m.ref:
                 self.show_detail()
 
