@@ -202,8 +202,7 @@ class KubeBackend:
         if to_revision not in rss:
             raise NotFound(f"{self.source}: deployment {ns}/{name} has no revision {to_revision} "
                            f"(revisions: {', '.join(map(str, numbers)) or 'none'})")
-        template = copy.deepcopy(rss[to_revision]["spec"]["template"])
-        template.get("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
+        template = _strip_hash(rss[to_revision]["spec"]["template"])
         same = _strip_hash(d["spec"]["template"]) == template
         return tr.revision(rss[to_revision]), template, same
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import CLUSTER_OPT, snapshots, with_kind_errors
-from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import BackendError, BackendTimeout, BadInput, CockpitError
 from cockpit.model_kube import Deployment, RolloutState
 from cockpit.serialize import to_jsonable
@@ -141,7 +141,7 @@ def _scale(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     summary = f"scale {ref} from {d.replicas} to {n} replicas"
     return Plan("deploy scale", summary, run, mutating=True, source=source, target=ref,
-                confirm=summary[0].upper() + summary[1:] + "?", previous={"replicas": d.replicas},
+                confirm=question(summary), previous={"replicas": d.replicas},
                 new={"replicas": n}, warnings=tuple(warnings), noop=noop)
 
 
@@ -173,7 +173,7 @@ def _rollback(ctx: Context, args: Mapping[str, Any]) -> Plan:
     summary = (f"roll back {ref} from revision {d.revision} ({','.join(d.images)}) to revision {rev.number} "
                f"({images}{model})")
     return Plan("deploy rollback", summary, run, mutating=True, source=source, target=ref,
-                confirm=summary[0].upper() + summary[1:] + "?",
+                confirm=question(summary),
                 previous={"revision": d.revision, "images": list(d.images), "model": d.model},
                 new={"from_revision": rev.number, "images": list(rev.images), "model": rev.model}, noop=noop)
 

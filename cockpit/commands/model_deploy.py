@@ -8,7 +8,7 @@ from typing import Any
 
 from cockpit.commands.deploy import NO_WAIT, TIMEOUT, changed
 from cockpit.commands.models import MODEL, check_alias
-from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
 from cockpit.commands.serving import isvc_dict, traffic_text
 from cockpit.contracts import BadInput, NotFound
 from cockpit.model_kube import Deployment, InferenceService
@@ -70,7 +70,7 @@ def _image_tag(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: ModelVe
 
     summary = f"deploy {mv.name} {how} to {d.ref}: {container} image {current} -> {image}"
     return Plan("model deploy", summary, run, mutating=True, source=d.source, target=d.ref,
-                confirm=summary[0].upper() + summary[1:] + f" ({d.replicas} pods roll)?",
+                confirm=question(summary, f" ({d.replicas} pods roll)"),
                 previous={"image": current}, new={"image": image, "version": mv.version}, noop=noop)
 
 
@@ -96,7 +96,7 @@ def _to_deployment(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: Mod
 
     summary = f"deploy {mv.name} {how} to {d.ref}: {container} env {key} {d.model or '(unset)'} -> {uri}"
     return Plan("model deploy", summary, run, mutating=True, source=d.source, target=d.ref,
-                confirm=summary[0].upper() + summary[1:] + f" ({d.replicas} pods roll)?",
+                confirm=question(summary, f" ({d.replicas} pods roll)"),
                 previous={"model": d.model or None, "env": f"{container}:{key}"},
                 new={"model": uri, "version": mv.version}, noop=noop)
 
@@ -120,7 +120,7 @@ def _to_isvc(ctx: Context, i: InferenceService, mv: ModelVersion, how: str, ref:
 
     summary = f"deploy {mv.name} {how} to {ref}: storageUri {i.storage_uri or '(unset)'} -> {storage}"
     return Plan("model deploy", summary, run, mutating=True, source=i.source, target=ref,
-                confirm=summary[0].upper() + summary[1:] + "?", previous={"storageUri": i.storage_uri or None},
+                confirm=question(summary), previous={"storageUri": i.storage_uri or None},
                 new={"storageUri": storage, "version": mv.version}, warnings=tuple(warnings), noop=noop)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.audit import current_user
 from cockpit.commands.common import gather, sources_of
-from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import BadInput, NotFound
 from cockpit.model_registry import ModelVersion, RegisteredModel, RunData
 from cockpit.serialize import to_jsonable
@@ -134,7 +134,7 @@ def _move(ctx: Context, command: str, source: str, name: str, alias: str, versio
                        new={"alias": alias, "version": version})
 
     return Plan(command, summary, run, mutating=True, source=source, target=ref,
-                confirm=summary[0].upper() + summary[1:] + "?", previous={"alias": alias, "version": previous},
+                confirm=question(summary), previous={"alias": alias, "version": previous},
                 new={"alias": alias, "version": version}, warnings=warnings, noop=noop)
 
 

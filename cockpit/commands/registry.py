@@ -324,6 +324,11 @@ class Registry:
         ))
 
 
+def question(summary: str, tail: str = "") -> str:
+    """A plan's summary as the confirmation question: `scale x from 2 to 4` -> `Scale x from 2 to 4?`."""
+    return summary[:1].upper() + summary[1:] + tail + "?"
+
+
 def plan_dict(plan: Plan) -> dict[str, Any]:
     return {"plan": plan.summary, "target": plan.target, "source": plan.source, "previous": plan.previous,
             "new": plan.new, "warnings": list(plan.warnings)}

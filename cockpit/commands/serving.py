@@ -8,7 +8,7 @@ from typing import Any
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import CLUSTER_OPT, snapshots, with_kind_errors
-from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import BadInput
 from cockpit.model_kube import Hpa, InferenceService
 from cockpit.serialize import to_jsonable
@@ -55,7 +55,7 @@ def _hpa_set(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     summary = f"set the autoscaler {ref} from {h.min_replicas}..{h.max_replicas} to {lo}..{hi} replicas"
     return Plan("hpa set", summary, run, mutating=True, source=source, target=ref,
-                confirm=summary[0].upper() + summary[1:] + "?", previous={"min": h.min_replicas, "max": h.max_replicas},
+                confirm=question(summary), previous={"min": h.min_replicas, "max": h.max_replicas},
                 new={"min": lo, "max": hi}, warnings=tuple(warnings), noop=noop)
 
 
@@ -110,7 +110,7 @@ def _canary(command: str, percent_of: Any, verb: str) -> Any:
             percent, f"{percent}% to {latest}, {100 - (percent or 0)}% to {prev}")
         summary = f"{verb} {ref}: canaryTrafficPercent {_pct(i.canary_percent)} -> {_pct(percent)} ({share})"
         return Plan(command, summary, run, mutating=True, source=source, target=ref,
-                    confirm=summary[0].upper() + summary[1:] + "?", previous={"canaryTrafficPercent": i.canary_percent},
+                    confirm=question(summary), previous={"canaryTrafficPercent": i.canary_percent},
                     new={"canaryTrafficPercent": percent}, warnings=tuple(warnings), noop=noop)
 
     return planner

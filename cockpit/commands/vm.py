@@ -8,7 +8,7 @@ from typing import Any
 
 from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
-from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, BadInput
 from cockpit.model import Machine, MachineState, ProvisionSpec
 from cockpit.serialize import machine_to_dict, to_jsonable
@@ -149,7 +149,7 @@ def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
                        new=machine_to_dict(m))
 
     return Plan("vm provision", summary, run, mutating=True, source=source, target=ref,
-                confirm=summary[0].upper() + summary[1:] + "?", warnings=tuple(warnings), previous=None,
+                confirm=question(summary), warnings=tuple(warnings), previous=None,
                 new=to_jsonable(spec))
 
 

@@ -19,7 +19,6 @@ from cockpit.sandbox.kube.selectors import label_selector
 from cockpit.sandbox.kube.store import ApiError, Obj, Store, now_rfc3339
 
 REVISION = "deployment.kubernetes.io/revision"
-GPU = "nvidia.com/gpu"
 
 
 def _t(group: str, version: str, plural: str) -> ResourceType:
