@@ -17,7 +17,7 @@ from cockpit.commands.serving import traffic_text
 from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of
 from screens.detail_table import NO_CLUSTER, DetailTableScreen
 from screens.widgets.dialogs import PickScreen
-from screens.widgets.virtual_table import Column, Row
+from screens.widgets.virtual_table import Column, Row, tag_style
 
 ROLLOUT_STYLE = {"complete": "vt--good", "progressing": "vt--warn", "failed": "vt--bad", "paused": "vt--warn",
                  "scaled to 0": "vt--dim", "ready": "vt--good", "not ready": "vt--bad"}
@@ -54,7 +54,7 @@ def deploy_row(d: Deployment, h: Hpa | None, now: datetime, colour: str | None) 
         "deploy", f"{d.namespace}/{d.name}", d.source, f"{d.ready}/{d.replicas}", d.rollout.value, str(d.revision),
         gpus_text(d), "-", hpa_text(h), d.model or "-",
         ",".join(d.images), fmt.age(d.created_at, now),
-    ), style=f"vt--tag-{colour}" if colour else None)
+    ), style=tag_style(colour))
 
 
 def isvc_row(i: InferenceService, now: datetime, colour: str | None) -> Row:
@@ -63,7 +63,7 @@ def isvc_row(i: InferenceService, now: datetime, colour: str | None) -> Row:
         "isvc", f"{i.namespace}/{i.name}", i.source, "True" if i.ready else "False",
         "ready" if i.ready else "not ready", rev or "-", str(i.gpus) if i.gpus else "-", traffic_text(i), "-",
         i.storage_uri or "-", i.model_format or "-", fmt.age(i.created_at, now),
-    ), style=f"vt--tag-{colour}" if colour else None)
+    ), style=tag_style(colour))
 
 
 def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[KubeNode, ...] = ()) -> Content:
@@ -141,7 +141,7 @@ class DeploymentsScreen(DetailTableScreen):
     def inventory_changed(self) -> None:
         inv = self.cockpit.inventory
         hub = self.cockpit.hub
-        colours = {s.name: s.colour for s in hub.sources()}
+        colours = self.source_colours()
         now = hub.now()
         hpas = self._hpas()
         rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source))

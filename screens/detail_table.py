@@ -57,6 +57,10 @@ class DetailTableScreen(TableScreen):
     def table_widget(self) -> VirtualTable:
         return self.table
 
+    def source_colours(self) -> dict[str, str | None]:
+        """Each source's tag colour (config), for the rows' first column."""
+        return {s.name: s.colour for s in self.cockpit.hub.sources()}
+
     # -- what each screen provides --------------------------------------------------------------
     def summary_text(self) -> str:
         return ""

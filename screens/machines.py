@@ -16,7 +16,7 @@ from textual.content import Content
 from cockpit import format as fmt
 from cockpit.model import Machine, MachineState
 from screens.detail_table import DetailTableScreen
-from screens.widgets.virtual_table import Column, Row
+from screens.widgets.virtual_table import Column, Row, tag_style
 
 STATE_STYLE = {
     MachineState.RUNNING.value: "vt--good", MachineState.STOPPED.value: "vt--dim",
@@ -48,7 +48,7 @@ def machine_row(m: Machine, now: datetime, colour: str | None) -> Row:
         m.name, m.source, m.state.value, str(m.vcpus), fmt.mib(m.memory_mib), fmt.gpu_summary(m.gpus) or "-",
         fmt.percent(m.cpu_percent), ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location,
         " ".join(f"{k}={v}" for k, v in m.tags),
-    ), style=f"vt--tag-{colour}" if colour else None)
+    ), style=tag_style(colour))
 
 
 class MachinesScreen(DetailTableScreen):
@@ -73,7 +73,7 @@ class MachinesScreen(DetailTableScreen):
     def inventory_changed(self) -> None:
         inv = self.cockpit.inventory
         hub = self.cockpit.hub
-        colours = {s.name: s.colour for s in hub.sources()}
+        colours = self.source_colours()
         now = hub.now()
         machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
         self.show_rows([machine_row(m, now, colours.get(m.source)) for m in machines], noun="machines",

@@ -18,7 +18,7 @@ from cockpit.model_registry import ModelVersion, RegisteredModel
 from screens.detail_table import DetailTableScreen
 from screens.inventory import Inventory
 from screens.widgets.dialogs import PickScreen
-from screens.widgets.virtual_table import Column, Row
+from screens.widgets.virtual_table import Column, Row, tag_style
 
 COLUMNS = (
     Column("name", "MODEL", min_width=8, max_width=28, priority=0),
@@ -49,7 +49,7 @@ def model_row(m: RegisteredModel, inv: Inventory, now: datetime, colour: str | N
         " ".join(f"{a}=v{v}" for a, v in m.aliases) or "-",
         f"{serving} workload{'s' if serving != 1 else ''}" if serving else "-", fmt.age(m.updated_at, now),
         m.description.splitlines()[0] if m.description else "-",
-    ), style=f"vt--tag-{colour}" if colour else None)
+    ), style=tag_style(colour))
 
 
 def model_detail(m: RegisteredModel, versions: list[ModelVersion] | None, inv: Inventory, now: datetime) -> Content:
@@ -103,7 +103,7 @@ class ModelsScreen(DetailTableScreen):
     def inventory_changed(self) -> None:
         inv = self.cockpit.inventory
         hub = self.cockpit.hub
-        colours = {s.name: s.colour for s in hub.sources()}
+        colours = self.source_colours()
         now = hub.now()
         rows = [model_row(m, inv, now, colours.get(m.source)) for m in sorted(inv.all_models(),
                                                                              key=lambda m: (m.source, m.name))]

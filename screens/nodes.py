@@ -18,7 +18,7 @@ from cockpit import format as fmt
 from cockpit.commands.nodes import gpu_text, product
 from cockpit.model_kube import Deployment, KubeNode, owning_deployment
 from screens.detail_table import NO_CLUSTER, DetailTableScreen
-from screens.widgets.virtual_table import Column, Row
+from screens.widgets.virtual_table import Column, Row, tag_style
 
 
 def _status_style(value: str) -> str | None:
@@ -59,7 +59,7 @@ def node_row(n: KubeNode, now: datetime, colour: str | None) -> Row:
         str(n.gpu_free) if n.gpu_allocatable else "-", f"{n.cpu_requested_m / 1000:g}/{n.cpu_allocatable_m / 1000:g}",
         fmt.mib(n.memory_allocatable_mib), str(len(n.pods)), n.instance_type or "-", n.version,
         fmt.age(n.created_at, now),
-    ), style=f"vt--tag-{colour}" if colour else None)
+    ), style=tag_style(colour))
 
 
 def gpu_totals(nodes: list[KubeNode]) -> str:
@@ -94,7 +94,7 @@ class NodesScreen(DetailTableScreen):
     def inventory_changed(self) -> None:
         inv = self.cockpit.inventory
         hub = self.cockpit.hub
-        colours = {s.name: s.colour for s in hub.sources()}
+        colours = self.source_colours()
         nodes = [n for n in inv.nodes() if not self.gpu_only or n.gpu_capacity or n.mig]
         nodes.sort(key=lambda n: (n.source, n.name))
         now = hub.now()

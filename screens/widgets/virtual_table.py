@@ -37,6 +37,11 @@ class Column:
     """Cell value -> a component class of this widget (e.g. `vt--good`), for state colours."""
 
 
+def tag_style(colour: str | None) -> str | None:
+    """The component class that colours a row's first column in its source's tag colour."""
+    return f"vt--tag-{colour}" if colour else None
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     key: Hashable
