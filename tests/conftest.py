@@ -146,3 +146,10 @@ def db(seeded_db: Path, tmp_path: Path) -> Path:
     path = tmp_path / "registry.db"
     shutil.copy(seeded_db, path)
     return path
+
+
+def audit_entries(ctx):  # type: ignore[no-untyped-def]
+    """The audit log a command context wrote, as dicts, oldest first."""
+    from dataclasses import asdict
+
+    return [asdict(e) for e in ctx.audit.read()[0]]

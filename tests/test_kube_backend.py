@@ -15,7 +15,7 @@ from cockpit.config import Config
 from cockpit.hub import Hub
 from cockpit.sandbox import kube_source
 from cockpit.sandbox.kube.server import KubeFake
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, audit_entries
 from tests.kube_helpers import eventually, kget, kubectl, kubectl_missing
 
 
@@ -32,12 +32,6 @@ def khub(kube: KubeFake, tmp_path: Path) -> Iterator[Hub]:
 @pytest.fixture
 def kctx(khub: Hub) -> Context:
     return Context(hub=khub, audit=AuditLog(khub.config.audit_path), origin="script")
-
-
-def audit(kctx: Context) -> list[dict[str, Any]]:
-    import dataclasses
-
-    return [dataclasses.asdict(e) for e in kctx.audit.read()[0]]
 
 
 def run(registry: Any, kctx: Context, line: str, **kw: Any) -> Any:
@@ -154,7 +148,7 @@ def test_scale_restart_set_image_and_rollback_read_back_with_kubectl(registry: A
     assert kget(kube, "deploy", "llama-70b", "-n", "inference")["spec"]["template"]["spec"]["containers"][0][
         "image"] == "vllm/vllm-openai:v0.6.1"
 
-    entries = audit(kctx)
+    entries = audit_entries(kctx)
     by_cmd = {e["command"]: e for e in entries}
     assert by_cmd["deploy scale"]["previous"] == {"replicas": 2}
     assert by_cmd["deploy set-image"]["previous"] == {"images": {"embedder":
@@ -190,7 +184,7 @@ def test_cordon_uncordon_and_drain_with_a_pdb(registry: Any, kctx: Context, kube
     run(registry, kctx, "node drain gpu-prod/a100-01 --timeout 5s")
     kube.controller.wait_idle()
     assert not (pods_before & {p["metadata"]["name"] for p in kget(kube, "pods", "-A")["items"]})
-    drains = [e for e in audit(kctx) if e["command"] == "node drain"]
+    drains = [e for e in audit_entries(kctx) if e["command"] == "node drain"]
     assert drains[-1]["previous"]["unschedulable"] is True and drains[0]["result"] == "failed"
 
 
@@ -214,7 +208,7 @@ def test_hpa_set_and_isvc_canary_promote_rollback(registry: Any, kctx: Context, 
     assert "canaryTrafficPercent" not in isvc["spec"]["predictor"]
     assert [t["percent"] for t in isvc["status"]["components"]["predictor"]["traffic"]] == [100]
     assert r.outcome.new == {"canaryTrafficPercent": None}
-    prev = [e["previous"] for e in audit(kctx) if e["command"].startswith("isvc")]
+    prev = [e["previous"] for e in audit_entries(kctx) if e["command"].startswith("isvc")]
     assert prev == [{"canaryTrafficPercent": 10}, {"canaryTrafficPercent": 30}, {"canaryTrafficPercent": 0}]
 
 
@@ -235,7 +229,7 @@ def test_hpa_set_and_isvc_canary_promote_rollback(registry: Any, kctx: Context, 
 def test_bad_input_gives_one_clear_line(registry: Any, kctx: Context, line: str, error: str) -> None:
     r = registry.run_line(line, kctx, yes=True)
     assert r.status in ("invalid", "failed") and r.error == error
-    assert audit(kctx) == []
+    assert audit_entries(kctx) == []
 
 
 def test_namespaces_from_config_limit_the_namespaced_kinds(kube: KubeFake, tmp_path: Path) -> None:

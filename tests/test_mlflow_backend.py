@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from cockpit.audit import AuditLog
 from cockpit.commands import Context
 from cockpit.config import Config, SourceConfig
 from cockpit.hub import Hub
-from tests.conftest import FIXED_NOW, ROOT
+from tests.conftest import FIXED_NOW, ROOT, audit_entries
 
 
 def hub_on(db: Path, tmp_path: Path) -> Hub:
@@ -37,10 +36,6 @@ def client(db: Path) -> Any:
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
-
-
-def audit(ctx: Context) -> list[dict[str, Any]]:
-    return [asdict(e) for e in ctx.audit.read()[0]]
 
 
 def test_models_versions_and_aliases(registry: Any, mctx: Context) -> None:
@@ -68,7 +63,7 @@ def test_promote_and_rollback_round_trip_read_back(registry: Any, mctx: Context,
     assert c.get_registered_model("fraud-detector").aliases["production"] in (5, "5")
     history = json.loads(c.get_registered_model("fraud-detector").tags["cockpit.alias_history.production"])
     assert history[-1]["version"] == 5 and history[-1]["previous"] == 4
-    assert audit(mctx)[-1]["previous"] == {"alias": "production", "version": 4}
+    assert audit_entries(mctx)[-1]["previous"] == {"alias": "production", "version": 4}
 
     # a new cockpit (a restart) rolls back from what the server kept
     mctx.hub.close()
@@ -88,11 +83,11 @@ def test_promote_and_rollback_round_trip_read_back(registry: Any, mctx: Context,
 def test_promoting_the_holder_is_a_noop_and_tags_round_trip(registry: Any, mctx: Context, db: Path) -> None:
     r = registry.run_line("model promote fraud-detector 4 --alias production", mctx, yes=True)
     assert r.status == "ok" and r.outcome.text == "reg/fraud-detector: production already points at v4"
-    assert audit(mctx) == []
+    assert audit_entries(mctx) == []
     r = registry.run_line("model tag fraud-detector owner=risk --version 5", mctx, yes=True)
     assert r.status == "ok"
     assert client(db).get_model_version("fraud-detector", "5").tags["owner"] == "risk"
-    assert audit(mctx)[-1]["previous"] == {"owner": None}
+    assert audit_entries(mctx)[-1]["previous"] == {"owner": None}
 
 
 def test_compare_marks_differences(registry: Any, mctx: Context) -> None:
@@ -117,7 +112,7 @@ def test_compare_marks_differences(registry: Any, mctx: Context) -> None:
 def test_bad_input_is_one_clear_line(registry: Any, mctx: Context, line: str, error: str) -> None:
     r = registry.run_line(line, mctx, yes=True)
     assert r.status in ("invalid", "failed") and r.error == error
-    assert audit(mctx) == []
+    assert audit_entries(mctx) == []
 
 
 def test_script_mode_promotes_with_yes_and_refuses_without(db: Path, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ InferenceService in the Kubernetes fake, read back with kubectl and MlflowClient
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from cockpit.config import Config, SourceConfig
 from cockpit.hub import Hub
 from cockpit.sandbox import kube_source
 from cockpit.sandbox.kube.server import KubeFake
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, audit_entries
 from tests.kube_helpers import kget, kubectl_missing
 
 pytestmark = kubectl_missing
@@ -55,7 +54,7 @@ def test_promote_deploy_watch_and_roll_back(registry: Any, ctx: Context, kube: K
     assert again.outcome.text == "gpu-prod/inference/llama-70b already serves models:/llama-70b-chat/7"
     ok(registry, ctx, "deploy rollback gpu-prod/inference/llama-70b")  # the watch says it misbehaves: back
     assert model_env(kube) == "models:/llama-70b-chat/8"
-    entries = [asdict(e) for e in ctx.audit.read()[0]]
+    entries = audit_entries(ctx)
     assert [e["command"] for e in entries] == ["model promote", "model deploy", "deploy rollback"]
     assert entries[1]["previous"] == {"model": "models:/llama-70b-chat/8", "env": "llama-70b:MODEL_URI"}
     assert entries[1]["new"]["rollout"] == "complete"
@@ -91,4 +90,4 @@ def test_deploy_by_image_tag(registry: Any, ctx: Context, kube: KubeFake) -> Non
     assert r.status == "ok", r.error
     image = kget(kube, "deploy", "router", "-n", "inference")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "ghcr.io/example/router:v5"
-    assert [asdict(e) for e in ctx.audit.read()[0]][-1]["previous"] == {"image": "ghcr.io/example/router:2.1.0"}
+    assert audit_entries(ctx)[-1]["previous"] == {"image": "ghcr.io/example/router:2.1.0"}
