@@ -192,7 +192,8 @@ def _source(name: str, body: Mapping[str, Any], text: str, path: Path, kinds: Ma
     except ValidationError as e:
         raise _as_config_error(e, text, path, loc) from None
     common = set(common_model.model_fields)
-    settings = {k: getattr(v, k) for k in type(v).model_fields if k not in common}
+    dumped = v.model_dump()  # nested models (a panel list) become plain dicts for the backend
+    settings = {k: dumped[k] for k in type(v).model_fields if k not in common}
     return SourceConfig(name=name, kind=kind, read_only=v.read_only, timeout_seconds=v.timeout_seconds,
                         colour=v.colour, label=v.label, settings=settings)
 

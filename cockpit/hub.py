@@ -50,6 +50,7 @@ KINDS: dict[str, KindInfo] = {
     "kubernetes": KindInfo("backends.kubernetes", frozenset({"clusters"}), "kubernetes"),
     "mlflow": KindInfo("backends.mlflow", frozenset({"registry"}), "mlflow"),
     "local": KindInfo("backends.local", frozenset({"metrics"}), ""),
+    "prometheus": KindInfo("backends.prometheus", frozenset({"series"}), "prometheus"),
 }
 """How a kind maps to its backend module (imported by name, only when used) and its roles."""
 

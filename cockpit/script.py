@@ -79,7 +79,7 @@ def _emit(r: Result, n: int, name: str, opts: ScriptOptions, out: IO[str], err: 
         return
     if r.outcome.table is not None:
         out.write(render_table(r.outcome.table))
-    elif r.outcome.text:
+    if r.outcome.text:  # with a table, the notes under it (a source without a driver, a missing series)
         out.write(r.outcome.text.rstrip("\n") + "\n")
     if r.plan is not None and r.status == "ok" and r.plan.warnings:
         for w in r.plan.warnings:

@@ -28,6 +28,9 @@ from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from themes import STYLESHEET, THEMES, theme_name
 
+METRICS_REFRESH_S = 2.0
+"""How often the Metrics screen asks its sources while it is shown (the main poll is slower)."""
+
 VIEW_ALIASES = {
     "overview": "overview", "o": "overview", "home": "overview",
     "machines": "machines", "m": "machines", "vms": "machines",
@@ -91,6 +94,11 @@ class CockpitApp(App[int]):
         self._polling = False
         self._poll_again = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.metrics_window: float | None = None
+        """The Metrics screen's window and step (None: each Prometheus source's own, else 1h and ~60 points)."""
+        self.metrics_step: float | None = None
+        self.metrics_refresh_s = METRICS_REFRESH_S
+        self._metrics_polling = False
         self._unsubscribe: list[Callable[[], None]] = []
         for t in THEMES.values():
             self.register_theme(t)
@@ -168,6 +176,34 @@ class CockpitApp(App[int]):
             self._cluster_again = False
             self.set_timer(0.3, self._request_cluster_refresh)
 
+    # -- metrics: a faster loop of their own while the Metrics screen is up -----------------
+    def request_metrics_poll(self) -> None:
+        if self._metrics_polling or self._polling:
+            return  # the main poll asks the metrics sources too; never two questions at once
+        self._metrics_polling = True
+        self.run_worker(self._poll_metrics, thread=True, group="metrics", exit_on_error=False)
+
+    def _poll_metrics(self) -> None:
+        try:
+            inv = poll(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
+                       metrics_only=True)
+        except Exception as e:  # a bug must not stop the updates; show it
+            self.call_from_thread(self.notify, f"metrics refresh failed: {e}", severity="error")
+            inv = None
+        self.call_from_thread(self._metrics_done, inv)
+
+    def _metrics_done(self, inv: Inventory | None) -> None:
+        from dataclasses import replace
+
+        self._metrics_polling = False
+        if inv is None:
+            return
+        # only the metrics fields: a main poll may have landed newer clusters meanwhile
+        self.inventory = replace(self.inventory, local=inv.local, series=inv.series, local_history=inv.local_history,
+                                 metrics_errors=inv.metrics_errors, series_errors=inv.series_errors,
+                                 answered=self.inventory.answered | inv.answered)
+        self._for_screens(lambda s: s.inventory_changed())
+
     # -- polling: one loop that reschedules itself when it finishes (no overlapping polls) ----
     def request_poll(self, delay: float = 0.0) -> None:
         if self._polling:
@@ -184,7 +220,8 @@ class CockpitApp(App[int]):
 
     def _poll(self) -> None:
         try:
-            inv = poll(self.hub, self.inventory, lambda partial: self.call_from_thread(self._poll_partial, partial))
+            inv = poll(self.hub, self.inventory, lambda partial: self.call_from_thread(self._poll_partial, partial),
+                       window_s=self.metrics_window, step_s=self.metrics_step)
         except Exception as e:  # a bug must not stop the loop; show it and keep polling
             self.call_from_thread(self.notify, f"refresh failed: {e}", severity="error")
             inv = self.inventory

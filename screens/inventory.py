@@ -7,18 +7,21 @@ Kubernetes sources answer from their watch caches, so polling them costs no API 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cockpit import promql
 from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.model import HostGpu, Machine, Template
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
-from cockpit.model_metrics import LocalSnapshot
+from cockpit.model_metrics import LocalSnapshot, PromSnapshot
 from cockpit.model_registry import RegisteredModel
+from cockpit.secrets import redact_uri
 
 SNAPSHOT_WAIT_S = 5.0
 """How long a first poll waits for a cluster's initial lists (the rest arrive by watch)."""
@@ -40,6 +43,10 @@ class Inventory:
     metrics_errors: dict[str, str] = field(default_factory=dict)
     answered: frozenset[str] = frozenset()
     """Sources that have answered at least once (a screen may say "no X" once its sources did)."""
+    series: dict[str, PromSnapshot] = field(default_factory=dict)
+    series_errors: dict[str, str] = field(default_factory=dict)
+    local_history: dict[tuple[str, int], tuple[float, ...]] = field(default_factory=dict)
+    """Each local GPU's utilisation at each poll, newest last (NVML keeps no history of its own)."""
 
     def has_answered(self, sources: list[str]) -> bool:
         return self.loaded or any(s in self.answered for s in sources)
@@ -72,6 +79,28 @@ class Inventory:
         return [i for c in self.clusters.values() for i in c.inference_services]
 
 
+LOCAL_HISTORY = 120
+METRIC_KINDS = frozenset({"local", "prometheus"})
+
+
+def _question(hub: Hub, name: str, window_s: float | None, step_s: float | None) -> Callable[[Any], Any]:
+    cfg = hub.source(name)
+    if cfg.kind != "prometheus":
+        return _ask
+    url = redact_uri(str(cfg.settings.get("url", "")))
+    return lambda backend: promql.snapshot(backend, name, cfg.settings, url, window_s, step_s)
+
+
+def _history(previous: dict[tuple[str, int], tuple[float, ...]], snap: LocalSnapshot
+             ) -> dict[tuple[str, int], tuple[float, ...]]:
+    out = dict(previous)
+    for g in snap.gpus:
+        key = (snap.source, g.index)
+        value = g.utilization if g.utilization is not None else math.nan
+        out[key] = (*out.get(key, ())[-(LOCAL_HISTORY - 1):], value)
+    return out
+
+
 def _ask(backend: Any) -> Any:
     if backend.kind == "kubernetes":
         return backend.snapshot(wait=SNAPSHOT_WAIT_S)
@@ -82,34 +111,44 @@ def _ask(backend: Any) -> Any:
     return backend.list_machines(), backend.host_gpus(), backend.templates()
 
 
-def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] | None = None) -> Inventory:
+def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] | None = None, *,
+         window_s: float | None = None, step_s: float | None = None, metrics_only: bool = False) -> Inventory:
     """Blocking: ask every source for what it holds (runs in a thread). Sources answer at their
     own pace; `on_partial` gets the picture after each answer, so a slow source (mlflow's first
     import, a cluster's first lists) never holds back the others on screen."""
     machine_sources = {s.name for s in hub.sources("machines")}
     registries = {s.name for s in hub.sources("registry")}
     locals_ = {s.name for s in hub.sources() if s.kind == "local"}
+    series_sources = {s.name for s in hub.sources("series")}
     sources = [s.name for s in hub.sources() if s.name in machine_sources or s.kind == "kubernetes"
-               or s.name in registries or s.name in locals_]
+               or s.name in registries or s.name in locals_ or s.name in series_sources]
+    if metrics_only:  # the Metrics screen's faster loop: the other sources keep their last answer
+        sources = [s for s in sources if s in locals_ or s in series_sources]
     answers: dict[str, Any] = {}
     lock = threading.Lock()
 
     def build(done: dict[str, Any], loaded: bool) -> Inventory:
         machines, gpus, templates = dict(previous.machines), dict(previous.gpus), dict(previous.templates)
         clusters, models, local = dict(previous.clusters), dict(previous.models), dict(previous.local)
-        errors: dict[str, str] = {}
-        cluster_errors: dict[str, str] = {}
-        registry_errors: dict[str, str] = {}
+        series, history = dict(previous.series), previous.local_history
+        kept = not metrics_only
+        errors = {} if kept else dict(previous.errors)
+        cluster_errors = {} if kept else dict(previous.cluster_errors)
+        registry_errors = {} if kept else dict(previous.registry_errors)
         metrics_errors: dict[str, str] = {}
+        series_errors: dict[str, str] = {}
         for source in [s for s in sources if s in done]:  # config order, whatever order they answered in
             got = done[source]
             if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
                 where = errors if source in machine_sources else (
                     registry_errors if source in registries else metrics_errors if source in locals_
-                    else cluster_errors)
+                    else series_errors if source in series_sources else cluster_errors)
                 where[source] = got.message
             elif isinstance(got, LocalSnapshot):
                 local[source] = got
+                history = _history(history, got)
+            elif isinstance(got, PromSnapshot):
+                series[source] = got
             elif isinstance(got, ClusterSnapshot):
                 clusters[source] = got
             elif source in registries:
@@ -118,12 +157,13 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
                 machines[source] = tuple(sorted(got[0], key=lambda m: m.name))
                 gpus[source] = tuple(got[1])
                 templates[source] = tuple(got[2])
-        return Inventory(machines, gpus, templates, errors, hub.now(), loaded, clusters, cluster_errors, models,
-                         registry_errors, local, metrics_errors, previous.answered | frozenset(done))
+        return Inventory(machines, gpus, templates, errors, hub.now() if kept else previous.polled_at, loaded,
+                         clusters, cluster_errors, models, registry_errors, local, metrics_errors,
+                         previous.answered | frozenset(done), series, series_errors, history)
 
     def one(name: str) -> None:
         try:
-            got: Any = hub.call(name, _ask)
+            got: Any = hub.call(name, _question(hub, name, window_s, step_s))
         except CockpitError as e:
             got = e
         with lock:
@@ -137,7 +177,7 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
         t.start()
     for t in threads:
         t.join()
-    return build(answers, True)
+    return build(answers, True if not metrics_only else previous.loaded)
 
 
 def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:

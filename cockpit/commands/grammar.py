@@ -136,11 +136,11 @@ def _cluster_prefix(text: str, clusters: list[str], parts: int, form: str) -> tu
 
 
 def parse_duration(text: str, what: str) -> float:
-    """`90s`, `5m`, `1h`, or bare seconds."""
-    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", text)
+    """`90s`, `5m`, `1h`, `7d`, or bare seconds."""
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", text)
     if not m:
         raise BadInput(f"{what}: {text!r} is not a duration (examples: 30s, 5m, 1h)")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}[m.group(2)]
 
 
 def parse_percent(text: str, what: str) -> int:

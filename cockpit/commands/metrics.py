@@ -1,18 +1,28 @@
-"""`metrics ...`: the local machine's truth now (psutil, NVML); Prometheus queries join later."""
+"""`metrics ...`: the local machine's truth (psutil, NVML) and Prometheus (DCGM GPU series,
+serving latency and throughput, any PromQL). The panel rows here are the Metrics screen's rows
+too, so the screen and `--script` say the same thing."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cockpit import format as fmt
+from cockpit import promql
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import CockpitError
-from cockpit.model_metrics import GpuSample, LocalSnapshot, NvmlState
+from cockpit.contracts import BadInput, CockpitError
+from cockpit.model_metrics import GpuSample, LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
+from cockpit.secrets import redact_uri
 from cockpit.serialize import to_jsonable
+from cockpit.sparkline import bounds, spark
 
 SOURCE_OPT = Param("--source", "only this metrics source", kind="source", metavar="SOURCE")
+TREND_WIDTH = 24
+PANEL_COLUMNS = ("SOURCE", "PANEL", "SERIES", "NOW", "MIN", "MAX", "TREND")
+GPU_COLUMNS = ("SOURCE", "HOST", "GPU", "NAME", "UTIL", "MEMORY", "POWER", "TEMP", "PROCS", "TOP PROCESSES")
 
 
 def gpu_cells(source: str, host: str, g: GpuSample) -> tuple[str, ...]:
@@ -23,22 +33,147 @@ def gpu_cells(source: str, host: str, g: GpuSample) -> tuple[str, ...]:
             ",".join(f"{p.name}({p.pid})" for p in g.processes[:3]) or "-")
 
 
+# -- panel rows: (key, cells, level) -----------------------------------------------------------
+PanelRow = tuple[str, tuple[str, ...], str | None]
+
+LOCAL_SPECS = {
+    "cpu": PanelSpec("cpu", "CPU", "", "%", warn=90.0),
+    "memory": PanelSpec("memory", "Memory", "", "%", warn=90.0, crit=97.0),
+    "gpu_util": PanelSpec("gpu_util", "GPU util", "", "%", warn=90.0),
+    "gpu_mem": PanelSpec("gpu_mem", "GPU memory", "", "%", warn=90.0, crit=97.0),
+    "gpu_power": PanelSpec("gpu_power", "GPU power", "", "W"),
+    "gpu_temp": PanelSpec("gpu_temp", "GPU temp", "", "C", warn=80.0, crit=87.0),
+}
+"""The local machine's figures read like the DCGM panels, so one filter ("GPU util") finds both."""
+
+
+def _stat(values: Sequence[float], pick: Any) -> float | None:
+    finite = [v for v in values if not math.isnan(v)]
+    return pick(finite) if finite else None
+
+
+def series_cells(source: str, spec: PanelSpec, name: str, values: Sequence[float], lo: float, hi: float
+                 ) -> tuple[str, ...]:
+    last = values[-1] if values else None
+    unit = spec.unit
+    return (source, spec.title, name, promql.fmt_value(last, unit), promql.fmt_value(_stat(values, min), unit),
+            promql.fmt_value(_stat(values, max), unit), spark(values, TREND_WIDTH, lo, hi))
+
+
+def prom_rows(snap: PromSnapshot) -> Iterator[PanelRow]:
+    """A row per series of every panel; a panel with no series is one row saying why."""
+    for result in snap.panels:
+        spec = result.spec
+        if not result.series:
+            if result.reason:
+                yield f"{snap.source}/{spec.id}", (snap.source, spec.title, result.reason, "-", "", "", ""), None
+            continue
+        shared = bounds([v for s in result.series for v in s.values], spec.unit)
+        named = sorted(((promql.legend(s, spec), s) for s in result.series), key=lambda p: promql.natural(p[0]))
+        for name, s in named:
+            # percentages share 0..100 so GPUs compare; other units scale per series to show their shape
+            lo, hi = shared if spec.unit == "%" else bounds(s.values, spec.unit)
+            yield (f"{snap.source}/{spec.id}/{name}", series_cells(snap.source, spec, name, s.values, lo, hi),
+                   promql.level(s.last, spec))
+
+
+def local_rows(snap: LocalSnapshot, history: Mapping[tuple[str, int], Sequence[float]]) -> Iterator[PanelRow]:
+    """CPU and memory of the host, then each GPU's utilisation (with its history), memory, power and
+    temperature; without a driver, one row that says so."""
+    h, src = snap.host, snap.source
+    host_values = {"cpu": h.cpu_percent, "memory": 100 * h.memory_used_mib / max(1, h.memory_total_mib)}
+    for key, value in host_values.items():
+        spec = LOCAL_SPECS[key]
+        yield (f"{src}/{key}", series_cells(src, spec, h.hostname, [value], 0, 100), promql.level(value, spec))
+    if snap.nvml is not NvmlState.OK:
+        yield f"{src}/gpu", (src, "GPU", f"{snap.nvml.value}: {snap.nvml_reason}", "-", "", "", ""), None
+        return
+    for g in snap.gpus:
+        name = f"{h.hostname}/gpu{g.index} {g.name}"
+        nan = math.nan
+        figures = {"gpu_util": list(history.get((src, g.index), ())) or [g.utilization or nan],
+                   "gpu_mem": [100 * g.memory_used_mib / max(1, g.memory_total_mib)],
+                   "gpu_power": [g.power_w if g.power_w is not None else nan],
+                   "gpu_temp": [float(g.temperature_c) if g.temperature_c is not None else nan]}
+        for key, values in figures.items():
+            spec = LOCAL_SPECS[key]
+            lo, hi = bounds(values, spec.unit)
+            yield (f"{src}/{key}/{g.index}", series_cells(src, spec, name, values, lo, hi),
+                   promql.level(values[-1], spec))
+
+
+# -- commands ------------------------------------------------------------------------------
+def _prom_sources(ctx: Context, args: Mapping[str, Any]) -> list[str]:
+    names = sources_of(ctx, args, "series")
+    if not names:
+        raise BadInput("no Prometheus source: add [sources.NAME] kind = \"prometheus\", url = ... to config.toml")
+    if args.get("source") and ctx.hub.source(args["source"]).kind != "prometheus":
+        raise BadInput(f"--source {args['source']}: not a Prometheus source")
+    return names
+
+
+def _snap(ctx: Context, name: str, window_s: float | None = None, step_s: float | None = None,
+          kinds: frozenset[str] | None = None) -> Any:
+    cfg = ctx.hub.source(name)
+    url = redact_uri(str(cfg.settings.get("url", "")))
+    return lambda b: [promql.snapshot(b, name, cfg.settings, url, window_s, step_s, kinds=kinds)]
+
+
 def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
+        local_sources = [s for s in sources_of(ctx, args, "metrics")
+                         if not args.get("source") or ctx.hub.source(s).kind == "local"]
         snaps: list[LocalSnapshot]
-        snaps, error = gather(ctx, sources_of(ctx, args, "metrics"), lambda b: [b.snapshot()])
-        rows = tuple(gpu_cells(s.source, s.host.hostname, g) for s in snaps for g in s.gpus)
+        snaps, error = gather(ctx, local_sources, lambda b: [b.snapshot()])
+        rows: list[tuple[str, ...]] = [gpu_cells(s.source, s.host.hostname, g) for s in snaps for g in s.gpus]
         notes = [f"{s.source} ({s.host.hostname}): {s.nvml.value}: {s.nvml_reason}" for s in snaps
                  if s.nvml is not NvmlState.OK]
-        data = [to_jsonable(s) | {"nvml": s.nvml.value} for s in snaps]
-        failed = [n for s, n in zip([s for s in snaps if s.nvml is NvmlState.ERROR], notes, strict=False)]
-        table = Table(("SOURCE", "HOST", "GPU", "NAME", "UTIL", "MEMORY", "POWER", "TEMP", "PROCS", "TOP PROCESSES"),
-                      rows)
-        return Outcome(data=data, table=table if rows or not notes else None,
-                       text="\n".join(notes) or None,
+        data: list[Any] = [to_jsonable(s) | {"nvml": s.nvml.value} for s in snaps]
+        failed = [f"{s.source}: {s.nvml_reason}" for s in snaps if s.nvml is NvmlState.ERROR]
+        proms = [s for s in sources_of(ctx, args, "series") if not args.get("source")
+                 or ctx.hub.source(s).kind == "prometheus"]
+        for name in proms:
+            got = ctx.hub.call_many([name], _snap(ctx, name, 300.0, None, frozenset({promql.GPU_KIND})))[name]
+            if isinstance(got, CockpitError):
+                error = error or got
+                notes.append(got.message)
+                continue
+            prom = got[0]
+            gpus = dcgm_gpus(prom)
+            notes += [f"{name}: {r.reason}" for r in prom.panels if r.spec.id == "gpu_util" and r.reason]
+            rows += [g["cells"] for g in gpus]
+            data.append({"source": name, "kind": "prometheus", "gpus": [g["data"] for g in gpus]})
+        table = Table(GPU_COLUMNS, tuple(rows))
+        return Outcome(data=data, table=table if rows or not notes else None, text="\n".join(notes) or None,
                        error=error or (CockpitError("; ".join(failed)) if failed else None))
 
     return Plan("metrics gpus", "GPU utilisation, memory, power, temperature and processes", run)
+
+
+def dcgm_gpus(snap: PromSnapshot) -> list[dict[str, Any]]:
+    """One entry per GPU (or MIG slice) from the DCGM panels' latest values."""
+    by_unit: dict[tuple[str, ...], dict[str, Any]] = {}
+    for result in snap.panels:
+        for s in result.series:
+            unit = (s.label(snap.cluster_label), s.label(snap.node_label), s.label("gpu"), s.label("GPU_I_ID"))
+            entry = by_unit.setdefault(unit, {"cluster": unit[0], "host": unit[1], "gpu": unit[2], "mig": unit[3],
+                                              "name": s.label("modelName"), "pod": s.label("pod")})
+            entry[result.spec.id] = s.last
+    out = []
+    for _unit, e in sorted(by_unit.items(), key=lambda kv: (kv[0][0], kv[0][1], _num(kv[0][2]), _num(kv[0][3]))):
+        host = f"{e['cluster']}/{e['host']}" if e["cluster"] else e["host"]
+        gpu = f"{e['gpu']}.{e['mig']}" if e["mig"] else e["gpu"]
+        cells = (snap.source, host, gpu, e["name"] + (" (MIG)" if e["mig"] else ""),
+                 promql.fmt_value(e.get("gpu_util"), "%"), promql.fmt_value(e.get("gpu_mem"), "%"),
+                 promql.fmt_value(e.get("gpu_power"), "W"), promql.fmt_value(e.get("gpu_temp"), "C"), "-",
+                 e["pod"] or "-")
+        data = {k: v for k, v in e.items() if v not in ("", None)}
+        out.append({"cells": cells, "data": data})
+    return out
+
+
+def _num(text: str) -> int:
+    return int(text) if text.isdigit() else -1
 
 
 def _host(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -54,7 +189,94 @@ def _host(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("metrics host", "CPU, load and memory of the machines cockpit measures", run)
 
 
+def _series_json(s: Series) -> dict[str, Any]:
+    return {"labels": dict(s.labels), "values": [[t, None if math.isnan(v) else v] for t, v in s.points]}
+
+
+def _query(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    promql_text = str(args["promql"]).strip()
+    if not promql_text:
+        raise BadInput("metrics query: an empty PromQL expression")
+    window: float | None = args.get("range")
+    step: float | None = args.get("step")
+    if step is not None and window is None:
+        raise BadInput("--step: only with --range (an instant query has no step)")
+    if window is not None and step is None:
+        step = promql.default_step(window)
+    if window is not None and step is not None and window / step > 11000:
+        raise BadInput(f"--range {window:g}s --step {step:g}s: over 11,000 points per series "
+                       "(Prometheus' limit): a larger step")
+    sources = _prom_sources(ctx, args)
+
+    def run() -> Outcome:
+        now = time.time()
+
+        def ask(b: Any) -> list[tuple[str, Series]]:
+            found = b.query_range(promql_text, now - window, now, step) if window is not None and step \
+                else b.query(promql_text, now)
+            return [(b.source, s) for s in found]
+
+        found: list[tuple[str, Series]]
+        found, error = gather(ctx, sources, ask)
+        spec = PanelSpec("query", "query", promql_text)
+        rows: list[tuple[str, ...]] = []
+        for src, s in found:
+            name = promql.legend(s, spec)
+            if window is None:
+                rows.append((src, name, promql.fmt_value(s.last, "")))
+            else:
+                lo, hi = bounds(s.values)
+                rows.append((src, name, promql.fmt_value(s.last, ""), promql.fmt_value(_stat(s.values, min), ""),
+                             promql.fmt_value(_stat(s.values, max), ""), spark(s.values, TREND_WIDTH, lo, hi)))
+        columns = ("SOURCE", "SERIES", "VALUE") if window is None else ("SOURCE", "SERIES", "LAST", "MIN", "MAX",
+                                                                         "TREND")
+        data = [{"source": src} | _series_json(s) for src, s in found]
+        return Outcome(data=data, table=Table(columns, tuple(rows)) if rows else None,
+                       text=None if rows or error else "the query returned no series", error=error)
+
+    what = f"range {window:g}s step {step:g}s" if window is not None and step else "instant"
+    return Plan("metrics query", f"{promql_text} ({what})", run)
+
+
+def _panels(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    window: float | None = args.get("window")
+    step: float | None = args.get("step")
+    sources = _prom_sources(ctx, args)
+
+    def run() -> Outcome:
+        rows: list[tuple[str, ...]] = []
+        data: list[Any] = []
+        errors: list[CockpitError] = []
+        for name in sources:
+            got = ctx.hub.call_many([name], _snap(ctx, name, window, step))[name]
+            if isinstance(got, CockpitError):
+                errors.append(got)
+                continue
+            snap = got[0]
+            rows += [cells for _, cells, _ in prom_rows(snap)]
+            data.append({"source": name, "window_s": snap.window_s, "step_s": snap.step_s, "panels": [
+                {"id": r.spec.id, "title": r.spec.title, "query": r.spec.query, "unit": r.spec.unit,
+                 "reason": r.reason or None, "series": [_series_json(s) for s in r.series]} for r in snap.panels]})
+        error = errors[0] if len(errors) == 1 else CockpitError("; ".join(e.message for e in errors)) if errors \
+            else None
+        return Outcome(data=data, table=Table(PANEL_COLUMNS, tuple(rows)), error=error)
+
+    return Plan("metrics panels", "every panel: GPU (DCGM), serving and the config's own", run)
+
+
 def register(reg: Registry) -> None:
-    reg.add(CommandSpec(("metrics", "gpus"), "GPUs of the local machine (NVML): utilisation, memory, power, "
-                        "temperature, processes", _gpus, (SOURCE_OPT,)))
+    reg.add(CommandSpec(("metrics", "gpus"), "GPUs: this machine's (NVML) and every DCGM-exported GPU in "
+                        "Prometheus: utilisation, memory, power, temperature, processes", _gpus, (SOURCE_OPT,)))
     reg.add(CommandSpec(("metrics", "host"), "CPU, load and memory of the local machine", _host, (SOURCE_OPT,)))
+    reg.add(CommandSpec(("metrics", "query"), "run PromQL: an instant query, or a range with --range/--step",
+                        _query, (Param("promql", "the PromQL expression (quote it)", required=True),
+                                 Param("--range", "a range query over this window (1h, 30m, 7d)", kind="duration"),
+                                 Param("--step", "resolution of a range query (default: about 60 points)",
+                                       kind="duration"),
+                                 Param("--source", "only this Prometheus source", kind="source",
+                                       metavar="SOURCE"))))
+    reg.add(CommandSpec(("metrics", "panels"), "every metrics panel (GPU, latency, throughput, errors, the "
+                        "config's own) with now, min, max and a sparkline", _panels,
+                        (Param("--window", "time window (default: the source's, else 1h)", kind="duration"),
+                         Param("--step", "resolution (default: about 60 points)", kind="duration"),
+                         Param("--source", "only this Prometheus source", kind="source", metavar="SOURCE"))))

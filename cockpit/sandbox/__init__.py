@@ -19,6 +19,7 @@ from cockpit.config import Config, SourceConfig, default_state_dir
 
 if TYPE_CHECKING:
     from cockpit.sandbox.kube.server import KubeFake
+    from cockpit.sandbox.prom import LazyPrometheus
 
 LIBVIRT_DIR = Path(__file__).parent / "libvirt"
 
@@ -42,6 +43,12 @@ def kube_source(name: str, kubeconfig: Path, context: str = "admin", *, colour: 
     """A source on one context of a fake's kubeconfig (`admin`, or `viewer` whom RBAC limits)."""
     return SourceConfig(name, "kubernetes", read_only=read_only, timeout_seconds=10, colour=colour, label=label,
                         settings={"kubeconfig": str(kubeconfig), "context": context})
+
+
+def prom_source(name: str, url: str, **settings: object) -> SourceConfig:
+    """A Prometheus source as the config file would give it (the demo's, or a test's)."""
+    return SourceConfig(name, "prometheus", timeout_seconds=20, colour="amber", label="metrics",
+                        settings={"url": url, "window": "1h", "query_timeout": 10.0} | settings)
 
 
 def start_demo_cluster(workdir: Path | None = None, which: str = "prod") -> KubeFake:
@@ -117,7 +124,7 @@ class LazyRegistry:
 
 def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
                 kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None,
-                registry: LazyRegistry | None = None) -> Config:
+                registry: LazyRegistry | None = None, prometheus: LazyPrometheus | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
     from cockpit.config import LOCAL_SOURCE
 
@@ -133,5 +140,8 @@ def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Pat
         sources += (kube_source(name, cluster.kubeconfig, colour=colour, label=label),)
         if isinstance(cluster, LazyCluster):
             prepare[name] = cluster.ensure
+    if prometheus is not None:
+        sources += (prom_source("prom", prometheus.url),)
+        prepare["prom"] = prometheus.ensure
     return Config(sources=sources, theme=theme, refresh_seconds=5.0, read_only=read_only,
                   audit_path=audit_path or default_state_dir() / "demo-audit.jsonl", prepare=prepare)

@@ -48,6 +48,8 @@ class Row:
     cells: tuple[str, ...]
     style: str | None = None
     """A component class for the whole row's first column (per-source colour tags)."""
+    cell_styles: tuple[str | None, ...] = ()
+    """Per-cell component classes that override the column's (a metric past its threshold)."""
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -403,7 +405,9 @@ class VirtualTable(ScrollView, can_focus=True):
             col = self.columns[ci]
             value = row.cells[ci]
             style = base
-            cls = row.style if n == 0 and row.style else (col.style(value) if col.style else None)
+            cls = row.style if n == 0 and row.style else (
+                row.cell_styles[ci] if ci < len(row.cell_styles) and row.cell_styles[ci]
+                else col.style(value) if col.style else None)
             if cls and not is_cursor:
                 style = base + self.get_component_rich_style(cls)
             segs.append(Segment(_fit(value, w, col.align), style))
