@@ -216,7 +216,7 @@ def workload_figures(snaps: Iterable[PromSnapshot]) -> dict[tuple[str, str, str]
     return out
 
 
-def lookup(table: Mapping[tuple[str, ...], Any], cluster_source: str, *rest: str) -> Any:
+def lookup(table: Mapping[Any, Any], cluster_source: str, *rest: str) -> Any:
     """A figure for an object of a cockpit cluster source: the series' cluster label names the
     source (or the source's context), or the series have no cluster and the name alone matches."""
     for cluster in (cluster_source, cluster_source.rsplit("-", 1)[-1], ""):
@@ -272,3 +272,43 @@ def snapshot(backend: Any, source: str, settings: Mapping[str, Any], url: str, w
     results = backend.panels(specs, window, step, now)
     return PromSnapshot(source, url, window, step, tuple(results), _s(settings, "cluster_label"),
                         _s(settings, "node_label"), settings.get("cluster") or "", datetime.now(UTC))
+
+
+class Figures:
+    """Prometheus figures for the rows of other screens (nodes, VMs, deployments), and, where a
+    row has none, why: no source, the source failing, no exporter, or no series for that object."""
+
+    def __init__(self, snaps: Iterable[PromSnapshot], errors: Mapping[str, str], configured: bool) -> None:
+        self.snaps = list(snaps)
+        self.errors = dict(errors)
+        self.configured = configured
+        self.nodes = node_figures(self.snaps)
+        self.workloads = workload_figures(self.snaps)
+
+    def node(self, cluster: str, name: str) -> NodeGpuFigures | None:
+        hit: NodeGpuFigures | None = lookup(self.nodes, cluster, name) if cluster else self.nodes.get(("", name))
+        return hit
+
+    def workload(self, cluster: str, namespace: str, name: str) -> WorkloadFigures | None:
+        for candidate in (name, f"{name}-predictor"):  # a KServe InferenceService serves from NAME-predictor
+            hit: WorkloadFigures | None = lookup(self.workloads, cluster, namespace, candidate)
+            if hit is not None:
+                return hit
+        return None
+
+    def _why(self, panel: str, missing: str) -> str:
+        if not self.configured:
+            return "no Prometheus source in the config"
+        if self.errors:
+            return "; ".join(f"{s}: {e}" for s, e in sorted(self.errors.items()))
+        if not self.snaps:
+            return "waiting for Prometheus"
+        reasons = {r.reason for s in self.snaps for r in s.panels if r.spec.id == panel and r.reason}
+        return "; ".join(sorted(reasons)) if reasons and not any(
+            (s.panel(panel) or PanelResult(PanelSpec("", "", ""))).series for s in self.snaps) else missing
+
+    def why_no_gpu(self, name: str) -> str:
+        return self._why("gpu_util", f"no DCGM series for {name} (no exporter on it, or another node_label)")
+
+    def why_no_serving(self, name: str) -> str:
+        return self._why("rps", f"no request series for {name} (not scraped, or another workload_label)")

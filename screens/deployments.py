@@ -15,7 +15,9 @@ from textual.content import Content
 from cockpit import format as fmt
 from cockpit.commands.serving import traffic_text
 from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of
+from cockpit.promql import Figures
 from screens.detail_table import NO_CLUSTER, DetailTableScreen
+from screens.metric_columns import P95, RPS, figures, serving_cells, serving_line
 from screens.widgets.dialogs import PickScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
@@ -29,6 +31,8 @@ COLUMNS = (
     Column("rollout", "ROLLOUT", min_width=8, max_width=12, priority=0, style=ROLLOUT_STYLE.get),
     Column("rev", "REV", min_width=3, max_width=5, align="right", priority=3),
     Column("gpus", "GPUS", min_width=4, max_width=6, align="right", priority=1),
+    RPS,
+    P95,
     Column("traffic", "TRAFFIC", min_width=7, max_width=12, priority=2),
     Column("hpa", "HPA", min_width=3, max_width=10, priority=3),
     Column("model", "MODEL", min_width=5, max_width=28, priority=1),
@@ -49,24 +53,28 @@ def hpa_text(h: Hpa | None) -> str:
     return f"{h.min_replicas}..{h.max_replicas}" if h else "-"
 
 
-def deploy_row(d: Deployment, h: Hpa | None, now: datetime, colour: str | None) -> Row:
+def deploy_row(d: Deployment, h: Hpa | None, now: datetime, colour: str | None,
+               figures: Figures | None = None) -> Row:
+    use = serving_cells(figures.workload(d.source, d.namespace, d.name) if figures else None)
     return Row(f"deploy:{d.ref}", (
         "deploy", f"{d.namespace}/{d.name}", d.source, f"{d.ready}/{d.replicas}", d.rollout.value, str(d.revision),
-        gpus_text(d), "-", hpa_text(h), d.model or "-",
+        gpus_text(d), *use, "-", hpa_text(h), d.model or "-",
         ",".join(d.images), fmt.age(d.created_at, now),
     ), style=tag_style(colour))
 
 
-def isvc_row(i: InferenceService, now: datetime, colour: str | None) -> Row:
+def isvc_row(i: InferenceService, now: datetime, colour: str | None, figures: Figures | None = None) -> Row:
     rev = i.latest_ready_revision.rsplit("-", 1)[-1].lstrip("0") if i.latest_ready_revision else "-"
+    use = serving_cells(figures.workload(i.source, i.namespace, i.name) if figures else None)
     return Row(f"isvc:{i.ref}", (
         "isvc", f"{i.namespace}/{i.name}", i.source, "True" if i.ready else "False",
-        "ready" if i.ready else "not ready", rev or "-", str(i.gpus) if i.gpus else "-", traffic_text(i), "-",
+        "ready" if i.ready else "not ready", rev or "-", str(i.gpus) if i.gpus else "-", *use, traffic_text(i), "-",
         i.storage_uri or "-", i.model_format or "-", fmt.age(i.created_at, now),
     ), style=tag_style(colour))
 
 
-def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[KubeNode, ...] = ()) -> Content:
+def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[KubeNode, ...] = (),
+                  traffic: Content | None = None) -> Content:
     lines = [
         Content.from_markup("[b]$ref[/]  [$muted]Deployment[/]", ref=d.ref),
         Content(f"rollout   {d.rollout.value}: {d.rollout_message}"),
@@ -93,11 +101,13 @@ def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[Kube
         lines += [Content.from_markup("[b]Autoscaler[/]"),
                   Content(f"  {h.min_replicas}..{h.max_replicas} replicas, now {h.current_replicas}"),
                   Content(f"  targets {h.targets or '-'}")]
+    if traffic is not None:
+        lines.append(traffic)
     lines.append(Content.from_markup("[$muted]s scale · r restart · i image · b roll back · h history[/]"))
     return Content("\n").join(lines)
 
 
-def isvc_detail(i: InferenceService, now: datetime) -> Content:
+def isvc_detail(i: InferenceService, now: datetime, traffic: Content | None = None) -> Content:
     lines = [
         Content.from_markup("[b]$ref[/]  [$muted]InferenceService[/]", ref=i.ref),
         Content(f"ready     {i.ready}" + (f" ({i.message})" if i.message and not i.ready else "")),
@@ -112,6 +122,8 @@ def isvc_detail(i: InferenceService, now: datetime) -> Content:
     ]
     lines += [Content(f"  {t.percent:>3}%  {t.revision}{'  (latest)' if t.latest else ''}") for t in i.traffic] or [
         Content("  -")]
+    if traffic is not None:
+        lines.append(traffic)
     lines.append(Content.from_markup("[$muted]c canary % · p promote · b roll back (canary 0%)[/]"))
     return Content("\n").join(lines)
 
@@ -144,9 +156,10 @@ class DeploymentsScreen(DetailTableScreen):
         colours = self.source_colours()
         now = hub.now()
         hpas = self._hpas()
-        rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source))
+        figs = figures(self.cockpit)
+        rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source), figs)
                 for d in inv.deployments()]
-        rows += [isvc_row(i, now, colours.get(i.source)) for i in inv.inference_services()]
+        rows += [isvc_row(i, now, colours.get(i.source), figs) for i in inv.inference_services()]
         rows.sort(key=lambda r: (r.cells[2], r.cells[1], r.cells[0]))
         self.show_rows(rows, noun="deployments", configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER,
                        problems=self._problems(), role="clusters")
@@ -177,15 +190,20 @@ class DeploymentsScreen(DetailTableScreen):
         kind, _, ref = str(key).partition(":")
         now = self.cockpit.hub.now()
         inv = self.cockpit.inventory
+        figs = figures(self.cockpit)
         if kind == "deploy":
             d = next((d for d in inv.deployments() if d.ref == ref), None)
             if d is None:
                 return None
             snap = inv.clusters.get(d.source)
+            traffic = serving_line(figs.workload(d.source, d.namespace, d.name), figs.why_no_serving(d.name))
             return deploy_detail(d, self._hpas().get((d.source, d.namespace, d.name)), now,
-                                 snap.nodes if snap else ())
+                                 snap.nodes if snap else (), traffic)
         i = next((i for i in inv.inference_services() if i.ref == ref), None)
-        return isvc_detail(i, now) if i else None
+        if i is None:
+            return None
+        return isvc_detail(i, now, serving_line(figs.workload(i.source, i.namespace, i.name),
+                                                figs.why_no_serving(i.name)))
 
     # -- actions -----------------------------------------------------------------------------
     def _selected(self) -> tuple[str, str] | None:

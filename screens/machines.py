@@ -15,7 +15,9 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.model import Machine, MachineState
+from cockpit.promql import Figures
 from screens.detail_table import DetailTableScreen
+from screens.metric_columns import GPU_UTIL, figures, gpu_cells, gpu_line
 from screens.widgets.virtual_table import Column, Row, tag_style
 
 STATE_STYLE = {
@@ -33,6 +35,7 @@ COLUMNS = (
     Column("vcpus", "VCPU", min_width=4, max_width=5, align="right", priority=2),
     Column("memory", "MEM", min_width=4, max_width=6, align="right", priority=2),
     Column("gpus", "GPUS", min_width=4, max_width=22, priority=0),
+    GPU_UTIL,
     Column("cpu", "CPU%", min_width=4, max_width=5, align="right", priority=4),
     Column("address", "ADDRESS", min_width=7, max_width=16, priority=3),
     Column("uptime", "UPTIME", min_width=6, max_width=8, align="right", priority=4),
@@ -43,9 +46,11 @@ ACTIONS = {"start": "start", "stop": "stop", "reboot": "reboot", "force_off": "f
            "suspend": "suspend", "resume": "resume"}
 
 
-def machine_row(m: Machine, now: datetime, colour: str | None) -> Row:
+def machine_row(m: Machine, now: datetime, colour: str | None, figures: Figures | None = None) -> Row:
+    """A VM's GPU% comes from a DCGM exporter inside it, whose Hostname is the VM's name."""
+    util = gpu_cells(figures.node("", m.name) if figures and m.gpus else None)[0]
     return Row(m.ref, (
-        m.name, m.source, m.state.value, str(m.vcpus), fmt.mib(m.memory_mib), fmt.gpu_summary(m.gpus) or "-",
+        m.name, m.source, m.state.value, str(m.vcpus), fmt.mib(m.memory_mib), fmt.gpu_summary(m.gpus) or "-", util,
         fmt.percent(m.cpu_percent), ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location,
         " ".join(f"{k}={v}" for k, v in m.tags),
     ), style=tag_style(colour))
@@ -76,7 +81,8 @@ class MachinesScreen(DetailTableScreen):
         colours = self.source_colours()
         now = hub.now()
         machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
-        self.show_rows([machine_row(m, now, colours.get(m.source)) for m in machines], noun="machines",
+        figs = figures(self.cockpit)
+        self.show_rows([machine_row(m, now, colours.get(m.source), figs) for m in machines], noun="machines",
                        configured=bool(hub.sources("machines")), role="machines",
                        unconfigured="no machines source: add one to config.toml (see README) or run cockpit --demo")
 
@@ -93,7 +99,11 @@ class MachinesScreen(DetailTableScreen):
 
     def detail_for(self, key: Hashable) -> Content | None:
         m = self.cockpit.inventory.find(str(key))
-        return detail_content(m, self.cockpit.hub.now()) if m else None
+        if m is None:
+            return None
+        figs = figures(self.cockpit)
+        use = gpu_line(figs.node("", m.name), figs.why_no_gpu(m.name)) if m.gpus else None
+        return detail_content(m, self.cockpit.hub.now(), use)
 
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -135,7 +145,7 @@ class MachinesScreen(DetailTableScreen):
             self.cockpit.dispatch([f"vm xml {key}"])
 
 
-def detail_content(m: Machine, now: datetime) -> Content:
+def detail_content(m: Machine, now: datetime, use: Content | None = None) -> Content:
     lines = [
         Content.from_markup("[b]$ref[/]", ref=m.ref),
         Content.from_markup("[$muted]state[/]    $s ($n)", s=m.state.value, n=m.native_state),
@@ -150,6 +160,8 @@ def detail_content(m: Machine, now: datetime) -> Content:
     ]
     lines += [Content.from_markup("  $a  $m", a=g.pci_address or "-", m=g.model) for g in m.gpus] or [
         Content("  none")]
+    if use is not None:
+        lines.append(use)
     lines.append(Content.from_markup("[b]Disks[/]"))
     lines += [Content.from_markup("  $t  $s", t=d.target, s=d.source) for d in m.disks] or [Content("  none")]
     lines.append(Content.from_markup("[b]NICs[/]"))

@@ -17,7 +17,9 @@ from textual.content import Content
 from cockpit import format as fmt
 from cockpit.commands.nodes import gpu_text, product
 from cockpit.model_kube import Deployment, KubeNode, owning_deployment
+from cockpit.promql import Figures
 from screens.detail_table import NO_CLUSTER, DetailTableScreen
+from screens.metric_columns import GPU_MEM, GPU_UTIL, figures, gpu_cells, gpu_line
 from screens.widgets.virtual_table import Column, Row, tag_style
 
 
@@ -39,6 +41,8 @@ COLUMNS = (
     Column("total", "GPUS", min_width=4, max_width=4, align="right", priority=2),
     Column("alloc", "ALLOC", min_width=5, max_width=14, align="right", priority=0),
     Column("free", "FREE", min_width=4, max_width=4, align="right", priority=0, style=_free_style),
+    GPU_UTIL,
+    GPU_MEM,
     Column("cpu", "CPU", min_width=3, max_width=8, align="right", priority=4),
     Column("mem", "MEM", min_width=3, max_width=6, align="right", priority=5),
     Column("pods", "PODS", min_width=4, max_width=5, align="right", priority=2),
@@ -52,11 +56,13 @@ def status_text(n: KubeNode) -> str:
     return ("Ready" if n.ready else "NotReady") + (",Cordoned" if n.unschedulable else "")
 
 
-def node_row(n: KubeNode, now: datetime, colour: str | None) -> Row:
+def node_row(n: KubeNode, now: datetime, colour: str | None, figures: Figures | None = None) -> Row:
+    use = gpu_cells(figures.node(n.source, n.name) if figures and (n.gpu_capacity or n.mig) else None)
     return Row(n.ref, (
         n.name, n.source, status_text(n), product(n),
         str(n.gpu_capacity) if n.gpu_capacity else (str(sum(s.capacity for s in n.mig)) if n.mig else "-"), gpu_text(n),
-        str(n.gpu_free) if n.gpu_allocatable else "-", f"{n.cpu_requested_m / 1000:g}/{n.cpu_allocatable_m / 1000:g}",
+        str(n.gpu_free) if n.gpu_allocatable else "-", *use,
+        f"{n.cpu_requested_m / 1000:g}/{n.cpu_allocatable_m / 1000:g}",
         fmt.mib(n.memory_allocatable_mib), str(len(n.pods)), n.instance_type or "-", n.version,
         fmt.age(n.created_at, now),
     ), style=tag_style(colour))
@@ -98,7 +104,8 @@ class NodesScreen(DetailTableScreen):
         nodes = [n for n in inv.nodes() if not self.gpu_only or n.gpu_capacity or n.mig]
         nodes.sort(key=lambda n: (n.source, n.name))
         now = hub.now()
-        self.show_rows([node_row(n, now, colours.get(n.source)) for n in nodes], noun="nodes",
+        figs = figures(self.cockpit)
+        self.show_rows([node_row(n, now, colours.get(n.source), figs) for n in nodes], noun="nodes",
                        configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER, problems=self._problems(),
                        role="clusters")
 
@@ -129,7 +136,9 @@ class NodesScreen(DetailTableScreen):
         if n is None:
             return None
         snap = self.cockpit.inventory.clusters.get(n.source)
-        return node_detail(n, self.cockpit.hub.now(), snap.deployments if snap else ())
+        figs = figures(self.cockpit)
+        use = gpu_line(figs.node(n.source, n.name), figs.why_no_gpu(n.name)) if n.gpu_capacity or n.mig else None
+        return node_detail(n, self.cockpit.hub.now(), snap.deployments if snap else (), use)
 
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -163,7 +172,8 @@ class NodesScreen(DetailTableScreen):
         self.inventory_changed()
 
 
-def node_detail(n: KubeNode, now: datetime, deployments: tuple[Deployment, ...] = ()) -> Content:
+def node_detail(n: KubeNode, now: datetime, deployments: tuple[Deployment, ...] = (),
+                use: Content | None = None) -> Content:
     """The pane: short lines (it is 44 columns wide), GPUs first, then who holds them."""
     lines = [
         Content.from_markup("[b]$ref[/]  $s", ref=n.ref, s=status_text(n)),
@@ -177,6 +187,8 @@ def node_detail(n: KubeNode, now: datetime, deployments: tuple[Deployment, ...] 
         lines.append(Content(f"  {n.gpu_allocated}/{n.gpu_allocatable} allocated, {n.gpu_free} free{mem}"))
     for s in n.mig:
         lines.append(Content(f"  MIG {s.profile}: {s.allocated}/{s.allocatable} allocated ({n.mig_strategy})"))
+    if use is not None:
+        lines.append(use)
     lines.append(Content.from_markup("[b]Pods[/] ($n, $g with GPUs)", n=str(len(n.pods)), g=str(len(n.gpu_pods))))
     for p in sorted(n.pods, key=lambda p: (-p.gpus, p.namespace, p.name))[:12]:
         held = f"{p.gpus}×" if p.gpus else " ".join(f"{k}×{prof}" for prof, k in p.mig) or "-"

@@ -1,0 +1,62 @@
+"""Prometheus figures as columns of the Nodes, Machines and Deployments screens: GPU utilisation
+and memory per node or VM (DCGM), requests/s and p95 latency per workload. A row without figures
+shows "-", and its detail pane says why (no source, no exporter, no series for it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+
+from cockpit.promql import Figures, NodeGpuFigures, WorkloadFigures, fmt_value
+from screens.widgets.virtual_table import Column
+
+if TYPE_CHECKING:
+    from screens.app import CockpitApp
+
+
+def util_style(value: str) -> str | None:
+    try:
+        pct = float(value.rstrip("%"))
+    except ValueError:
+        return None
+    return "vt--dim" if pct < 5 else ("vt--warn" if pct >= 90 else "vt--good")
+
+
+GPU_UTIL = Column("gutil", "GPU%", min_width=4, max_width=5, align="right", priority=2, style=util_style)
+GPU_MEM = Column("gmem", "GMEM", min_width=4, max_width=5, align="right", priority=3)
+RPS = Column("rps", "RPS", min_width=4, max_width=7, align="right", priority=1)
+P95 = Column("p95", "P95", min_width=4, max_width=7, align="right", priority=2)
+
+
+def figures(app: CockpitApp) -> Figures:
+    inv = app.inventory
+    return Figures(inv.series.values(), inv.series_errors, bool(app.hub.sources("series")))
+
+
+def gpu_cells(fig: NodeGpuFigures | None) -> tuple[str, str]:
+    if fig is None:
+        return "-", "-"
+    return fmt_value(fig.util, "%"), fmt_value(fig.memory, "%")
+
+
+def gpu_line(fig: NodeGpuFigures | None, why: str) -> Content:
+    if fig is None:
+        return Content.from_markup("[b]GPU use[/] [$muted]$w[/]", w=why)
+    return Content.from_markup("[b]GPU use[/] $u util, $m memory [$muted]($n GPUs, $s)[/]",
+                               u=fmt_value(fig.util, "%"), m=fmt_value(fig.memory, "%"), n=str(fig.gpus),
+                               s=fig.source)
+
+
+def serving_cells(fig: WorkloadFigures | None) -> tuple[str, str]:
+    if fig is None:
+        return "-", "-"
+    return fmt_value(fig.rps, "req/s"), fmt_value(fig.p95, "s")
+
+
+def serving_line(fig: WorkloadFigures | None, why: str) -> Content:
+    if fig is None:
+        return Content.from_markup("[b]traffic[/]   [$muted]$w[/]", w=why)
+    return Content.from_markup("[b]traffic[/]   $r, p95 $p, errors $e [$muted]($s)[/]",
+                               r=fmt_value(fig.rps, "req/s"), p=fmt_value(fig.p95, "s"),
+                               e=fmt_value(fig.errors, "%"), s=fig.source)
