@@ -221,8 +221,16 @@ def find_line(text: str, loc: tuple[str, ...]) -> int | None:
     lines = text.splitlines()
     table: tuple[str, ...] = ()
     best: int | None = None
+    arrays: dict[tuple[str, ...], int] = {}
     for i, raw in enumerate(lines, 1):
         s = raw.strip()
+        if s.startswith("[[") and "]]" in s:  # an array of tables: path + its index, as pydantic counts
+            path = _dotted(s[2:s.index("]]")])
+            arrays[path] = arrays.get(path, -1) + 1
+            table = (*path, str(arrays[path]))
+            if table == loc[: len(table)]:
+                best = i
+            continue
         if s.startswith("[") and not s.startswith("[["):
             table = _dotted(s.strip("[]"))
             if table == loc[: len(table)] and (best is None or len(table) > 0):

@@ -62,7 +62,7 @@ def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "expected"), [
     ('[sources.hpc]\nkind = "vmware"\nuri = "x"\n',
      r"config.toml:2: sources.hpc.kind: unknown kind 'vmware' "
-     r"\(this build knows: libvirt, kubernetes, mlflow, local\)"),
+     r"\(this build knows: libvirt, kubernetes, mlflow, local, prometheus\)"),
     ('[sources.hpc]\nkind = "libvirt"\nuri = "not a uri"\n',
      r"config.toml:3: sources.hpc.uri: not a libvirt URI"),
     ('[sources.hpc]\nkind = "libvirt"\n',
@@ -144,3 +144,35 @@ def test_bad_kubernetes_source(tmp_path: Path, text: str, error: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     assert str(info.value).endswith(error)
+
+
+def test_a_prometheus_source_with_panels(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[sources.prom]\nkind = "prometheus"\nurl = "https://prom.internal:9090"\n'
+                                      'username = "cockpit"\npassword_env = "PROM_PASSWORD"\nwindow = "6h"\n'
+                                      '[[sources.prom.panels]]\ntitle = "KV cache"\n'
+                                      'query = "avg by (pod) (vllm:gpu_cache_usage_perc) * 100"\nunit = "%"\n'
+                                      'warn = 90.0\n'))
+    (prom,) = [s for s in cfg.sources if s.kind == "prometheus"]
+    assert prom.settings["url"] == "https://prom.internal:9090" and prom.settings["password_env"] == "PROM_PASSWORD"
+    assert prom.settings["panels"] == [{"title": "KV cache", "query": "avg by (pod) (vllm:gpu_cache_usage_perc) * 100",
+                                        "unit": "%", "legend": None, "warn": 90.0, "crit": None,
+                                        "lower_is_worse": False}]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ('[sources.p]\nkind = "prometheus"\nurl = "prom:9090"\n',
+     "config.toml:3: sources.p.url: String should match pattern '^https?://[^\\s]+$'"),
+    ('[sources.p]\nkind = "prometheus"\nurl = "http://p:9090"\nusername = "u"\nbearer_token_env = "T"\n',
+     "config.toml:1: sources.p: give basic auth (username, password) or bearer_token_env, not both"),
+    ('[sources.p]\nkind = "prometheus"\nurl = "http://p:9090"\npassword = "x"\n',
+     "config.toml:1: sources.p: a password needs a username"),
+    ('[sources.p]\nkind = "prometheus"\nurl = "http://p:9090"\nwindow = "an hour"\n',
+     "config.toml:4: sources.p.window: String should match pattern '^\\d+[smhdw]$'"),
+    ('[sources.p]\nkind = "prometheus"\nurl = "http://p:9090"\n[[sources.p.panels]]\ntitle = "t"\n',
+     "config.toml:4: sources.p.panels.0.query: Field required"),
+])
+def test_bad_prometheus_source(tmp_path: Path, text: str, error: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert str(info.value).endswith(error)
+    assert "\n" not in str(info.value)

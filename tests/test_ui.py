@@ -285,7 +285,17 @@ async def test_metrics_screen_shows_this_machine_and_says_when_there_is_no_drive
         assert summary.startswith(f"{socket.gethostname()}: CPU ")
         snap = app.inventory.local["local"]
         t = app.screen.query_one("#metrics-table", VirtualTable)
-        if snap.nvml.value == "ok":  # a GPU machine: one row per GPU, as nvidia-smi counts them
-            assert t.row_count == len(snap.gpus) > 0
+        host = socket.gethostname()
+        assert _row(t, "local/cpu")[:3] == ("local", "CPU", host) and _row(t, "local/memory")[1] == "Memory"
+        if snap.nvml.value == "ok":  # a GPU machine: a utilisation row per GPU, as nvidia-smi counts them
+            assert [k for k in t.visible_keys() if str(k).startswith("local/gpu_util/")] == [
+                f"local/gpu_util/{g.index}" for g in snap.gpus]
         else:
-            assert t.row_count == 0 and t.empty_text.startswith(f"local ({socket.gethostname()}): no NVIDIA driver")
+            cells = _row(t, "local/gpu")
+            assert cells[1] == "GPU" and cells[2].startswith("no NVIDIA driver: ")
+
+
+def _row(t: VirtualTable, key: str) -> tuple[str, ...]:
+    row = t.row(key)
+    assert row is not None, f"no row {key}"
+    return row.cells

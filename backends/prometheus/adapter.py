@@ -31,6 +31,7 @@ from cockpit.contracts import (
 )
 from cockpit.model_metrics import Labels, PanelResult, PanelSpec, Series
 
+ALIGN_S = 5.0
 STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)$", re.S)
 
 
@@ -164,9 +165,11 @@ class PrometheusBackend:
 
     def panels(self, specs: Sequence[PanelSpec], window_s: float, step_s: float,
                now: float | None = None) -> tuple[PanelResult, ...]:
-        """Every panel over [now - window, now], in parallel. The end is aligned to the step, so
-        successive refreshes give the same points and the sparklines do not jitter."""
-        end = math.floor((now if now is not None else time.time()) / step_s) * step_s
+        """Every panel over [now - window, now], in parallel. The end is aligned to 5 s (or the step,
+        when finer), so refreshes within those seconds give the same points: rows that did not
+        change are not redrawn."""
+        align = min(step_s, ALIGN_S)
+        end = math.floor((now if now is not None else time.time()) / align) * align
         start = end - window_s
 
         def one(spec: PanelSpec) -> PanelResult | BackendUnavailable:

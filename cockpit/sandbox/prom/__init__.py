@@ -86,6 +86,8 @@ class PromServer:
         self.history_s = history_s
         self.scrape_s = scrape_s
         self.port = port
+        self.started = 0.0
+        """When the live scrape began: older points come from the history promtool wrote."""
         self.exporter_port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._http: Any = None
@@ -117,6 +119,7 @@ class PromServer:
             f"    relabel_configs:\n      - target_label: instance\n        replacement: {INSTANCE}\n",
             encoding="utf-8")
         log = (self.workdir / "prometheus.log").open("wb")
+        self.started = time.time()
         self._proc = subprocess.Popen(
             [prom, f"--config.file={config}", f"--storage.tsdb.path={data}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2d"],
