@@ -61,6 +61,8 @@ class Config:
     sources: tuple[SourceConfig, ...] = ()
     theme: str = "dark"
     refresh_seconds: float = 10.0
+    metrics_refresh_seconds: float = 2.0
+    """The Metrics screen's own loop (local machine and Prometheus) while it is shown."""
     keys: Mapping[str, str] = field(default_factory=dict)
     audit_path: Path = field(default_factory=lambda: default_state_dir() / "audit.jsonl")
     read_only: bool = False
@@ -127,6 +129,7 @@ def parse_config(text: str, path: Path) -> Config:
     audit = Path(top.audit.path).expanduser() if top.audit.path else default_state_dir() / "audit.jsonl"
     return Config(
         sources=tuple(sources), theme=top.ui.theme, refresh_seconds=top.ui.refresh_seconds,
+        metrics_refresh_seconds=top.ui.metrics_refresh_seconds,
         keys=dict(top.keys), audit_path=audit, read_only=top.read_only, path=path,
     )
 

@@ -134,6 +134,7 @@ SOURCE_KINDS: Mapping[str, type[SourceCommon]] = {"libvirt": LibvirtSettings, "k
 class UiModel(Strict):
     theme: Literal["dark", "light", "high-contrast", "ansi"] = "dark"
     refresh_seconds: float = Field(default=10.0, ge=0, le=3600)
+    metrics_refresh_seconds: float = Field(default=2.0, ge=0.5, le=3600)
 
 
 class AuditModel(Strict):

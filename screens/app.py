@@ -28,9 +28,6 @@ from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from themes import STYLESHEET, THEMES, theme_name
 
-METRICS_REFRESH_S = 2.0
-"""How often the Metrics screen asks its sources while it is shown (the main poll is slower)."""
-
 VIEW_ALIASES = {
     "overview": "overview", "o": "overview", "home": "overview",
     "machines": "machines", "m": "machines", "vms": "machines",
@@ -97,7 +94,7 @@ class CockpitApp(App[int]):
         self.metrics_window: float | None = None
         """The Metrics screen's window and step (None: each Prometheus source's own, else 1h and ~60 points)."""
         self.metrics_step: float | None = None
-        self.metrics_refresh_s = METRICS_REFRESH_S
+        self.metrics_refresh_s = hub.config.metrics_refresh_seconds
         self._metrics_polling = False
         self._unsubscribe: list[Callable[[], None]] = []
         for t in THEMES.values():

@@ -93,7 +93,8 @@ class DetailTableScreen(TableScreen):
             text += f" · filter: {self.table.filter}"
         if self.table.marked:
             text += f" · {len(self.table.marked)} marked"
-        self.query_one(f"#{self.PREFIX}-summary", Static).update(Content(text))
+        # one line of fixed height: no layout pass (which would repaint the table's scrollbar too)
+        self.query_one(f"#{self.PREFIX}-summary", Static).update(Content(text), layout=False)
 
     def filter_changed(self) -> None:
         self.show_summary()

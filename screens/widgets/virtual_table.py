@@ -413,7 +413,7 @@ class VirtualTable(ScrollView, can_focus=True):
             segs.append(Segment(_fit(value, w, col.align), style))
             if n < len(self._layout) - 1:
                 segs.append(Segment(" ", base))
-        strip = Strip(segs)
+        strip = Strip(segs).simplify()  # one style run per colour, not per cell: fewer bytes on the wire
         if len(self._cache) > 512:
             self._cache.clear()
         self._cache[key] = strip
