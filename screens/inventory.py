@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -148,7 +148,7 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
                 local[source] = got
                 history = _history(history, got)
             elif isinstance(got, PromSnapshot):
-                series[source] = got
+                series[source] = replace(got, as_of=hub.now())  # "as of" on the hub's clock, like the rest
             elif isinstance(got, ClusterSnapshot):
                 clusters[source] = got
             elif source in registries:

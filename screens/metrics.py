@@ -29,7 +29,7 @@ from screens.widgets.virtual_table import Column, Row, tag_style
 COLUMNS = (
     Column("source", "SOURCE", min_width=5, max_width=10, priority=3),
     Column("panel", "PANEL", min_width=8, max_width=12, priority=0),
-    Column("series", "SERIES", min_width=12, max_width=34, grow=True, priority=0),
+    Column("series", "SERIES", min_width=12, max_width=30, grow=True, priority=0),
     Column("now", "NOW", min_width=6, max_width=8, align="right", priority=0),
     Column("min", "MIN", min_width=6, max_width=8, align="right", priority=4),
     Column("max", "MAX", min_width=6, max_width=8, align="right", priority=4),

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,3 +154,20 @@ def audit_entries(ctx):  # type: ignore[no-untyped-def]
     from dataclasses import asdict
 
     return [asdict(e) for e in ctx.audit.read()[0]]
+
+
+@pytest.fixture(scope="session")
+def prom() -> Iterator[Any]:
+    """Debian's real Prometheus scraping the sandbox exporter in steady mode (constant GPU figures,
+    linear counters) every second, with half an hour of history written in through promtool."""
+    import tempfile
+
+    from cockpit.sandbox.prom import PromServer
+
+    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-prom-")), steady=True, history_s=1800,
+                        scrape_s=1.0).start()
+    # history answers at once; the live scrape (and so rate() over the newest points) needs a few seconds
+    server.wait_for_data('up{job="dcgm-demo"} == 1')
+    time.sleep(max(0.0, server.started + 6 - time.time()))
+    yield server
+    server.stop()

@@ -35,17 +35,6 @@ from tests.ui_helpers import loaded, make_app, wait_for
 pytestmark = prometheus_missing
 
 
-@pytest.fixture(scope="module")
-def prom() -> Iterator[PromServer]:
-    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-prom-")), steady=True, history_s=1800,
-                        scrape_s=1.0).start()
-    # history answers at once; the live scrape (and so rate() over the newest points) needs a few seconds
-    server.wait_for_data('up{job="dcgm-demo"} == 1')
-    time.sleep(max(0.0, server.started + 6 - time.time()))
-    yield server
-    server.stop()
-
-
 def backend(prom: PromServer, **settings: Any) -> PrometheusBackend:
     return PrometheusBackend("prom", {"url": prom.url, "query_timeout": 10.0} | settings)
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from cockpit.sandbox import LazyRegistry, demo_config
+from cockpit.sandbox import LazyRegistry, demo_config, prom_source
 from cockpit.sandbox.kube.server import KubeFake
 from screens.widgets.bars import VIEWS
 from tests.conftest import FIXED_NOW
 from tests.kube_helpers import reset_clock, seeded_fake
+from tests.prom_helpers import prometheus_missing
 from tests.ui_helpers import loaded, make_app, wait_for
 
 SNAP_AUDIT = Path("/tmp/cockpit-snapshots/audit.jsonl")
@@ -70,12 +71,15 @@ def registry_db(db: Path) -> Iterator[Path]:
     _REGISTRY = None
 
 
-def app_for(view: str, **kw: Any):  # type: ignore[no-untyped-def]
+def app_for(view: str, *, prom_url: str | None = None, **kw: Any):  # type: ignore[no-untyped-def]
     audit = audit_with_entries()
     config = demo_config(kube=_KUBE, kube_edge=_EDGE, audit_path=audit,
                          registry=LazyRegistry(_REGISTRY) if _REGISTRY else None)
     # this machine's CPU, memory and hostname differ everywhere: the local source is Pilot-tested instead
-    config = replace(config, sources=tuple(s for s in config.sources if s.kind != "local"))
+    sources = tuple(s for s in config.sources if s.kind != "local")
+    if prom_url:  # the steady exporter: constant GPU figures, flat sparklines over the history promtool wrote
+        sources += (prom_source("prom", prom_url, window="15m"),)
+    config = replace(config, sources=sources)
     return make_app(audit, config=config, start_view=view, **kw)
 
 
@@ -157,3 +161,19 @@ def test_drain_confirmation_lists_the_pods(snap_compare) -> None:  # type: ignor
         await pilot.pause(0.1)
 
     assert snap_compare(app_for("nodes"), terminal_size=(80, 24), run_before=run_before)
+
+
+@prometheus_missing
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_metrics_with_prometheus(snap_compare, prom, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await loaded(pilot)
+        await pilot.press("slash", *"h100-01", "enter")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for("metrics", prom_url=prom.url), terminal_size=size, run_before=run_before)
+
+
+@prometheus_missing
+def test_nodes_with_gpu_utilisation(snap_compare, prom) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for("nodes", prom_url=prom.url), terminal_size=(120, 40), run_before=loaded)

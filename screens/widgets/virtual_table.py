@@ -99,6 +99,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.marked: set[Hashable] = set()
         self._widths: dict[int, int] = {}
         self._layout: list[tuple[int, int]] = []  # (column index, width) of the shown columns
+        self._bar = 0  # the vertical scrollbar's width when the rows overflow
         self._cache: dict[tuple[int, bool, bool], Strip] = {}
         self.empty_text = "no rows"
 
@@ -209,6 +210,9 @@ class VirtualTable(ScrollView, can_focus=True):
             view.sort(key=lambda i: _sort_key(self._rows[i].cells[col]), reverse=self._reverse)
         self._view = view
         self._cache.clear()
+        bar = self.styles.scrollbar_size_vertical if len(view) + 1 > self.size.height > 0 else 0
+        if bar != self._bar:
+            self._relayout()
         self.virtual_size = Size(self._total_width(), len(view) + 1)
         pos = 0
         if keep is not None and keep in self._index:
@@ -314,7 +318,10 @@ class VirtualTable(ScrollView, can_focus=True):
         self._relayout()
 
     def _relayout(self) -> None:
-        avail = max(10, self.size.width - 2)
+        # a vertical scrollbar takes the right-most column(s): lay out beside it, not under it (the
+        # newest point of a sparkline in the last column must not be hidden)
+        self._bar = self.styles.scrollbar_size_vertical if len(self._view) + 1 > self.size.height > 0 else 0
+        avail = max(10, self.size.width - 2 - self._bar)
         order = sorted(range(len(self.columns)), key=lambda ci: (self.columns[ci].priority, ci))
         chosen: list[int] = []
         widths = dict(self._widths)
