@@ -37,9 +37,10 @@ def measure(state: str, url: str | None, window: str, seconds: float, keys: byte
         read_for(master, 3.0)  # first frame and first poll
         os.write(master, b"7")  # the Metrics screen
         read_for(master, 4.0)
-        if keys:
-            os.write(master, keys)
-            read_for(master, 2.0)
+        for key in keys.split(b" ") if keys else ():  # one at a time, as a person types
+            os.write(master, key)
+            read_for(master, 0.4)
+        read_for(master, 2.0)
         p = psutil.Process(proc.pid)
         cpu0 = sum(p.cpu_times()[:2])
         out = read_for(master, seconds)
@@ -65,8 +66,11 @@ def main() -> None:
                                        ("+ Prometheus, window 5m (step 5s)", server.url, "5m")):
                 rate, cpu, n = measure(state, url, window, args.seconds)
                 print(f"  {label}: {rate / 1024:.2f} KB/s written, {cpu:.0f} ms CPU per refresh ({n} refreshes)")
-            rate, cpu, n = measure(state, server.url, "1h", args.seconds, b"/p95\r")
+            rate, cpu, n = measure(state, server.url, "1h", args.seconds, b"/ p 9 5 \r")
             print(f"  + Prometheus, filtered to the latency p95 rows: {rate / 1024:.2f} KB/s, "
+                  f"{cpu:.0f} ms CPU per refresh")
+            rate, cpu, n = measure(state, server.url, "1h", args.seconds, b"j j j p")
+            print(f"  + Prometheus, a series' plot open over the screen: {rate / 1024:.2f} KB/s, "
                   f"{cpu:.0f} ms CPU per refresh")
         finally:
             server.stop()

@@ -64,10 +64,12 @@ class MetricsScreen(DetailTableScreen):
         Binding("d", "toggle_detail", "Detail", id="metrics.detail"),
     ]
     _timer: Timer | None = None
+    _prom_cache: dict[str, tuple[object, list[Row]]]
     _detail_wanted = False
     """The sparklines are the point here: the detail pane waits for `d` (or a row's plot)."""
 
     def on_mount(self) -> None:
+        self._prom_cache = {}
         super().on_mount()
         self.query_one("#detail").display = False
 
@@ -91,7 +93,10 @@ class MetricsScreen(DetailTableScreen):
         for snap in inv.local.values():
             rows += self._rows(local_rows(snap, inv.local_history), colours)
         for psnap in inv.series.values():
-            rows += self._rows(prom_rows(psnap), colours)
+            cached = self._prom_cache.get(psnap.source)
+            if cached is None or cached[0] is not psnap.panels:  # the same answer: the same rows
+                cached = self._prom_cache[psnap.source] = (psnap.panels, self._rows(prom_rows(psnap), colours))
+            rows += cached[1]
         problems = [f"{src}: {e}" for src, e in sorted({**inv.metrics_errors, **inv.series_errors}.items())]
         sources = self.cockpit.hub.sources()
         has_series = any(s.kind == "prometheus" for s in sources)

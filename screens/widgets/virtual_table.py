@@ -128,15 +128,20 @@ class VirtualTable(ScrollView, can_focus=True):
             self._hay[i] = "\t".join(rows[i].cells).lower()
         old_layout = list(self._layout)
         self._measure()
-        if self._layout != old_layout or self._filter or self._sort is not None:
+        words = self._filter.split()
+        shown = set(self._view) if words else None
+        moved = shown is not None and any((i in shown) != all(w in self._hay[i] for w in words) for i in changed)
+        if self._layout != old_layout or moved or self._sort is not None:
             self._refilter(self.cursor_key)  # widths, membership or order may have moved
             return
         changed_set = set(changed)
         self._cache = {k: v for k, v in self._cache.items() if k[0] not in changed_set}
         top = int(self.scroll_y)
-        for i in changed:  # unfiltered and unsorted: a row's position is its index
-            if top <= i < top + self.size.height:
-                self.refresh_line(i + 1)
+        position = {i: p for p, i in enumerate(self._view)} if shown is not None else None
+        for i in changed:  # unsorted: a row keeps its place (its index, or its place among those shown)
+            pos = i if position is None else position.get(i)
+            if pos is not None and top <= pos < top + self.size.height:
+                self.refresh_line(pos + 1)
 
     def update_row(self, row: Row) -> None:
         """Change one row in place and repaint only its line (when visible and still matching)."""
