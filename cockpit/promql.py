@@ -28,7 +28,7 @@ DEFAULTS: Mapping[str, Any] = {
     "error_selector": 'code=~"5.."', "workload_label": None, "rate_window": "2m",
 }
 
-GPU_KIND, SERVING_KIND = "gpu", "serving"
+GPU_KIND, SERVING_KIND, HOST_KIND = "gpu", "serving", "host"
 
 
 def _s(settings: Mapping[str, Any], key: str) -> Any:
@@ -62,7 +62,7 @@ def _selector(metric: str, extra: str) -> str:
 
 def builtin_panels(settings: Mapping[str, Any]) -> tuple[PanelSpec, ...]:
     """GPU utilisation, memory, power, temperature and XID errors per GPU (DCGM), then requests,
-    errors and latency percentiles per workload."""
+    errors and latency percentiles per workload, then CPU and memory per host (node exporter)."""
     by = ", ".join(gpu_labels(settings))
     gpu_missing = "no DCGM exporter in this Prometheus (no DCGM_FI_DEV_* series)"
     legend_gpu = gpu_legend(settings)
@@ -97,7 +97,16 @@ def builtin_panels(settings: Mapping[str, Any]) -> tuple[PanelSpec, ...]:
     for q, warn, crit in (("50", None, None), ("95", 1.0, 2.5), ("99", 2.0, 5.0)):
         serving.append(PanelSpec(f"p{q}", f"Latency p{q}", f"histogram_quantile(0.{q}, sum by ({sby}, le) "
                                  f"({buckets}))", "s", legend_s, warn, crit, missing=no_lat, kind=SERVING_KIND))
-    return (*gpu, *serving)
+    window_h = _s(settings, "rate_window")
+    no_node = "no node exporter in this Prometheus (no node_cpu_seconds_total series)"
+    host = [
+        PanelSpec("host_cpu", "Host CPU", f'100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{{mode="idle"}}'
+                  f"[{window_h}])))", "%", ("instance",), 90.0, None, False, no_node, HOST_KIND),
+        PanelSpec("host_mem", "Host memory", "100 * (1 - node_memory_MemAvailable_bytes / "
+                  "node_memory_MemTotal_bytes)", "%", ("instance",), 90.0, 97.0, False,
+                  "no node exporter in this Prometheus (no node_memory_* series)", HOST_KIND),
+    ]
+    return (*gpu, *serving, *host)
 
 
 def user_panels(raw: Iterable[Mapping[str, Any]]) -> tuple[PanelSpec, ...]:

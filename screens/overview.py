@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from textual.app import ComposeResult
@@ -11,9 +12,9 @@ from textual.widgets import Static
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import product
-from cockpit.model import HealthState, MachineState
+from cockpit.model import HealthState, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode
-from cockpit.model_metrics import NvmlState
+from cockpit.model_metrics import NvmlState, PromSnapshot
 from screens.base import CockpitScreen
 from screens.inventory import Inventory
 
@@ -69,6 +70,9 @@ class OverviewScreen(CockpitScreen):
                     lines.append(Content(f"    CPU {here.host.cpu_percent:.0f}% of {here.host.cpu_count} · memory "
                                          f"{fmt.mib(here.host.memory_used_mib)}/{fmt.mib(here.host.memory_total_mib)}"
                                          f" · {gpu_text}"))
+                continue
+            if s.kind == "prometheus":
+                lines += prometheus_lines(s.name, inv.series.get(s.name), h, colour)
                 continue
             if s.kind == "mlflow":
                 lines.append(Content.from_markup(
@@ -152,3 +156,22 @@ def cluster_totals(inv: Inventory, configured: bool) -> Content:
     if configured and not inv.clusters:
         lines.append(Content("  none known yet" if not inv.loaded else "  no cluster answered"))
     return Content("\n").join(lines)
+
+
+def prometheus_lines(name: str, snap: PromSnapshot | None, h: SourceHealth, colour: str) -> list[Content]:
+    """A metrics source: its URL and health, then GPUs (mean use, idle ones) and serving traffic."""
+    state = h.state.value + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")
+    lines = [Content.from_markup(f"  [b]$name[/] [$muted]prometheus · $url[/]  [{colour}]$state[/]", name=name,
+                                 url=snap.url if snap else "-", state=state)]
+    if snap is None:
+        return lines
+    util = snap.panel("gpu_util")
+    now = [s.last for s in util.series if s.last is not None and not math.isnan(s.last)] if util else []
+    rps = snap.panel("rps")
+    traffic = sum(s.last for s in rps.series if s.last is not None and not math.isnan(s.last)) if rps else 0.0
+    gpus = (f"{len(now)} GPUs, mean use {sum(now) / len(now):.0f}%, {sum(1 for v in now if v < 5)} idle (<5%)"
+            if now else (util.reason if util and util.reason else "no GPU series"))
+    serving = (f"{len(rps.series)} workloads, {traffic:,.0f} req/s" if rps and rps.series
+               else (rps.reason if rps and rps.reason else "no request series"))
+    lines.append(Content(f"    {gpus} · {serving}"))
+    return lines

@@ -5,6 +5,7 @@ Metrics screen and the metric columns of Nodes, Machines and Deployments through
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -68,6 +69,9 @@ def test_panels_give_gpu_and_serving_figures(prom: PromServer) -> None:
     assert of("errors", "reranker") == pytest.approx(2.1, rel=0.05)
     assert of("errors", "router") == 0.0
     assert of("p95", "llama-70b") == pytest.approx(expected_quantile(0.95, served("llama-70b")), rel=0.02)
+    hosts = {s.label("instance"): s.last for s in results["host_cpu"].series}
+    assert hosts["h100-01:9100"] == pytest.approx(61.0, rel=0.02) and len(hosts) == 5  # node exporter series
+    assert {round(s.last or 0) for s in results["host_mem"].series if s.label("instance") == "h100-01:9100"} == {83}
     assert of("p50", "llama-8b", "gpu-eu") == pytest.approx(expected_quantile(0.5, served("llama-8b", "gpu-eu")),
                                                            rel=0.02)
 
@@ -83,6 +87,20 @@ def test_missing_series_and_bad_promql_say_why(prom: PromServer) -> None:
     user = promql.user_panels([{"title": "broken", "query": "rate(", "unit": ""}])
     (broken,) = backend(prom).panels(user, 300, 15)
     assert broken.series == () and broken.reason.startswith("PromQL: ")  # one bad panel, not a failed source
+
+
+def test_the_demo_without_the_prometheus_binary_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    import cockpit.sandbox.prom as sandbox_prom
+    from cockpit.sandbox.prom import INSTALL_HINT, LazyPrometheus
+
+    monkeypatch.setattr(sandbox_prom, "binary", lambda name: None)  # a machine without the Debian package
+    hub = Hub(demo_config(prometheus=LazyPrometheus(), audit_path=tmp_path / "audit.jsonl"))
+    with pytest.raises(BackendUnavailable, match=re.escape(INSTALL_HINT)):
+        hub.call("prom", lambda b: b.ping())
+    health = hub.health("prom")
+    assert health.state.value == "down" and health.reason == INSTALL_HINT
+    assert hub.call("local", lambda b: b.snapshot()).host.cpu_count > 0  # this machine's panel still works
 
 
 def test_an_unreachable_prometheus_is_unavailable_in_one_line() -> None:
@@ -270,6 +288,12 @@ async def test_metrics_screen_and_metric_columns(kube: KubeFake, prom: PromServe
         machines = app.screen.query_one("#machines-table", VirtualTable)
         assert _cells(machines, "rack-a/a100-node-01")[6] == "88%"
         assert _cells(machines, "rack-a/a100-node-03")[6] == "-"  # stopped
+
+        await pilot.press("1")  # Overview: the source's health, GPU use and traffic in one line
+        await wait_for(pilot, lambda: app.screen.query("#overview-sources"))
+        sources = str(app.screen.query_one("#overview-sources").render())
+        assert f"prom prometheus · {prom.url}  ok" in sources
+        assert "53 GPUs, mean use " in sources and " idle (<5%) · 7 workloads, " in sources
 
 
 async def test_metrics_screen_without_prometheus_says_how_to_add_it(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.contracts import BackendUnavailable
-from cockpit.sandbox.prom.fleet import BUCKETS, SERVED, Fleet, openmetrics
+from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, SERVED, Fleet, openmetrics
 
 JOB, INSTANCE = "dcgm-demo", "demo-exporter"
 INSTALL_HINT = "Prometheus is not installed: apt-get install prometheus (or ./dev demo, which installs it)"
@@ -74,6 +74,18 @@ class FleetCollector:
             latency.add_metric([s.namespace, s.pod, s.cluster], buckets, total)
         yield requests
         yield latency
+        cpu = CounterMetricFamily("node_cpu_seconds", "Seconds the CPUs spent in each mode",
+                                  labels=["instance", "cpu", "mode"])
+        mem = {n: GaugeMetricFamily(n, "Memory information field", labels=["instance"])
+               for n in ("node_memory_MemTotal_bytes", "node_memory_MemAvailable_bytes")}
+        for h in HOSTS:
+            for name, labels, value in self.fleet.host_samples(h, t):
+                if name == "node_cpu_seconds_total":
+                    cpu.add_metric([labels["instance"], labels["cpu"], labels["mode"]], value)
+                else:
+                    mem[name].add_metric([labels["instance"]], value)
+        yield cpu
+        yield from mem.values()
 
 
 class PromServer:
@@ -114,7 +126,7 @@ class PromServer:
         config = self.workdir / "prometheus.yml"
         config.write_text(
             f"global:\n  scrape_interval: {self.scrape_s:g}s\n  evaluation_interval: 15s\n"
-            f"scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n"
+            f"scrape_configs:\n  - job_name: {JOB}\n    honor_labels: true\n    static_configs:\n"
             f"      - targets: ['127.0.0.1:{self.exporter_port}']\n"
             f"    relabel_configs:\n      - target_label: instance\n        replacement: {INSTANCE}\n",
             encoding="utf-8")

@@ -66,6 +66,27 @@ SERVED: tuple[Served, ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A machine with a node exporter: the demo's GPU hypervisors and cluster nodes."""
+
+    instance: str
+    cpus: int
+    memory_gib: int
+    cpu: float
+    """Mean busy share, percent."""
+    memory: float
+
+
+HOSTS: tuple[Host, ...] = (
+    Host("gpu-host-a:9100", 128, 1024, 46.0, 71.0),
+    Host("gpu-host-b:9100", 192, 2048, 38.0, 64.0),
+    Host("a100-01:9100", 96, 1024, 22.0, 40.0),
+    Host("h100-01:9100", 192, 2048, 61.0, 83.0),
+    Host("l40s-01:9100", 64, 512, 35.0, 52.0),
+)
+
+
 def _phase(*parts: object) -> float:
     return (zlib.crc32("/".join(map(str, parts)).encode()) % 1000) / 1000 * 2 * math.pi
 
@@ -112,6 +133,24 @@ class Fleet:
             out["DCGM_FI_DEV_XID_ERRORS"] = 0.0
         return out
 
+    # -- hosts (node exporter) -----------------------------------------------------------------
+    def host_samples(self, h: Host, t: float) -> Iterator[tuple[str, dict[str, str], float]]:
+        """CPU seconds by mode (idle and user) of one CPU standing for the machine's average (node
+        exporter has one per CPU: the panel's avg() gives the same) and memory, at time t."""
+        dt = max(0.0, t - self.t0)
+        busy = h.cpu / 100
+        w = 2 * math.pi / 1800
+        ph = _phase(h.instance)
+        swing = 0.0 if self.steady else 0.15 * (math.cos(ph) - math.cos(w * dt + ph)) / w
+        user = busy * dt + swing
+        labels = {"instance": h.instance}
+        yield "node_cpu_seconds_total", labels | {"cpu": "0", "mode": "user"}, round(user, 3)
+        yield "node_cpu_seconds_total", labels | {"cpu": "0", "mode": "idle"}, round(dt - user, 3)
+        total = h.memory_gib * 1024**3
+        used = h.memory / 100 * (1 if self.steady else 1 + 0.05 * _wave(t, 1200, ph))
+        yield "node_memory_MemTotal_bytes", labels, float(total)
+        yield "node_memory_MemAvailable_bytes", labels, float(round(total * (1 - used)))
+
     # -- serving -----------------------------------------------------------------------------
     def requests(self, s: Served, t: float) -> float:
         """Requests served since t0: the integral of a rate that breathes over the day."""
@@ -151,8 +190,8 @@ def openmetrics(fleet: Fleet, start: float, end: float, step: float, extra: dict
     times = [start + i * step for i in range(int((end - start) // step) + 1)]
 
     def fmt(name: str, labels: dict[str, str], value: float, t: float) -> str:
-        body = ",".join(f'{k}="{v}"' for k, v in sorted((labels | extra).items()) if v)
-        return f"{name}{{{body}}} {value:g} {t:.0f}"
+        body = ",".join(f'{k}="{v}"' for k, v in sorted((extra | labels).items()) if v)  # a host's own instance
+        return f"{name}{{{body}}} {float(value)!r} {t:.0f}"
 
     fields = ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_POWER_USAGE",
               "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_XID_ERRORS", "DCGM_FI_PROF_GR_ENGINE_ACTIVE")
@@ -164,6 +203,20 @@ def openmetrics(fleet: Fleet, start: float, end: float, step: float, extra: dict
                 value = fleet.gpu_values(h, labels, t).get(field)
                 if value is not None:
                     yield fmt(field, labels, value, t)
+    yield "# TYPE node_cpu_seconds counter"
+    for h in HOSTS:
+        for mode in ("user", "idle"):
+            for t in times:
+                for name, labels, value in fleet.host_samples(h, t):
+                    if name == "node_cpu_seconds_total" and labels["mode"] == mode:
+                        yield fmt(name, labels, value, t)
+    for gauge in ("node_memory_MemTotal_bytes", "node_memory_MemAvailable_bytes"):
+        yield f"# TYPE {gauge} gauge"
+        for h in HOSTS:
+            for t in times:
+                for name, labels, value in fleet.host_samples(h, t):
+                    if name == gauge:
+                        yield fmt(name, labels, value, t)
     yield "# TYPE http_requests counter"
     for s in SERVED:
         for code in ("200", "503"):
