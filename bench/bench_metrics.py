@@ -56,7 +56,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as state:
-        server = PromServer(Path(state) / "prom", history_s=3600).start()
+        # a 2 s scrape so values move between refreshes; an hour of history at a minute's spacing
+        server = PromServer(Path(state) / "prom", history_s=3600, scrape_s=2.0, history_step=60.0).start()
         try:
             server.wait_for_data()
             time.sleep(4)

@@ -159,13 +159,13 @@ def audit_entries(ctx):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def prom() -> Iterator[Any]:
     """Debian's real Prometheus scraping the sandbox exporter in steady mode (constant GPU figures,
-    linear counters) every second, with half an hour of history written in through promtool."""
+    linear counters) every 2 s, with seven minutes of history at that spacing written in through promtool."""
     import tempfile
 
     from cockpit.sandbox.prom import PromServer
 
-    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-prom-")), steady=True, history_s=1800,
-                        scrape_s=1.0).start()
+    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-prom-")), steady=True, history_s=420,
+                        scrape_s=2.0).start()
     # history answers at once; the live scrape (and so rate() over the newest points) needs a few seconds
     server.wait_for_data('up{job="dcgm-demo"} == 1')
     time.sleep(max(0.0, server.started + 6 - time.time()))

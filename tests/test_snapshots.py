@@ -78,7 +78,7 @@ def app_for(view: str, *, prom_url: str | None = None, **kw: Any):  # type: igno
     # this machine's CPU, memory and hostname differ everywhere: the local source is Pilot-tested instead
     sources = tuple(s for s in config.sources if s.kind != "local")
     if prom_url:  # the steady exporter: constant GPU figures, flat sparklines over the history promtool wrote
-        sources += (prom_source("prom", prom_url, window="15m"),)
+        sources += (prom_source("prom", prom_url, window="5m"),)
     config = replace(config, sources=sources)
     return make_app(audit, config=config, start_view=view, **kw)
 
@@ -168,7 +168,7 @@ def test_drain_confirmation_lists_the_pods(snap_compare) -> None:  # type: ignor
 def test_metrics_with_prometheus(snap_compare, prom, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await loaded(pilot)
-        await pilot.press("slash", *"h100-01", "enter")
+        await pilot.press("slash", *"gpu-prod/h100-01", "enter")  # gauges: constant in the steady exporter
         await pilot.pause(0.1)
 
     assert snap_compare(app_for("metrics", prom_url=prom.url), terminal_size=size, run_before=run_before)

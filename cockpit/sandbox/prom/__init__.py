@@ -78,8 +78,8 @@ class FleetCollector:
                                   labels=["instance", "cpu", "mode"])
         mem = {n: GaugeMetricFamily(n, "Memory information field", labels=["instance"])
                for n in ("node_memory_MemTotal_bytes", "node_memory_MemAvailable_bytes")}
-        for h in HOSTS:
-            for name, labels, value in self.fleet.host_samples(h, t):
+        for node in HOSTS:
+            for name, labels, value in self.fleet.host_samples(node, t):
                 if name == "node_cpu_seconds_total":
                     cpu.add_metric([labels["instance"], labels["cpu"], labels["mode"]], value)
                 else:
@@ -92,11 +92,13 @@ class PromServer:
     """The exporter (in a thread of this process) and Prometheus (a subprocess) scraping it."""
 
     def __init__(self, workdir: Path, *, steady: bool = False, history_s: float = 0.0,
-                 scrape_s: float = 2.0, port: int = 0) -> None:
+                 scrape_s: float = 15.0, port: int = 0, history_step: float | None = None) -> None:
         self.workdir = workdir
         self.fleet = Fleet(steady=steady, t0=time.time() - history_s - 60)
         self.history_s = history_s
         self.scrape_s = scrape_s
+        self.history_step = history_step or scrape_s
+        """History at the scrape interval by default, so rates read the same across the seam."""
         self.port = port
         self.started = 0.0
         """When the live scrape began: older points come from the history promtool wrote."""
@@ -140,11 +142,11 @@ class PromServer:
         return self
 
     def _backfill(self, promtool: str, data: Path) -> None:
-        end = time.time() - 30
+        end = time.time() - 1  # the live scrape starts a moment later: no gap for rate() to stumble on
         start = end - self.history_s
         path = self.workdir / "history.om"
         with path.open("w", encoding="utf-8") as f:
-            for line in openmetrics(self.fleet, start, end, 60.0, {"job": JOB, "instance": INSTANCE}):
+            for line in openmetrics(self.fleet, start, end, self.history_step, {"job": JOB, "instance": INSTANCE}):
                 f.write(line + "\n")
         done = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(path), str(data)],
                               capture_output=True, text=True, timeout=300)
@@ -199,9 +201,10 @@ class PromServer:
 
 class LazyPrometheus:
     """The demo's Prometheus, started on first use (the hub's prepare hook, after the first frame)
-    with six hours of history; without the binary the source is down with the install hint."""
+    with three hours of history at its 15 s scrape interval (about 5 s to write); without the
+    binary the source is down with the install hint."""
 
-    def __init__(self, history_s: float = 6 * 3600) -> None:
+    def __init__(self, history_s: float = 3 * 3600) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-prom-"))
         atexit.register(shutil.rmtree, self.workdir, True)
         self.history_s = history_s

@@ -186,8 +186,10 @@ class Fleet:
 
 def openmetrics(fleet: Fleet, start: float, end: float, step: float, extra: dict[str, str]) -> Iterator[str]:
     """History for `promtool tsdb create-blocks-from openmetrics`: every family's samples together,
-    `extra` labels (job, instance) as the live scrape adds them, so history and live are one series."""
-    times = [start + i * step for i in range(int((end - start) // step) + 1)]
+    `extra` labels (job, instance) as the live scrape adds them, so history and live are one series.
+    `step` should be the scrape interval: rate() over samples spaced unevenly (history, then live)
+    extrapolates less and reads low near the seam."""
+    times = [end - i * step for i in range(int((end - start) // step), -1, -1)]  # the last one at `end`
 
     def fmt(name: str, labels: dict[str, str], value: float, t: float) -> str:
         body = ",".join(f'{k}="{v}"' for k, v in sorted((extra | labels).items()) if v)  # a host's own instance
@@ -204,17 +206,17 @@ def openmetrics(fleet: Fleet, start: float, end: float, step: float, extra: dict
                 if value is not None:
                     yield fmt(field, labels, value, t)
     yield "# TYPE node_cpu_seconds counter"
-    for h in HOSTS:
+    for node in HOSTS:
         for mode in ("user", "idle"):
             for t in times:
-                for name, labels, value in fleet.host_samples(h, t):
+                for name, labels, value in fleet.host_samples(node, t):
                     if name == "node_cpu_seconds_total" and labels["mode"] == mode:
                         yield fmt(name, labels, value, t)
     for gauge in ("node_memory_MemTotal_bytes", "node_memory_MemAvailable_bytes"):
         yield f"# TYPE {gauge} gauge"
-        for h in HOSTS:
+        for node in HOSTS:
             for t in times:
-                for name, labels, value in fleet.host_samples(h, t):
+                for name, labels, value in fleet.host_samples(node, t):
                     if name == gauge:
                         yield fmt(name, labels, value, t)
     yield "# TYPE http_requests counter"
