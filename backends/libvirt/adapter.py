@@ -318,16 +318,20 @@ class LibvirtBackend:
         self._callbacks.append(cb)
 
         def unsubscribe() -> None:
-            with self._lock, contextlib.suppress(lv.libvirtError):
-                self._conn.domainEventDeregisterAny(cb)
+            with self._lock, contextlib.suppress(lv.libvirtError, KeyError):
+                if cb in self._callbacks:  # once: close() must not deregister it again
+                    self._callbacks.remove(cb)
+                    self._conn.domainEventDeregisterAny(cb)
 
         return unsubscribe
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(self._lv.libvirtError):
             for cb in self._callbacks:
-                with contextlib.suppress(self._lv.libvirtError):
+                # KeyError: libvirt-python's own bookkeeping already forgot the id
+                with contextlib.suppress(self._lv.libvirtError, KeyError):
                     self._conn.domainEventDeregisterAny(cb)
+            self._callbacks.clear()
             self._conn.close()
 
     # -- internals ---------------------------------------------------------------------------
