@@ -12,6 +12,7 @@ import atexit
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.contracts import BackendUnavailable
-from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, SERVED, Fleet, openmetrics
+from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, SERVED, Fleet
 
 JOB, INSTANCE = "dcgm-demo", "demo-exporter"
 INSTALL_HINT = "Prometheus is not installed: apt-get install prometheus (or ./dev demo, which installs it)"
@@ -145,9 +146,12 @@ class PromServer:
         end = time.time() - 1  # the live scrape starts a moment later: no gap for rate() to stumble on
         start = end - self.history_s
         path = self.workdir / "history.om"
-        with path.open("w", encoding="utf-8") as f:
-            for line in openmetrics(self.fleet, start, end, self.history_step, {"job": JOB, "instance": INSTANCE}):
-                f.write(line + "\n")
+        written = subprocess.run([sys.executable, "-m", "cockpit.sandbox.prom.fleet", str(path), repr(start), repr(end),
+                                  repr(self.history_step), repr(self.fleet.t0), "1" if self.fleet.steady else "0",
+                                  JOB, INSTANCE], capture_output=True, text=True, timeout=300)
+        if written.returncode != 0:
+            tail = (written.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BackendUnavailable(f"the demo history could not be written: {tail}")
         done = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(path), str(data)],
                               capture_output=True, text=True, timeout=300)
         path.unlink()

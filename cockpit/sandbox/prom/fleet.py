@@ -233,3 +233,19 @@ def openmetrics(fleet: Fleet, start: float, end: float, step: float, extra: dict
                 if name.startswith("http_request_duration_seconds"):
                     yield fmt(name, labels, value, t)
     yield "# EOF"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m cockpit.sandbox.prom.fleet OUT START END STEP T0 STEADY JOB INSTANCE`: the history
+    file, written in its own process so that the UI's thread keeps the GIL while the demo starts."""
+    import sys
+
+    out, start, end, step, t0, steady, job, instance = (argv if argv is not None else sys.argv[1:])
+    fleet = Fleet(steady=steady == "1", t0=float(t0))
+    with open(out, "w", encoding="utf-8") as f:
+        for line in openmetrics(fleet, float(start), float(end), float(step), {"job": job, "instance": instance}):
+            f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
