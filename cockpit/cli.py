@@ -86,10 +86,11 @@ def _main(argv: list[str] | None) -> int:
 def _config(args: argparse.Namespace) -> Config:
     if args.demo:
         from cockpit.sandbox import LazyCluster, LazyRegistry, demo_config
+        from cockpit.sandbox.aws import LazyAws
         from cockpit.sandbox.prom import LazyPrometheus
 
         config = demo_config(kube=LazyCluster(), kube_edge=LazyCluster("edge"), registry=LazyRegistry(),
-                             prometheus=LazyPrometheus())
+                             prometheus=LazyPrometheus(), aws=LazyAws())
     else:
         config = load_config(args.config)
     changes: dict[str, object] = {}

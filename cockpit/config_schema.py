@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -34,6 +35,28 @@ class LibvirtSettings(SourceCommon):
     def _uri(cls, v: str) -> str:
         if not LIBVIRT_URI.match(v):
             raise ValueError("not a libvirt URI (expected driver[+transport]://[user@]host/path)")
+        return v
+
+
+class AwsSettings(SourceCommon):
+    """EC2 in one or more regions of one AWS account. Credentials come only through boto3's own
+    chain (environment, profile, SSO, instance role), never from this file."""
+
+    profile: str | None = Field(default=None, description="default: the AWS config's default profile")
+    regions: list[str] | None = Field(default=None, description="default: the profile's region")
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
+                                     description="an EC2-compatible endpoint (moto, a VPC endpoint)")
+    max_attempts: int = Field(default=5, ge=1, le=20, description="tries per call (throttling, 5xx)")
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("an empty list: leave the key out instead")
+            bad = [r for r in v if not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", r)]
+            if bad:
+                raise ValueError(f"not an AWS region: {bad[0]!r} (e.g. us-east-1)")
         return v
 
 
@@ -127,7 +150,7 @@ class LocalSettings(SourceCommon):
 
 SOURCE_KINDS: Mapping[str, type[SourceCommon]] = {"libvirt": LibvirtSettings, "kubernetes": KubernetesSettings,
                                                   "mlflow": MlflowSettings, "local": LocalSettings,
-                                                  "prometheus": PrometheusSettings}
+                                                  "prometheus": PrometheusSettings, "aws": AwsSettings}
 """Kinds this build knows; later backends add theirs here."""
 
 

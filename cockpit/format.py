@@ -55,3 +55,10 @@ def machine_line(m: Machine) -> str:
     if m.gpus:
         parts.append(gpu_summary(m.gpus))
     return f"{m.ref} ({', '.join(parts)})"
+
+
+def machine_type(m: Machine) -> str:
+    """The cloud size, marked when it is spot capacity; a libvirt VM's template, when it has one."""
+    if m.machine_type:
+        return m.machine_type + (" spot" if m.lifecycle == "spot" else "")
+    return m.template or "-"

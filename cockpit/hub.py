@@ -47,6 +47,7 @@ class KindInfo:
 
 KINDS: dict[str, KindInfo] = {
     "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt"),
+    "aws": KindInfo("backends.aws", frozenset({"machines"}), "aws"),
     "kubernetes": KindInfo("backends.kubernetes", frozenset({"clusters"}), "kubernetes"),
     "mlflow": KindInfo("backends.mlflow", frozenset({"registry"}), "mlflow"),
     "local": KindInfo("backends.local", frozenset({"metrics"}), ""),

@@ -23,6 +23,8 @@ class MachineState(enum.Enum):
     STOPPING = "stopping"
     CRASHED = "crashed"
     BLOCKED = "blocked"
+    TERMINATED = "terminated"
+    """A cloud instance that is gone but still listed for a while (EC2 keeps them about an hour)."""
     UNKNOWN = "unknown"
 
     @property
@@ -81,6 +83,10 @@ class Machine:
     disks: tuple[Disk, ...] = ()
     nics: tuple[Nic, ...] = ()
     template: str | None = None
+    machine_type: str | None = None
+    """The cloud's size name (g5.xlarge, a2-highgpu-1g, Standard_NC24ads_A100_v4); None on libvirt."""
+    lifecycle: str | None = None
+    """spot | on-demand on a cloud; None where the idea does not apply."""
 
     @property
     def ref(self) -> str:

@@ -46,4 +46,6 @@ def machine_to_dict(m: Machine) -> dict[str, Any]:
         "started_at": to_jsonable(m.started_at),
         "cpu_percent": m.cpu_percent,
         "template": m.template,
+        "machine_type": m.machine_type,
+        "lifecycle": m.lifecycle,
     }

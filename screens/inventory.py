@@ -47,6 +47,8 @@ class Inventory:
     series_errors: dict[str, str] = field(default_factory=dict)
     local_history: dict[tuple[str, int], tuple[float, ...]] = field(default_factory=dict)
     """Each local GPU's utilisation at each poll, newest last (NVML keeps no history of its own)."""
+    degraded: dict[str, str] = field(default_factory=dict)
+    """Machine sources that answered in part: "us-west-2 missing: cannot reach EC2 ..."."""
 
     def has_answered(self, sources: list[str]) -> bool:
         return self.loaded or any(s in self.answered for s in sources)
@@ -108,7 +110,9 @@ def _ask(backend: Any) -> Any:
         return tuple(backend.models())
     if backend.kind == "local":
         return backend.snapshot()
-    return backend.list_machines(), backend.host_gpus(), backend.templates()
+    machines = backend.list_machines()
+    # a cloud source whose regions partly failed lists the rest and says which are missing
+    return machines, backend.host_gpus(), backend.templates(), dict(getattr(backend, "degraded", None) or {})
 
 
 def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] | None = None, *,
@@ -137,6 +141,7 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
         registry_errors = {} if kept else dict(previous.registry_errors)
         metrics_errors: dict[str, str] = {}
         series_errors: dict[str, str] = {}
+        degraded: dict[str, str] = {} if kept else dict(previous.degraded)
         for source in [s for s in sources if s in done]:  # config order, whatever order they answered in
             got = done[source]
             if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
@@ -157,9 +162,11 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
                 machines[source] = tuple(sorted(got[0], key=lambda m: m.name))
                 gpus[source] = tuple(got[1])
                 templates[source] = tuple(got[2])
+                if got[3]:
+                    degraded[source] = "; ".join(f"{where} missing: {why}" for where, why in sorted(got[3].items()))
         return Inventory(machines, gpus, templates, errors, hub.now() if kept else previous.polled_at, loaded,
                          clusters, cluster_errors, models, registry_errors, local, metrics_errors,
-                         previous.answered | frozenset(done), series, series_errors, history)
+                         previous.answered | frozenset(done), series, series_errors, history, degraded)
 
     def one(name: str) -> None:
         try:

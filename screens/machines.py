@@ -25,13 +25,14 @@ STATE_STYLE = {
     MachineState.PAUSED.value: "vt--warn", MachineState.SUSPENDED.value: "vt--warn",
     MachineState.STARTING.value: "vt--warn", MachineState.STOPPING.value: "vt--warn",
     MachineState.CRASHED.value: "vt--bad", MachineState.BLOCKED.value: "vt--warn",
-    MachineState.UNKNOWN.value: "vt--bad",
+    MachineState.UNKNOWN.value: "vt--bad", MachineState.TERMINATED.value: "vt--dim",
 }
 
 COLUMNS = (
     Column("name", "NAME", min_width=10, max_width=28, priority=0),
     Column("source", "SOURCE", min_width=6, max_width=14, priority=1),
     Column("state", "STATE", min_width=7, max_width=10, priority=0, style=STATE_STYLE.get),
+    Column("type", "TYPE", min_width=4, max_width=20, priority=3),
     Column("vcpus", "VCPU", min_width=4, max_width=5, align="right", priority=2),
     Column("memory", "MEM", min_width=4, max_width=6, align="right", priority=2),
     Column("gpus", "GPUS", min_width=4, max_width=22, priority=0),
@@ -50,7 +51,8 @@ def machine_row(m: Machine, now: datetime, colour: str | None, figures: Figures 
     """A VM's GPU% comes from a DCGM exporter inside it, whose Hostname is the VM's name."""
     util = gpu_cells(figures.node("", m.name) if figures and m.gpus else None)[0]
     return Row(m.ref, (
-        m.name, m.source, m.state.value, str(m.vcpus), fmt.mib(m.memory_mib), fmt.gpu_summary(m.gpus) or "-", util,
+        m.name, m.source, m.state.value, fmt.machine_type(m), str(m.vcpus), fmt.mib(m.memory_mib),
+        fmt.gpu_summary(m.gpus) or "-", util,
         fmt.percent(m.cpu_percent), ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location,
         " ".join(f"{k}={v}" for k, v in m.tags),
     ), style=tag_style(colour))
@@ -92,9 +94,14 @@ class MachinesScreen(DetailTableScreen):
         running = sum(1 for m in machines if m.state is MachineState.RUNNING)
         gpus = sum(len(m.gpus) for m in machines if m.state.is_on)
         total_gpus = sum(len(g) for g in inv.gpus.values())
-        text = f"{len(machines)} machines, {running} running · GPUs in use {gpus}/{total_gpus}"
+        busy = sum(1 for g in inv.gpus.values() for x in g if x.assigned_running)
+        text = f"{len(machines)} machines, {running} running · GPUs on running machines {gpus}"
+        if total_gpus:
+            text += f" · host GPUs passed through {busy}/{total_gpus}"
         for source, err in sorted(inv.errors.items()):
             text += f" · {source}: {err}"
+        for source, why in sorted(inv.degraded.items()):
+            text += f" · {source}: {why}"
         return text
 
     def detail_for(self, key: Hashable) -> Content | None:

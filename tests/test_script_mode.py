@@ -65,7 +65,7 @@ def test_text_output_is_a_table(tmp_path: Path) -> None:
     r = run(["vm", "list"], tmp_path)
     assert r.returncode == 0
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["MACHINE", "STATE", "VCPU", "MEMORY", "GPUS", "ADDRESS", "UPTIME", "HOST"]
+    assert lines[0].split() == ["MACHINE", "STATE", "TYPE", "VCPU", "MEMORY", "GPUS", "ADDRESS", "UPTIME", "HOST"]
     assert any(x.startswith("rack-a/a100-node-01") and "4×A100 SXM4 80GB" in x for x in lines)
 
 

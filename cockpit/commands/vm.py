@@ -28,11 +28,11 @@ _ALREADY: Mapping[str, tuple[frozenset[MachineState], str]] = {
 
 def machine_table(machines: list[Machine], now: datetime) -> Table:
     rows = tuple(
-        (m.ref, m.state.value, str(m.vcpus), fmt.mib(m.memory_mib), fmt.gpu_summary(m.gpus) or "-",
-         ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location)
+        (m.ref, m.state.value, fmt.machine_type(m), str(m.vcpus), fmt.mib(m.memory_mib),
+         fmt.gpu_summary(m.gpus) or "-", ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location)
         for m in machines
     )
-    return Table(("MACHINE", "STATE", "VCPU", "MEMORY", "GPUS", "ADDRESS", "UPTIME", "HOST"), rows)
+    return Table(("MACHINE", "STATE", "TYPE", "VCPU", "MEMORY", "GPUS", "ADDRESS", "UPTIME", "HOST"), rows)
 
 
 def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -58,10 +58,11 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
             f"Machine:   {m.ref}", f"State:     {m.state.value} ({m.native_state})",
             f"Host:      {m.location} ({m.provider})", f"vCPUs:     {m.vcpus}", f"Memory:    {fmt.mib(m.memory_mib)}",
             f"Uptime:    {fmt.age(m.started_at, datetime.now(UTC))}", f"CPU:       {fmt.percent(m.cpu_percent)}",
-            f"Addresses: {', '.join(m.addresses) or '-'}", f"Template:  {m.template or '-'}",
+            f"Addresses: {', '.join(m.addresses) or '-'}", f"Type:      {fmt.machine_type(m)}",
             f"Tags:      {', '.join(f'{k}={v}' for k, v in m.tags) or '-'}", "GPUs:",
         ]
-        lines += [f"  {g.pci_address or '-'}  {g.model}" for g in m.gpus] or ["  none"]
+        lines += [f"  {g.pci_address or '-'}  {g.model}" + (f" {fmt.mib(g.memory_mib)}" if g.memory_mib else "")
+                  for g in m.gpus] or ["  none"]
         lines.append("Disks:")
         lines += [f"  {d.target:<6} {d.device:<6} {d.source}" for d in m.disks] or ["  none"]
         lines.append("NICs:")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from cockpit.config import Config, SourceConfig, default_state_dir
 
 if TYPE_CHECKING:
+    from cockpit.sandbox.aws import LazyAws
     from cockpit.sandbox.kube.server import KubeFake
     from cockpit.sandbox.prom import LazyPrometheus
 
@@ -124,7 +125,8 @@ class LazyRegistry:
 
 def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
                 kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None,
-                registry: LazyRegistry | None = None, prometheus: LazyPrometheus | None = None) -> Config:
+                registry: LazyRegistry | None = None, prometheus: LazyPrometheus | None = None,
+                aws: LazyAws | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
     from cockpit.config import LOCAL_SOURCE
 
@@ -140,6 +142,11 @@ def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Pat
         sources += (kube_source(name, cluster.kubeconfig, colour=colour, label=label),)
         if isinstance(cluster, LazyCluster):
             prepare[name] = cluster.ensure
+    if aws is not None:
+        from cockpit.sandbox.aws import aws_source
+
+        sources += (aws_source("aws", aws.url),)
+        prepare["aws"] = aws.ensure
     if prometheus is not None:
         sources += (prom_source("prom", prometheus.url),)
         prepare["prom"] = prometheus.ensure

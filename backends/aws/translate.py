@@ -1,0 +1,75 @@
+"""EC2's JSON (describe_instances, describe_instance_types) as cockpit records: pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cockpit.model import GpuDevice, Machine, MachineState
+
+STATES: Mapping[str, MachineState] = {
+    "pending": MachineState.STARTING, "running": MachineState.RUNNING, "stopping": MachineState.STOPPING,
+    "shutting-down": MachineState.STOPPING, "stopped": MachineState.STOPPED,
+    "terminated": MachineState.TERMINATED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TypeInfo:
+    """What describe_instance_types says of a size: cached per region, it never changes."""
+
+    vcpus: int
+    memory_mib: int
+    gpus: tuple[GpuDevice, ...] = ()
+
+
+def type_info(raw: Mapping[str, Any]) -> TypeInfo:
+    gpus: list[GpuDevice] = []
+    for g in (raw.get("GpuInfo") or {}).get("Gpus") or []:
+        mem = (g.get("MemoryInfo") or {}).get("SizeInMiB")
+        gpus += [GpuDevice(str(g.get("Name") or "GPU"), None, g.get("Manufacturer"), mem)] * int(g.get("Count") or 1)
+    return TypeInfo(int((raw.get("VCpuInfo") or {}).get("DefaultVCpus") or 0),
+                    int((raw.get("MemoryInfo") or {}).get("SizeInMiB") or 0), tuple(gpus))
+
+
+def tag_dict(raw: Mapping[str, Any]) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in raw.get("Tags") or [] if "Key" in t}
+
+
+def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: str) -> Machine:
+    """One instance. `name` is its Name tag when that is unique in the source, else its id."""
+    state = str((raw.get("State") or {}).get("Name", "unknown"))
+    tags = tag_dict(raw)
+    addresses = tuple(a for a in (raw.get("PrivateIpAddress"), raw.get("PublicIpAddress")) if a)
+    launched = raw.get("LaunchTime")
+    mapped = STATES.get(state, MachineState.UNKNOWN)
+    return Machine(
+        source=source, name=name, provider="aws",
+        location=str((raw.get("Placement") or {}).get("AvailabilityZone", "")),
+        state=mapped, native_state=state, vcpus=info.vcpus if info else 0, memory_mib=info.memory_mib if info else 0,
+        gpus=info.gpus if info else (), addresses=addresses,
+        # the Name tag is the name, unless another instance shares it: then it stays visible as a tag
+        tags=tuple(sorted((k, v) for k, v in tags.items() if k != "Name" or v != name)), uid=str(raw.get("InstanceId")),
+        created_at=launched if isinstance(launched, datetime) else None,
+        started_at=launched if isinstance(launched, datetime) and mapped is MachineState.RUNNING else None,
+        machine_type=str(raw.get("InstanceType") or "") or None,
+        lifecycle="spot" if raw.get("InstanceLifecycle") == "spot" else "on-demand",
+    )
+
+
+def names(instances: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Instance id -> the name cockpit shows and targets: the Name tag where no other instance in the
+    source has it (and it does not look like an id), else the id itself."""
+    counts: dict[str, int] = {}
+    for raw in instances:
+        n = tag_dict(raw).get("Name", "")
+        counts[n] = counts.get(n, 0) + 1
+    out = {}
+    for raw in instances:
+        iid = str(raw["InstanceId"])
+        n = tag_dict(raw).get("Name", "")
+        usable = n and counts[n] == 1 and "/" not in n and " " not in n and not n.startswith("i-")
+        out[iid] = n if usable else iid
+    return out

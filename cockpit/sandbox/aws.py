@@ -1,0 +1,93 @@
+"""The demo's AWS account: moto's ThreadedMotoServer on a local port, seeded with GPU and CPU
+instances in two regions. boto3 talks to it through `endpoint_url`, with dummy credentials that
+only this process sees (the demo never reaches real AWS)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+
+from cockpit.config import SourceConfig
+
+DEMO_REGIONS = ("us-east-1", "us-west-2")
+
+
+def aws_source(name: str, endpoint: str, regions: tuple[str, ...] = DEMO_REGIONS) -> SourceConfig:
+    return SourceConfig(name, "aws", timeout_seconds=30, colour="amber", label="ec2",
+                        settings={"regions": list(regions), "endpoint_url": endpoint, "max_attempts": 3})
+
+
+def seed(endpoint: str) -> None:
+    """The demo fleet, created through boto3 in a subprocess (`python -m backends.aws.demo`): the
+    core never imports a cloud SDK, and boto3's import stays off the UI's thread."""
+    import subprocess
+    import sys
+
+    from cockpit.contracts import BackendUnavailable
+
+    done = subprocess.run([sys.executable, "-m", "backends.aws.demo", endpoint], capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BackendUnavailable(f"the demo EC2 could not be seeded: {tail}")
+
+
+def dummy_credentials() -> None:
+    """boto3 needs credentials to sign; moto accepts any. Only this process's environment."""
+    os.environ["AWS_ACCESS_KEY_ID"] = "cockpit-demo"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "cockpit-demo"
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+class MotoServer:
+    """moto's server on 127.0.0.1 (a free port); its request log kept off the terminal."""
+
+    def __init__(self, port: int = 0) -> None:
+        from moto.server import ThreadedMotoServer
+
+        for noisy in ("werkzeug", "moto"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        atexit.register(self.stop)
+
+    def reset(self) -> None:
+        """Forget every resource: moto keeps one state per process, whichever server serves it."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).close()
+
+    def stop(self) -> None:
+        try:
+            self._server.stop()
+        except Exception:  # already stopped
+            logging.getLogger(__name__).debug("moto stop", exc_info=True)
+
+
+class LazyAws:
+    """The demo's EC2, started and seeded on first use (the hub's prepare hook, after the first
+    frame), on a port chosen now so that the source's endpoint is known from the start."""
+
+    def __init__(self) -> None:
+        from cockpit.sandbox.prom import free_port
+
+        self.server: MotoServer | None = None
+        self.port = free_port()
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ensure(self) -> None:
+        with self._lock:
+            if self.server is None:
+                dummy_credentials()
+                server = MotoServer(self.port)
+                seed(server.url)
+                self.server = server
