@@ -161,7 +161,7 @@ def detail_content(m: Machine, now: datetime, use: Content | None = None) -> Con
         Content.from_markup("[$muted]uptime[/]   $u   [$muted]cpu[/] $p", u=fmt.age(m.started_at, now),
                             p=fmt.percent(m.cpu_percent)),
         Content.from_markup("[$muted]address[/]  $a", a=", ".join(m.addresses) or "-"),
-        Content.from_markup("[$muted]template[/] $t", t=m.template or "-"),
+        Content.from_markup("[$muted]type[/]     $t", t=fmt.machine_type(m)),
         Content.from_markup("[$muted]tags[/]     $t", t=" ".join(f"{k}={v}" for k, v in m.tags) or "-"),
         Content.from_markup("[b]GPUs[/] ($n)", n=str(len(m.gpus))),
     ]

@@ -45,7 +45,7 @@ def test_instant_and_range_queries_read_dcgm_series_and_the_history_promtool_wro
     (one,) = b.query('DCGM_FI_DEV_GPU_UTIL{cluster="gpu-prod",Hostname="h100-01",gpu="3"}')
     assert one.last == 93.0 and one.label("modelName") == "NVIDIA H100 80GB HBM3"
     (total,) = b.query("count(DCGM_FI_DEV_GPU_UTIL)")
-    assert total.labels == () and total.last == 46  # 46 whole GPUs; the MIG slices report GR_ENGINE_ACTIVE
+    assert total.labels == () and total.last == 67  # 67 whole GPUs; the MIG slices report GR_ENGINE_ACTIVE
     now = time.time()
     (series,) = b.query_range('DCGM_FI_DEV_GPU_UTIL{Hostname="a100-node-01",gpu="0"}', now - 400, now, 20)
     assert len(series.points) >= 20 and series.points[0][0] < prom.started - 300  # from the backfilled blocks
@@ -54,7 +54,7 @@ def test_instant_and_range_queries_read_dcgm_series_and_the_history_promtool_wro
 
 def test_panels_give_gpu_and_serving_figures(prom: PromServer) -> None:
     results = {r.spec.id: r for r in backend(prom).panels(promql.panels_for({"rate_window": "5m"}), 600, 15)}
-    assert len(results["gpu_util"].series) == 53 and results["gpu_util"].reason == ""
+    assert len(results["gpu_util"].series) == 74 and results["gpu_util"].reason == ""
     mig = [s for s in results["gpu_util"].series if s.label("GPU_I_ID")]
     assert len(mig) == 7 and {round(s.last or 0, 6) for s in mig} == {55.0}  # DCGM_FI_PROF_GR_ENGINE_ACTIVE x 100
     assert results["gpu_xid"].series == () and results["gpu_xid"].reason == ""  # no XID errors is not a problem
@@ -249,7 +249,7 @@ async def test_metrics_screen_and_metric_columns(kube: KubeFake, prom: PromServe
         assert busiest.cell_styles[3] == "vt--warn"  # under 70%, and lower is worse for this panel
         assert t.row("prom/user0/gpu-prod").cell_styles == ()  # type: ignore[union-attr]
         summary = str(app.screen.query_one("#metrics-summary").render())
-        assert "prom: 53 GPUs, 7 workloads · window 15m step 15s" in summary
+        assert "prom: 74 GPUs, 7 workloads · window 15m step 15s" in summary
         t.move_to("prom/p95/gpu-prod/inference/llama-70b")
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
@@ -293,7 +293,7 @@ async def test_metrics_screen_and_metric_columns(kube: KubeFake, prom: PromServe
         await wait_for(pilot, lambda: app.screen.query("#overview-sources"))
         sources = str(app.screen.query_one("#overview-sources").render())
         assert f"prom prometheus · {prom.url}  ok" in sources
-        assert "53 GPUs, mean use " in sources and " idle (<5%) · 7 workloads, " in sources
+        assert "74 GPUs, mean use " in sources and " idle (<5%) · 7 workloads, " in sources
 
 
 async def test_metrics_screen_without_prometheus_says_how_to_add_it(tmp_path: Path) -> None:

@@ -51,6 +51,11 @@ FLEET: tuple[GpuHost, ...] = (
     GpuHost("", "a100-node-01", 4, "NVIDIA A100-SXM4-80GB", 81920, 88.0),
     GpuHost("", "a100-node-02", 2, "NVIDIA A100-SXM4-80GB", 81920, 1.0),
     GpuHost("", "h100-node-01", 4, "NVIDIA H100 80GB HBM3", 81559, 71.0),
+    # the demo's EC2 instances (a DCGM exporter on each reports its Name as Hostname)
+    GpuHost("", "llm-pretrain-0", 8, "NVIDIA A100-SXM4-40GB", 40960, 96.0),
+    GpuHost("", "llm-pretrain-1", 8, "NVIDIA A100-SXM4-40GB", 40960, 94.0),
+    GpuHost("", "infer-a10g-1", 1, "NVIDIA A10G", 22888, 47.0),
+    GpuHost("", "batch-embed", 4, "NVIDIA A10G", 22888, 2.0),
 )
 """gpu-prod's l4-02 is NotReady in the demo cluster: no exporter answers for it."""
 
