@@ -137,7 +137,9 @@ class MachinesScreen(DetailTableScreen):
             self.notify("destroy acts on one machine at a time: clear the marks (esc) first", severity="warning")
             return
         if key is not None:
-            self.cockpit.dispatch([f"vm destroy {key}"])
+            m = self.cockpit.inventory.find(str(key))
+            verb = "terminate" if m is not None and m.provider != "libvirt" else "destroy"
+            self.cockpit.dispatch([f"vm {verb} {key}"])
 
     def action_provision(self) -> None:
         """Opens the command line on `vm provision SOURCE/` for the source under the cursor."""

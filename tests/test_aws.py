@@ -20,9 +20,10 @@ from cockpit.contracts import BackendError, BackendUnavailable, BadInput, NotFou
 from cockpit.model import MachineState
 from cockpit.sandbox import demo_config
 from cockpit.sandbox.aws import MotoServer, aws_source, seed
+from screens.widgets.dialogs import ConfirmScreen
 from screens.widgets.virtual_table import VirtualTable
 from tests.conftest import ROOT
-from tests.ui_helpers import loaded, make_app
+from tests.ui_helpers import loaded, make_app, wait_for
 
 REGIONS = ["us-east-1", "us-west-2"]
 
@@ -140,7 +141,7 @@ def test_script_mode_stops_and_terminates_with_audit(tmp_path: Path, moto_server
     env = {"PATH": "/usr/bin:/bin", "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path),
            "PYTHONPATH": str(ROOT), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
            "AWS_EC2_METADATA_DISABLED": "true"}
-    script = "vm list\nvm stop aws/llm-pretrain-1\nvm destroy aws/bastion\nvm show aws/h100-dev\n"
+    script = "vm list\nvm stop aws/llm-pretrain-1\nvm terminate aws/bastion\nvm show aws/h100-dev\n"
     r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "--script", "-", "-o", "json",
                         "--yes"], input=script, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -156,8 +157,11 @@ def test_script_mode_stops_and_terminates_with_audit(tmp_path: Path, moto_server
     assert states["llm-pretrain-1"] == "stopped" and states["bastion"] == "terminated"
     audit = [json.loads(x) for x in (tmp_path / "state" / "cockpit" / "audit.jsonl").read_text().splitlines()]
     assert [(a["command"], a["target"], a["result"]) for a in audit] == [
-        ("vm stop", "aws/llm-pretrain-1", "ok"), ("vm destroy", "aws/bastion", "ok")]
+        ("vm stop", "aws/llm-pretrain-1", "ok"), ("vm terminate", "aws/bastion", "ok")]
     assert audit[0]["previous"] == {"state": "running"}
+    assert audit[1]["new"] == {"state": "terminated"} and audit[1]["previous"]["state"] == "running"
+    assert json.loads(audit[1]["previous"]["definition"])["InstanceType"] == "t3.large"  # the instance as it was
+    assert out[2]["data"] == {"ref": "aws/bastion", "destroyed": True}
 
 
 async def test_machines_screen_mixes_libvirt_and_ec2(tmp_path: Path, moto_server: MotoServer) -> None:
@@ -176,3 +180,16 @@ async def test_machines_screen_mixes_libvirt_and_ec2(tmp_path: Path, moto_server
             "running", "p4d.24xlarge spot", "8×A100", "us-east-1a")
         assert t.row("rack-a/a100-node-01") is not None  # libvirt in the same table
         assert dict(zip(keys, t.row("aws/h100-dev").cells, strict=True))["state"] == "stopped"  # type: ignore[union-attr]
+        t.move_to("aws/infer-a10g-1")
+        await pilot.press("ctrl+d")  # terminate: the typed name confirms, nothing less
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = " ".join(str(w.render()) for w in app.screen.query("#dialog-body Static"))
+        assert "Terminate aws/infer-a10g-1" in body and "deleted for good" in body
+        await pilot.press(*"infer-a10g-1", "enter")
+        ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url)
+
+        def state() -> str:
+            found = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["infer-a10g-1"]}])
+            return str(found["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+        await wait_for(pilot, lambda: state() == "terminated", timeout=15)

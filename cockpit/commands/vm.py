@@ -104,29 +104,41 @@ def _action(action: str) -> CommandSpec:
     return CommandSpec(("vm", action), ACTION_HELP[action], planner, (TARGET,), mutating=True)
 
 
-def _destroy(ctx: Context, args: Mapping[str, Any]) -> Plan:
+def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy") -> Plan:
     source, name = args["target"]
     ref = f"{source}/{name}"
     before = ctx.hub.call(source, lambda b: b.get_machine(name))
     xml = ctx.hub.call(source, lambda b: b.describe(name))
-    storage = args["remove_storage"]
+    storage = args.get("remove_storage", False)
+    cloud = before.provider != "libvirt"
     warnings = []
     if before.state.is_on:
         warnings.append(f"{ref} is {before.state.value}: it will be powered off first")
-    if storage:
+    if storage and not cloud:
         warnings.append("its disk images will be deleted: " + ", ".join(d.source for d in before.disks if d.source))
 
     def run() -> Outcome:
         ctx.hub.call(source, lambda b: b.destroy(name, storage))
+        if cloud:
+            return Outcome(data={"ref": ref, "destroyed": True}, text=f"{ref}: terminated", new={"state": "terminated"})
         return Outcome(data={"ref": ref, "destroyed": True, "storage_removed": storage},
                        text=f"{ref}: destroyed (undefined{', storage removed' if storage else ''})",
                        new={"state": "undefined"})
 
-    text = (f"Destroy {fmt.machine_line(before)}: undefine it"
-            f"{' and delete its disks' if storage else ' (disks are kept)'}. Type its name to confirm.")
-    return Plan("vm destroy", f"destroy {fmt.machine_line(before)}", run, mutating=True, source=source,
+    if cloud:  # a cloud decides per volume (EC2: DeleteOnTermination); nothing comes back
+        text = (f"Terminate {fmt.machine_line(before)}: the instance is deleted for good, with the volumes the "
+                f"{before.provider} console marks delete-on-termination. Type its name to confirm.")
+    else:
+        text = (f"Destroy {fmt.machine_line(before)}: undefine it"
+                f"{' and delete its disks' if storage else ' (disks are kept)'}. Type its name to confirm.")
+    verb = "terminate" if cloud else "destroy"
+    return Plan(command, f"{verb} {fmt.machine_line(before)}", run, mutating=True, source=source,
                 target=ref, confirm=text, typed_name=name, warnings=tuple(warnings),
                 previous={"state": before.state.value, "definition": xml})
+
+
+def _terminate(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    return _destroy(ctx, args, "vm terminate")
 
 
 def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -194,6 +206,8 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("vm", "destroy"), "undefine a machine (typed-name confirmation in the UI)", _destroy,
                         (TARGET, Param("--remove-storage", "also delete its disk images", kind="flag")),
                         mutating=True))
+    reg.add(CommandSpec(("vm", "terminate"), "terminate a cloud instance, or destroy a VM (typed-name confirmation "
+                        "in the UI)", _terminate, (TARGET,), mutating=True))
     reg.add(CommandSpec(("vm", "provision"), "create a machine from a template", _provision, (
         TARGET,
         Param("--template", "template name (see 'vm templates')", required=True, metavar="NAME"),
