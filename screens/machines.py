@@ -31,6 +31,7 @@ STATE_STYLE = {
 COLUMNS = (
     Column("name", "NAME", min_width=10, max_width=28, priority=0),
     Column("source", "SOURCE", min_width=6, max_width=14, priority=1),
+    Column("provider", "PROV", min_width=4, max_width=7, priority=5),
     Column("state", "STATE", min_width=7, max_width=10, priority=0, style=STATE_STYLE.get),
     Column("type", "TYPE", min_width=4, max_width=20, priority=3),
     Column("vcpus", "VCPU", min_width=4, max_width=5, align="right", priority=2),
@@ -51,7 +52,7 @@ def machine_row(m: Machine, now: datetime, colour: str | None, figures: Figures 
     """A VM's GPU% comes from a DCGM exporter inside it, whose Hostname is the VM's name."""
     util = gpu_cells(figures.node("", m.name) if figures and m.gpus else None)[0]
     return Row(m.ref, (
-        m.name, m.source, m.state.value, fmt.machine_type(m), str(m.vcpus), fmt.mib(m.memory_mib),
+        m.name, m.source, m.provider, m.state.value, fmt.machine_type(m), str(m.vcpus), fmt.mib(m.memory_mib),
         fmt.gpu_summary(m.gpus) or "-", util,
         fmt.percent(m.cpu_percent), ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location,
         " ".join(f"{k}={v}" for k, v in m.tags),

@@ -179,6 +179,11 @@ async def test_machines_screen_mixes_libvirt_and_ec2(tmp_path: Path, moto_server
         assert (cells["state"], cells["type"], cells["gpus"], cells["host"]) == (
             "running", "p4d.24xlarge spot", "8×A100", "us-east-1a")
         assert t.row("rack-a/a100-node-01") is not None  # libvirt in the same table
+        t.set_filter("aws spot")  # by provider and type, like any words of a row
+        assert t.visible_keys() == ["aws/batch-embed", "aws/llm-pretrain-0", "aws/llm-pretrain-1"]
+        t.set_filter("team=research")  # by tag
+        assert t.visible_keys() == ["aws/h100-dev", "aws/notebook-l4"]
+        t.set_filter("")
         assert dict(zip(keys, t.row("aws/h100-dev").cells, strict=True))["state"] == "stopped"  # type: ignore[union-attr]
         t.move_to("aws/infer-a10g-1")
         await pilot.press("ctrl+d")  # terminate: the typed name confirms, nothing less

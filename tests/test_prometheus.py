@@ -286,8 +286,8 @@ async def test_metrics_screen_and_metric_columns(kube: KubeFake, prom: PromServe
         await pilot.press("2")  # Machines: a VM's exporter reports its own name as Hostname
         await wait_for(pilot, lambda: app.screen.query("#machines-table"))
         machines = app.screen.query_one("#machines-table", VirtualTable)
-        assert _cells(machines, "rack-a/a100-node-01")[7] == "88%"
-        assert _cells(machines, "rack-a/a100-node-03")[7] == "-"  # stopped
+        assert _cells(machines, "rack-a/a100-node-01")[8] == "88%"
+        assert _cells(machines, "rack-a/a100-node-03")[8] == "-"  # stopped
 
         await pilot.press("1")  # Overview: the source's health, GPU use and traffic in one line
         await wait_for(pilot, lambda: app.screen.query("#overview-sources"))
@@ -305,7 +305,7 @@ async def test_metrics_screen_without_prometheus_says_how_to_add_it(tmp_path: Pa
         await pilot.press("2")
         await wait_for(pilot, lambda: app.screen.query("#machines-table"))
         machines = app.screen.query_one("#machines-table", VirtualTable)
-        assert _cells(machines, "rack-a/a100-node-01")[7] == "-"
+        assert _cells(machines, "rack-a/a100-node-01")[8] == "-"
         machines.move_to("rack-a/a100-node-01")
         app.screen.query_one("#detail").display = True
         app.screen.show_detail()  # type: ignore[attr-defined]
