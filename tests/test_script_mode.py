@@ -75,7 +75,8 @@ def test_bad_line_runs_nothing_and_exits_2(tmp_path: Path) -> None:
     assert r.returncode == 2
     err = r.stderr.splitlines()
     assert err[0] == f"{f}:3: unknown command 'vm strat' (did you mean 'vm start'?) (vm takes: destroy, " \
-                     "force-off, list, provision, reboot, resume, show, start, stop, suspend, templates, xml)"
+                     "force-off, list, provision, reboot, resume, show, start, stop, suspend, templates, " \
+                     "terminate, xml)"
     assert err[1].startswith(f"{f}:4: vm list: unknown option --sauce")
     assert err[2] == f"{f}: 2 bad line(s); nothing was run"
     assert audit_lines(tmp_path) == []
