@@ -7,9 +7,9 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import threading
 
 from cockpit.config import SourceConfig
+from cockpit.sandbox.lazy import LazyService
 
 DEMO_REGIONS = ("us-east-1", "us-west-2")
 
@@ -69,25 +69,14 @@ class MotoServer:
             logging.getLogger(__name__).debug("moto stop", exc_info=True)
 
 
-class LazyAws:
+class LazyAws(LazyService):
     """The demo's EC2, started and seeded on first use (the hub's prepare hook, after the first
     frame), on a port chosen now so that the source's endpoint is known from the start."""
 
-    def __init__(self) -> None:
-        from cockpit.sandbox.prom import free_port
+    server: MotoServer | None = None
 
-        self.server: MotoServer | None = None
-        self.port = free_port()
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def ensure(self) -> None:
-        with self._lock:
-            if self.server is None:
-                dummy_credentials()
-                server = MotoServer(self.port)
-                seed(server.url)
-                self.server = server
+    def _start(self) -> None:
+        dummy_credentials()
+        server = MotoServer(self.port)
+        seed(server.url)
+        self.server = server

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import atexit
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,16 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.contracts import BackendUnavailable
+from cockpit.sandbox.lazy import LazyService, free_port
 from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, SERVED, Fleet
 
 JOB, INSTANCE = "dcgm-demo", "demo-exporter"
 INSTALL_HINT = "Prometheus is not installed: apt-get install prometheus (or ./dev demo, which installs it)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def binary(name: str) -> str | None:
@@ -203,30 +196,24 @@ class PromServer:
             self._http = None
 
 
-class LazyPrometheus:
+class LazyPrometheus(LazyService):
     """The demo's Prometheus, started on first use (the hub's prepare hook, after the first frame)
     with three hours of history at its 15 s scrape interval (about 5 s to write); without the
     binary the source is down with the install hint."""
 
+    server: PromServer | None = None
+
     def __init__(self, history_s: float = 3 * 3600) -> None:
+        super().__init__()
         self.workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-prom-"))
         atexit.register(shutil.rmtree, self.workdir, True)
         self.history_s = history_s
-        self.server: PromServer | None = None
-        self.port = free_port()
-        self._lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def ensure(self) -> None:
-        with self._lock:
-            if self.server is None:
-                server = PromServer(self.workdir, history_s=self.history_s, port=self.port)
-                atexit.register(server.stop)
-                server.start()
-                self.server = server
+    def _start(self) -> None:
+        server = PromServer(self.workdir, history_s=self.history_s, port=self.port)
+        atexit.register(server.stop)
+        server.start()
+        self.server = server
 
 
 __all__ = ["BUCKETS", "LazyPrometheus", "PromServer", "free_port"]
