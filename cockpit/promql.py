@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cockpit.config import SourceConfig
 from cockpit.model_metrics import PanelResult, PanelSpec, PromSnapshot, Series
 
 POD_WORKLOAD = "(.+?)(-[0-9]{5}-deployment)?-[a-z0-9]{5,10}-[a-z0-9]{5}"
@@ -269,13 +270,15 @@ def window_of(settings: Mapping[str, Any], window_s: float | None = None,
     return window, step
 
 
-def snapshot(backend: Any, source: str, settings: Mapping[str, Any], url: str, window_s: float | None = None,
-             step_s: float | None = None, now: float | None = None, kinds: frozenset[str] | None = None
-             ) -> PromSnapshot:
+def snapshot(backend: Any, cfg: SourceConfig, window_s: float | None = None, step_s: float | None = None,
+             now: float | None = None, kinds: frozenset[str] | None = None) -> PromSnapshot:
     """Every panel of the source (or those of `kinds`) over the window, as one record (runs in a hub
-    worker)."""
+    worker); the URL it keeps has its credentials masked."""
     from datetime import UTC, datetime
 
+    from cockpit.secrets import redact_uri
+
+    settings, source, url = cfg.settings, cfg.name, redact_uri(str(cfg.settings.get("url", "")))
     window, step = window_of(settings, window_s, step_s)
     specs = [p for p in panels_for(settings) if kinds is None or p.kind in kinds]
     results = backend.panels(specs, window, step, now)

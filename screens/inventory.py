@@ -21,7 +21,6 @@ from cockpit.model import HostGpu, Machine, Template
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
 from cockpit.model_metrics import LocalSnapshot, PromSnapshot
 from cockpit.model_registry import RegisteredModel
-from cockpit.secrets import redact_uri
 
 SNAPSHOT_WAIT_S = 5.0
 """How long a first poll waits for a cluster's initial lists (the rest arrive by watch)."""
@@ -89,8 +88,7 @@ def _question(hub: Hub, name: str, window_s: float | None, step_s: float | None)
     cfg = hub.source(name)
     if cfg.kind != "prometheus":
         return _ask
-    url = redact_uri(str(cfg.settings.get("url", "")))
-    return lambda backend: promql.snapshot(backend, name, cfg.settings, url, window_s, step_s)
+    return lambda backend: promql.snapshot(backend, cfg, window_s, step_s)
 
 
 def _history(previous: dict[tuple[str, int], tuple[float, ...]], snap: LocalSnapshot

@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.timer import Timer
 
+from cockpit import format as fmt
 from cockpit import promql
 from cockpit.commands.metrics import LOCAL_SPECS, PanelRow, local_rows, prom_rows
 from cockpit.model_metrics import LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
@@ -42,13 +43,6 @@ STEPS = (("0", "auto (about 60 points)"), ("5", "5s"), ("15", "15s"), ("30", "30
          ("900", "15m"), ("3600", "1h"))
 NO_PROMETHEUS = ("no Prometheus source: add [sources.prom] kind = \"prometheus\", url = \"http://...:9090\" to "
                  "config.toml for DCGM GPU and serving panels")
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 class MetricsScreen(DetailTableScreen):
@@ -126,8 +120,8 @@ class MetricsScreen(DetailTableScreen):
                         for r in p.panels if r.spec.kind == promql.GPU_KIND for s in r.series})
             workloads = len({s.labels for r in p.panels if r.spec.id == "rps" for s in r.series})
             when = p.as_of.astimezone().strftime("%H:%M:%S") if p.as_of else "-"
-            parts.append(f"{p.source}: {gpus} GPUs, {workloads} workloads · window {_duration(p.window_s)} "
-                         f"step {_duration(p.step_s)} · as of {when}")
+            parts.append(f"{p.source}: {gpus} GPUs, {workloads} workloads · window {fmt.duration(p.window_s)} "
+                         f"step {fmt.duration(p.step_s)} · as of {when}")
         if not any(s.kind == "prometheus" for s in self.cockpit.hub.sources()):
             parts.append("no Prometheus source (DCGM and serving panels need one)")
         return " · ".join(parts)
@@ -180,8 +174,8 @@ class MetricsScreen(DetailTableScreen):
         if finite:
             mean = sum(finite) / len(finite)
             lines.append(Content(f"now {promql.fmt_value(series.last, spec.unit)}  mean "
-                                 f"{promql.fmt_value(mean, spec.unit)}  over {_duration(snap.window_s)}, "
-                                 f"{len(values)} points at {_duration(snap.step_s)}"))
+                                 f"{promql.fmt_value(mean, spec.unit)}  over {fmt.duration(snap.window_s)}, "
+                                 f"{len(values)} points at {fmt.duration(snap.step_s)}"))
         limits = [f"{w} {promql.fmt_value(v, spec.unit)}" for w, v in (("warn", spec.warn), ("crit", spec.crit))
                   if v is not None]
         if limits:
@@ -230,8 +224,8 @@ class MetricsScreen(DetailTableScreen):
         height = max(8, self.size.height - 14)
         lo, hi = bounds(values, spec.unit)
         snap = found[3]
-        span = (f"last {_duration(snap.window_s)}, step {_duration(snap.step_s)}" if isinstance(snap, PromSnapshot)
-                else f"last {len(values)} refreshes")
+        span = (f"last {fmt.duration(snap.window_s)}, step {fmt.duration(snap.step_s)}"
+                if isinstance(snap, PromSnapshot) else f"last {len(values)} refreshes")
         lines = plot(values, width, height, lo, hi, _axis_label(spec.unit, hi))
         text = "\n".join([*lines, f"{span} · now {promql.fmt_value(values[-1], spec.unit)}"])
         self.app.push_screen(TextScreen(f"{spec.title} · {name}", text))

@@ -15,7 +15,6 @@ from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
 from cockpit.model_metrics import GpuSample, LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
-from cockpit.secrets import redact_uri
 from cockpit.serialize import to_jsonable
 from cockpit.sparkline import bounds, spark
 
@@ -112,11 +111,11 @@ def _prom_sources(ctx: Context, args: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def _snap(ctx: Context, name: str, window_s: float | None = None, step_s: float | None = None,
-          kinds: frozenset[str] | None = None) -> Any:
-    cfg = ctx.hub.source(name)
-    url = redact_uri(str(cfg.settings.get("url", "")))
-    return lambda b: [promql.snapshot(b, name, cfg.settings, url, window_s, step_s, kinds=kinds)]
+def _snapshots(ctx: Context, names: list[str], window_s: float | None = None, step_s: float | None = None,
+               kinds: frozenset[str] | None = None) -> tuple[list[PromSnapshot], CockpitError | None]:
+    """Each Prometheus source's panels, all at once; what answered, and one error naming the rest."""
+    return gather(ctx, names, lambda b: [promql.snapshot(b, ctx.hub.source(b.source), window_s, step_s,
+                                                         kinds=kinds)])
 
 
 def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -132,17 +131,15 @@ def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
         failed = [f"{s.source}: {s.nvml_reason}" for s in snaps if s.nvml is NvmlState.ERROR]
         proms = [s for s in sources_of(ctx, args, "series") if not args.get("source")
                  or ctx.hub.source(s).kind == "prometheus"]
-        for name in proms:
-            got = ctx.hub.call_many([name], _snap(ctx, name, 300.0, None, frozenset({promql.GPU_KIND})))[name]
-            if isinstance(got, CockpitError):
-                error = error or got
-                notes.append(got.message)
-                continue
-            prom = got[0]
+        prom_snaps, prom_error = _snapshots(ctx, proms, 300.0, None, frozenset({promql.GPU_KIND}))
+        if prom_error is not None:
+            error = error or prom_error
+            notes.append(prom_error.message)
+        for prom in prom_snaps:
             gpus = dcgm_gpus(prom)
-            notes += [f"{name}: {r.reason}" for r in prom.panels if r.spec.id == "gpu_util" and r.reason]
+            notes += [f"{prom.source}: {r.reason}" for r in prom.panels if r.spec.id == "gpu_util" and r.reason]
             rows += [g["cells"] for g in gpus]
-            data.append({"source": name, "kind": "prometheus", "gpus": [g["data"] for g in gpus]})
+            data.append({"source": prom.source, "kind": "prometheus", "gpus": [g["data"] for g in gpus]})
         table = Table(GPU_COLUMNS, tuple(rows))
         return Outcome(data=data, table=table if rows or not notes else None, text="\n".join(notes) or None,
                        error=error or (CockpitError("; ".join(failed)) if failed else None))
@@ -244,21 +241,12 @@ def _panels(ctx: Context, args: Mapping[str, Any]) -> Plan:
     sources = _prom_sources(ctx, args)
 
     def run() -> Outcome:
-        rows: list[tuple[str, ...]] = []
-        data: list[Any] = []
-        errors: list[CockpitError] = []
-        for name in sources:
-            got = ctx.hub.call_many([name], _snap(ctx, name, window, step))[name]
-            if isinstance(got, CockpitError):
-                errors.append(got)
-                continue
-            snap = got[0]
-            rows += [cells for _, cells, _ in prom_rows(snap)]
-            data.append({"source": name, "window_s": snap.window_s, "step_s": snap.step_s, "panels": [
-                {"id": r.spec.id, "title": r.spec.title, "query": r.spec.query, "unit": r.spec.unit,
-                 "reason": r.reason or None, "series": [_series_json(s) for s in r.series]} for r in snap.panels]})
-        error = errors[0] if len(errors) == 1 else CockpitError("; ".join(e.message for e in errors)) if errors \
-            else None
+        snaps, error = _snapshots(ctx, sources, window, step)
+        rows = [cells for snap in snaps for _, cells, _ in prom_rows(snap)]
+        data = [{"source": snap.source, "window_s": snap.window_s, "step_s": snap.step_s, "panels": [
+            {"id": r.spec.id, "title": r.spec.title, "query": r.spec.query, "unit": r.spec.unit,
+             "reason": r.reason or None, "series": [_series_json(s) for s in r.series]} for r in snap.panels]}
+            for snap in snaps]
         return Outcome(data=data, table=Table(PANEL_COLUMNS, tuple(rows)), error=error)
 
     return Plan("metrics panels", "every panel: GPU (DCGM), serving and the config's own", run)
