@@ -173,13 +173,11 @@ class AwsBackend:
         return machine(self.source, raw, self._types.get((region, str(raw.get("InstanceType")))), shown)
 
     def describe(self, name: str) -> str:
-        _, raw, _ = self._find(name)
-        return json.dumps({k: v for k, v in raw.items() if not k.startswith("_")}, indent=2, default=str,
-                          sort_keys=True)
+        return _as_json(self._find(name)[1])
 
     # -- changes -----------------------------------------------------------------------------
     def act(self, name: str, action: str) -> Machine:
-        region, raw, _ = self._find(name)
+        region, raw, shown = self._find(name)
         iid = str(raw["InstanceId"])
         client = self._clients[region]
         calls: dict[str, tuple[str, Callable[[], Any]]] = {
@@ -195,13 +193,15 @@ class AwsBackend:
         verb, call = calls[action]
         with self._errors(region, f"{verb} {iid}"):
             call()
-        return self.get_machine(iid)
+        # the state after: one describe of this instance in its region, not another listing of all
+        (after,) = self._instances(region, InstanceIds=[iid])
+        return machine(self.source, after, self._types.get((region, str(after.get("InstanceType")))), shown)
 
     def destroy(self, name: str, remove_storage: bool) -> str:
         """Terminate; returns the instance as it was, for the audit log. EBS volumes marked
         DeleteOnTermination go with it, whatever `remove_storage` says: EC2 decides per volume."""
-        description = self.describe(name)
         region, raw, _ = self._find(name)
+        description = _as_json(raw)  # one lookup for the record and the call
         with self._errors(region, f"terminate {raw['InstanceId']}"):
             self._clients[region].terminate_instances(InstanceIds=[raw["InstanceId"]])
         return description
@@ -227,3 +227,8 @@ class AwsBackend:
         self._pool.shutdown(wait=False, cancel_futures=True)
         for client in self._clients.values():
             client.close()
+
+
+def _as_json(raw: Mapping[str, Any]) -> str:
+    """The instance as EC2 described it (cockpit's own bookkeeping keys left out)."""
+    return json.dumps({k: v for k, v in raw.items() if not k.startswith("_")}, indent=2, default=str, sort_keys=True)
