@@ -72,7 +72,7 @@ def test_instances_of_every_region_with_type_gpus_lifecycle_and_tags(fleet: None
     assert machines["infer-1"].location == "us-west-2a" and len(machines["infer-1"].gpus) == 4
     twins = [m for m in machines.values() if ("Name", "twin") in m.tags]
     assert len(twins) == 2 and all(m.name.startswith("i-") for m in twins)  # a shared Name is no target
-    with pytest.raises(BadInput, match=r"^aws: 2 instances are named 'twin': use an id \(i-"):
+    with pytest.raises(BadInput, match=r"^aws: 2 instances are named 'twin': use one of i-"):
         b.get_machine("twin")
     with pytest.raises(NotFound, match=r"^aws: no instance 'ghost' in us-east-1, us-west-2$"):
         b.get_machine("ghost")

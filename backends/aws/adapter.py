@@ -7,33 +7,31 @@ screen shows the rest and says which region is missing, rather than an empty or 
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from backends._lazy import require
-from backends.aws.translate import TypeInfo, machine, names, type_info
+from backends.aws.translate import TypeInfo, machine, tag_dict, type_info
+from backends.cloud import CloudBackend, Listed, as_json
 from cockpit.contracts import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
-    CockpitError,
     Conflict,
     Forbidden,
     NotFound,
     Unsupported,
 )
-from cockpit.model import HostGpu, Machine, ProvisionSpec, Template
+from cockpit.model import Machine, ProvisionSpec
 
 FORBIDDEN = {"UnauthorizedOperation", "AuthFailure", "AccessDenied", "AccessDeniedException", "OptInRequired"}
 NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}
 
 
-class AwsBackend:
+class AwsBackend(CloudBackend):
     kind = "aws"
     capabilities = frozenset({"machines", "actions", "destroy"})
 
@@ -52,18 +50,14 @@ class AwsBackend:
         if not regions:
             raise BadInput(f"{source}: no region: set regions = [\"us-east-1\", ...] for the source, or a default "
                            "region in the AWS config")
-        self.regions = regions
+        super().__init__(source, regions)
         config = config_mod.Config(retries={"mode": "standard", "max_attempts": int(settings.get("max_attempts") or 5)},
                                    connect_timeout=5, read_timeout=20)
         endpoint = settings.get("endpoint_url")
         self._clients = {r: session.client("ec2", region_name=r, endpoint_url=endpoint, config=config)
                          for r in regions}
         self._types: dict[tuple[str, str], TypeInfo] = {}
-        self._where: dict[str, str] = {}  # instance id -> region, from the last listing
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=min(8, len(regions)), thread_name_prefix=f"aws-{source}")
-        self.degraded: dict[str, str] = {}
-        """Region -> why it is missing from the last list (the others answered)."""
 
     # -- errors ------------------------------------------------------------------------------
     @contextmanager
@@ -94,7 +88,7 @@ class AwsBackend:
 
     # -- reads -------------------------------------------------------------------------------
     def ping(self) -> None:
-        region = self.regions[0]
+        region = self.scopes[0]
         with self._errors(region, "describe availability zones"):
             self._clients[region].describe_availability_zones()
 
@@ -115,70 +109,18 @@ class AwsBackend:
                 for raw in got.get("InstanceTypes") or []:
                     self._types[region, str(raw["InstanceType"])] = type_info(raw)
 
-    def _region(self, region: str) -> list[dict[str, Any]]:
+    def _list(self, region: str) -> list[Listed]:
         found = self._instances(region)
         self._type_infos(region, {str(i.get("InstanceType")) for i in found if i.get("InstanceType")})
-        for raw in found:
-            raw["_region"] = region
-        return found
+        return [_listed(region, raw) for raw in found]
 
-    def list_machines(self) -> Sequence[Machine]:
-        """Every region at once; a region that fails is left out and named in `degraded`."""
-        results = dict(zip(self.regions, self._pool.map(self._safe_region, self.regions), strict=True))
-        failed = {r: e for r, e in results.items() if isinstance(e, CockpitError)}
-        if failed and len(failed) == len(self.regions):
-            raise next(iter(failed.values()))
-        self.degraded = {r: e.message.removeprefix(f"{self.source}: ") for r, e in failed.items()}
-        raws = [raw for got in results.values() if isinstance(got, list) for raw in got]
-        return self._machines(raws)
-
-    def _safe_region(self, region: str) -> list[dict[str, Any]] | CockpitError:
-        try:
-            return self._region(region)
-        except CockpitError as e:
-            return e
-
-    def _machines(self, raws: list[dict[str, Any]]) -> list[Machine]:
-        shown = names(raws)
-        with self._lock:
-            self._where.update({str(r["InstanceId"]): str(r["_region"]) for r in raws})
-            return sorted((machine(self.source, r, self._types.get((r["_region"], str(r.get("InstanceType")))),
-                                   shown[str(r["InstanceId"])]) for r in raws), key=lambda m: (m.location, m.name))
-
-    def _find(self, name: str) -> tuple[str, dict[str, Any], str]:
-        """(region, raw instance, shown name) for an instance id or a unique Name tag."""
-        every = [raw for r in self.regions for raw in self._safe_list(r)]
-        shown = names(every)
-        hits = [raw for raw in every if raw["InstanceId"] == name or shown[str(raw["InstanceId"])] == name]
-        if not hits:
-            twins = [raw["InstanceId"] for raw in every if any(t.get("Key") == "Name" and t.get("Value") == name
-                                                                for t in raw.get("Tags") or [])]
-            if twins:
-                raise BadInput(f"{self.source}: {len(twins)} instances are named {name!r}: use an id "
-                               f"({', '.join(sorted(twins))})")
-            raise NotFound(f"{self.source}: no instance {name!r} in {', '.join(self.regions)}")
-        raw = hits[0]
-        return str(raw["_region"]), raw, shown[str(raw["InstanceId"])]
-
-    def _safe_list(self, region: str) -> list[dict[str, Any]]:
-        got = self._safe_region(region)
-        if isinstance(got, CockpitError):
-            if len(self.regions) == 1:
-                raise got
-            return []
-        return got
-
-    def get_machine(self, name: str) -> Machine:
-        region, raw, shown = self._find(name)
-        return machine(self.source, raw, self._types.get((region, str(raw.get("InstanceType")))), shown)
-
-    def describe(self, name: str) -> str:
-        return _as_json(self._find(name)[1])
+    def _machine(self, item: Listed, name: str) -> Machine:
+        return machine(self.source, item.raw, self._types.get((item.scope, str(item.raw.get("InstanceType")))), name)
 
     # -- changes -----------------------------------------------------------------------------
     def act(self, name: str, action: str) -> Machine:
-        region, raw, shown = self._find(name)
-        iid = str(raw["InstanceId"])
+        item, shown = self._find(name)
+        region, iid = item.scope, item.key
         client = self._clients[region]
         calls: dict[str, tuple[str, Callable[[], Any]]] = {
             "start": ("start", lambda: client.start_instances(InstanceIds=[iid])),
@@ -195,21 +137,17 @@ class AwsBackend:
             call()
         # the state after: one describe of this instance in its region, not another listing of all
         (after,) = self._instances(region, InstanceIds=[iid])
-        return machine(self.source, after, self._types.get((region, str(after.get("InstanceType")))), shown)
+        return self._machine(_listed(region, after), shown)
 
     def destroy(self, name: str, remove_storage: bool) -> str:
         """Terminate; returns the instance as it was, for the audit log. EBS volumes marked
         DeleteOnTermination go with it, whatever `remove_storage` says: EC2 decides per volume."""
-        region, raw, _ = self._find(name)
-        description = _as_json(raw)  # one lookup for the record and the call
-        with self._errors(region, f"terminate {raw['InstanceId']}"):
-            self._clients[region].terminate_instances(InstanceIds=[raw["InstanceId"]])
-        return description
+        item, _ = self._find(name)
+        with self._errors(item.scope, f"terminate {item.key}"):
+            self._clients[item.scope].terminate_instances(InstanceIds=[item.key])
+        return as_json(item.raw)
 
-    # -- what a cloud account does not have --------------------------------------------------
-    def templates(self) -> Sequence[Template]:
-        return ()
-
+    # -- provisioning ----------------------------------------------------------------------
     def check_provision(self, spec: ProvisionSpec) -> list[str]:
         raise Unsupported(f"{self.source}: provisioning EC2 instances is not in this build yet (vm provision works on "
                           "libvirt sources)")
@@ -217,18 +155,12 @@ class AwsBackend:
     def provision(self, spec: ProvisionSpec) -> Machine:
         raise Unsupported(f"{self.source}: provisioning EC2 instances is not in this build yet")
 
-    def host_gpus(self) -> Sequence[HostGpu]:
-        return ()  # a cloud account has no hypervisor host of its own to list
-
-    def watch(self, on_change: Callable[[str], None]) -> None:
-        return None  # EC2 state changes arrive through EventBridge, not to a client: the poll covers them
-
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        super().close()
         for client in self._clients.values():
             client.close()
 
 
-def _as_json(raw: Mapping[str, Any]) -> str:
-    """The instance as EC2 described it (cockpit's own bookkeeping keys left out)."""
-    return json.dumps({k: v for k, v in raw.items() if not k.startswith("_")}, indent=2, default=str, sort_keys=True)
+def _listed(region: str, raw: dict[str, Any]) -> Listed:
+    iid = str(raw["InstanceId"])
+    return Listed(region, iid, tag_dict(raw).get("Name", ""), iid, raw, {})

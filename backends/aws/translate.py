@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,19 +57,3 @@ def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: st
         machine_type=str(raw.get("InstanceType") or "") or None,
         lifecycle="spot" if raw.get("InstanceLifecycle") == "spot" else "on-demand",
     )
-
-
-def names(instances: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Instance id -> the name cockpit shows and targets: the Name tag where no other instance in the
-    source has it (and it does not look like an id), else the id itself."""
-    counts: dict[str, int] = {}
-    for raw in instances:
-        n = tag_dict(raw).get("Name", "")
-        counts[n] = counts.get(n, 0) + 1
-    out = {}
-    for raw in instances:
-        iid = str(raw["InstanceId"])
-        n = tag_dict(raw).get("Name", "")
-        usable = n and counts[n] == 1 and "/" not in n and " " not in n and not n.startswith("i-")
-        out[iid] = n if usable else iid
-    return out
