@@ -60,6 +60,60 @@ class AwsSettings(SourceCommon):
         return v
 
 
+class GcpSettings(SourceCommon):
+    """Compute Engine in one or more projects. Credentials come only through Application Default
+    Credentials (gcloud auth application-default login, GOOGLE_APPLICATION_CREDENTIALS, the
+    metadata server), never from this file."""
+
+    projects: list[str] | None = Field(default=None, description="default: the credentials' project")
+    zones: list[str] | None = Field(default=None, description="only these zones (default: every zone)")
+    endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
+                                 description="a Compute-compatible endpoint (a local fake, Private Service Connect)")
+    anonymous: bool = Field(default=False, description="send no credentials (only with a local endpoint)")
+    max_attempts: int = Field(default=5, ge=1, le=20, description="tries per call (throttling, 5xx)")
+    operation_timeout_seconds: float = Field(default=600, gt=0, le=3600)
+
+    @field_validator("projects", "zones")
+    @classmethod
+    def _names(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("an empty list: leave the key out instead")
+            bad = [p for p in v if not re.match(r"^[a-z][-a-z0-9.:]{2,62}[a-z0-9]$", p)]
+            if bad:
+                raise ValueError(f"not a project or zone name: {bad[0]!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _anonymous(self) -> GcpSettings:
+        if self.anonymous and not self.endpoint:
+            raise ValueError("anonymous = true needs an endpoint (it is for local fakes only)")
+        return self
+
+
+class AzureSettings(SourceCommon):
+    """Azure VMs in one or more subscriptions. Credentials come through DefaultAzureCredential
+    (environment, managed identity, az login), or a bearer token named by `token_env`."""
+
+    subscriptions: list[str] = Field(min_length=1, description="subscription ids")
+    resource_groups: list[str] | None = Field(default=None, description="only these groups (default: all)")
+    endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$",
+                                 description="the Resource Manager URL (sovereign clouds, a local fake)")
+    ca_bundle: str | None = Field(default=None, description="a PEM file of CAs to trust for the endpoint")
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                  description="an environment variable holding an access token")
+    max_attempts: int = Field(default=5, ge=1, le=20, description="tries per call (throttling, 5xx)")
+    operation_timeout_seconds: float = Field(default=900, gt=0, le=3600)
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _subscriptions(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if not re.match(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$", s)]
+        if bad:
+            raise ValueError(f"not a subscription id: {bad[0]!r} (a GUID)")
+        return v
+
+
 class KubernetesSettings(SourceCommon):
     """One or more contexts of a kubeconfig. Several contexts (or "all") become one source per
     context, named SOURCE-CONTEXT, so each cluster has its own health and read-only switch."""
@@ -150,7 +204,8 @@ class LocalSettings(SourceCommon):
 
 SOURCE_KINDS: Mapping[str, type[SourceCommon]] = {"libvirt": LibvirtSettings, "kubernetes": KubernetesSettings,
                                                   "mlflow": MlflowSettings, "local": LocalSettings,
-                                                  "prometheus": PrometheusSettings, "aws": AwsSettings}
+                                                  "prometheus": PrometheusSettings, "aws": AwsSettings,
+                                                  "gcp": GcpSettings, "azure": AzureSettings}
 """Kinds this build knows; later backends add theirs here."""
 
 

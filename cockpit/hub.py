@@ -48,6 +48,8 @@ class KindInfo:
 KINDS: dict[str, KindInfo] = {
     "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt"),
     "aws": KindInfo("backends.aws", frozenset({"machines"}), "aws"),
+    "gcp": KindInfo("backends.gcp", frozenset({"machines"}), "gcp"),
+    "azure": KindInfo("backends.azure", frozenset({"machines"}), "azure"),
     "kubernetes": KindInfo("backends.kubernetes", frozenset({"clusters"}), "kubernetes"),
     "mlflow": KindInfo("backends.mlflow", frozenset({"registry"}), "mlflow"),
     "local": KindInfo("backends.local", frozenset({"metrics"}), ""),

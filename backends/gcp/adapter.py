@@ -1,0 +1,225 @@
+"""Compute Engine through google-cloud-compute: instances of every configured project in one
+list (one aggregated list per project, page by page), lifecycle actions and deletion, each waited
+on with our own zone-operations wait.
+
+Why not the client's own machinery: its `.result()` polls the operation through a host built from
+Google's defaults, which ignores a custom endpoint, and its default retry on reads may go on for
+minutes. So every call passes `retry=None` and a timeout, throttling and 5xx are retried here with
+bounded attempts, and an operation is polled through ZoneOperationsClient until DONE or a deadline.
+Credentials: Application Default Credentials, or anonymous against a custom endpoint (the demo).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from backends._lazy import require
+from backends.cloud import CloudBackend, Listed, as_json, with_retries
+from backends.gcp.translate import TypeInfo, custom_type, last, machine, type_info
+from cockpit.contracts import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    BadInput,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unsupported,
+)
+from cockpit.model import Machine, ProvisionSpec
+
+T = TypeVar("T")
+CALL_TIMEOUT = 30.0
+ACTIONS = {"start": "start", "resume": "resume", "stop": "stop", "force-off": "stop", "reboot": "reset",
+           "suspend": "suspend"}
+
+
+class GcpBackend(CloudBackend):
+    kind = "gcp"
+    capabilities = frozenset({"machines", "actions", "destroy"})
+    scope_word = "project"
+
+    def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
+        self._cv = require("google.cloud.compute_v1", "gcp")
+        self._exc = require("google.api_core.exceptions", "gcp")
+        self._requests = require("requests", "gcp")
+        options = require("google.api_core.client_options", "gcp").ClientOptions
+        endpoint = settings.get("endpoint")
+        if settings.get("anonymous"):
+            if not endpoint:
+                raise BadInput(f"{source}: anonymous = true needs an endpoint (it is for local fakes only)")
+            credentials, project = require("google.auth.credentials", "gcp").AnonymousCredentials(), None
+        else:
+            auth = require("google.auth", "gcp")
+            try:
+                credentials, project = auth.default(scopes=["https://www.googleapis.com/auth/compute"])
+            except auth.exceptions.DefaultCredentialsError:
+                raise BackendUnavailable(f"{source}: no Application Default Credentials: run gcloud auth "
+                                         "application-default login, or set GOOGLE_APPLICATION_CREDENTIALS") from None
+        projects = list(settings.get("projects") or ([project] if project else []))
+        if not projects:
+            raise BadInput(f"{source}: no project: set projects = [\"my-project\", ...] for the source")
+        super().__init__(source, projects)
+        self.zones = frozenset(settings.get("zones") or ())
+        """Only these zones, when set (the aggregated list answers for every zone of a project)."""
+        self._attempts = int(settings.get("max_attempts") or 5)
+        self._op_timeout = float(settings.get("operation_timeout_seconds") or 600)
+        kw: dict[str, Any] = {"credentials": credentials}
+        if endpoint:
+            kw["client_options"] = options(api_endpoint=str(endpoint))
+        self._instances = self._cv.InstancesClient(**kw)
+        self._types_client = self._cv.MachineTypesClient(**kw)
+        self._operations = self._cv.ZoneOperationsClient(**kw)
+        self._zones_client = self._cv.ZonesClient(**kw)
+        self._where = str(endpoint or "compute.googleapis.com")
+        self._types: dict[tuple[str, str, str], TypeInfo] = {}
+        self._lock = threading.Lock()
+
+    # -- calls and errors --------------------------------------------------------------------
+    def _transient(self, e: BaseException) -> float | None:
+        exc = self._exc
+        if isinstance(e, exc.TooManyRequests | exc.ServiceUnavailable | exc.InternalServerError | exc.BadGateway
+                      | exc.GatewayTimeout):
+            after = getattr(getattr(e, "response", None), "headers", {}).get("Retry-After")
+            try:
+                return min(float(after), 30.0) if after else 0.0
+            except ValueError:
+                return 0.0
+        return None
+
+    def _call(self, scope: str, what: str, method: Callable[..., T], **kw: Any) -> T:
+        """One client method with our retries, no client retry, and a timeout per attempt."""
+        with self._errors(scope, what):
+            return with_retries(lambda: method(**kw, retry=None, timeout=CALL_TIMEOUT), self._transient,
+                                self._attempts)
+
+    @contextmanager
+    def _errors(self, scope: str, what: str) -> Iterator[None]:
+        exc, rq = self._exc, self._requests.exceptions
+        try:
+            yield
+        except (exc.Forbidden, exc.Unauthorized, exc.PermissionDenied) as e:
+            raise Forbidden(f"{self.source}: {scope}: not allowed to {what} ({_first(e.message)})") from None
+        except exc.NotFound as e:
+            raise NotFound(f"{self.source}: {scope}: {_first(e.message)}") from None
+        except exc.Conflict as e:
+            raise Conflict(f"{self.source}: cannot {what}: {_first(e.message)}") from None
+        except exc.BadRequest as e:
+            raise BackendError(f"{self.source}: {scope}: {what}: {_first(e.message)}") from None
+        except exc.GoogleAPICallError as e:  # after the retries: a 5xx or throttling that kept coming
+            raise BackendError(f"{self.source}: {scope}: {what}: HTTP {e.code}: {_first(e.message)}") from None
+        except rq.ConnectionError:
+            raise BackendUnavailable(f"{self.source}: cannot reach Compute Engine at {self._where}") from None
+        except rq.Timeout:
+            raise BackendTimeout(f"{self.source}: {scope}: Compute Engine did not answer {what} in time") from None
+
+    # -- reads -------------------------------------------------------------------------------
+    def ping(self) -> None:
+        project = self.scopes[0]
+        self._call(project, "list zones", self._zones_client.list,
+                   request=self._cv.ListZonesRequest(project=project, max_results=1))
+
+    def _list(self, project: str) -> list[Listed]:
+        out: list[Listed] = []
+        token = ""
+        while True:
+            request = self._cv.AggregatedListInstancesRequest(project=project, max_results=500, page_token=token)
+            pager = self._call(project, "list instances", self._instances.aggregated_list, request=request)
+            page = next(iter(pager.pages))  # the answer already fetched: paging stays under our retries
+            for scope, scoped in page.items.items():
+                zone = last(scope)
+                if self.zones and zone not in self.zones:
+                    continue
+                out += [self._listed(project, zone, self._json(i)) for i in scoped.instances]
+            token = page.next_page_token
+            if not token:
+                break
+        self._type_infos(project, {(i.where["zone"], last(i.raw.get("machineType"))) for i in out})
+        return out
+
+    def _json(self, message: Any) -> dict[str, Any]:
+        return dict(type(message).to_dict(message, preserving_proto_field_name=False,
+                                          always_print_fields_with_no_presence=False))
+
+    def _listed(self, project: str, zone: str, raw: dict[str, Any]) -> Listed:
+        name = str(raw.get("name"))
+        fallback = f"{name}.{zone}" if len(self.scopes) == 1 else f"{name}.{zone}.{project}"
+        return Listed(project, str(raw.get("id") or name), name, fallback, raw, {"zone": zone, "name": name})
+
+    def _type_infos(self, project: str, wanted: set[tuple[str, str]]) -> None:
+        for zone, kind in sorted(wanted):
+            if (project, zone, kind) in self._types or custom_type(kind):
+                continue
+            got = self._call(project, f"get machine type {kind}", self._types_client.get, project=project,
+                             zone=zone, machine_type=kind)
+            with self._lock:
+                self._types[project, zone, kind] = type_info(self._json(got))
+
+    def _machine(self, item: Listed, name: str) -> Machine:
+        kind = last(item.raw.get("machineType"))
+        info = self._types.get((item.scope, item.where["zone"], kind)) or custom_type(kind)
+        return machine(self.source, item.raw, info, name)
+
+    # -- changes -----------------------------------------------------------------------------
+    def _wait(self, project: str, zone: str, op: Any, what: str) -> None:
+        """Poll a zonal operation until DONE; its error, if any, becomes ours."""
+        done = self._cv.Operation.Status.DONE
+        deadline = time.monotonic() + self._op_timeout
+        while op.status != done:
+            if time.monotonic() > deadline:
+                raise BackendTimeout(f"{self.source}: {what} still running after {self._op_timeout:g}s (operation "
+                                     f"{op.name} in {zone}); it may yet finish")
+            op = self._call(project, f"wait for {what}", self._operations.wait, project=project, zone=zone,
+                            operation=op.name)
+        errors = list(op.error.errors) if op.error else []
+        if errors:
+            first = errors[0]
+            raise BackendError(f"{self.source}: {what}: {first.code}: {_first(first.message)}")
+
+    def _get(self, project: str, zone: str, name: str) -> Listed:
+        got = self._call(project, f"get {name}", self._instances.get, project=project, zone=zone, instance=name)
+        return self._listed(project, zone, self._json(got))
+
+    def act(self, name: str, action: str) -> Machine:
+        item, shown = self._find(name)
+        verb = ACTIONS.get(action)
+        if verb is None:
+            raise Unsupported(f"{self.source}: Compute Engine has no {action!r}")
+        project, zone, instance = item.scope, item.where["zone"], item.where["name"]
+        op = self._call(project, f"{verb} {instance}", getattr(self._instances, f"{verb}_unary"), project=project,
+                        zone=zone, instance=instance)
+        self._wait(project, zone, op, f"{verb} {instance}")
+        return self._machine(self._get(project, zone, instance), shown)
+
+    def destroy(self, name: str, remove_storage: bool) -> str:
+        """Delete; returns the instance as it was, for the audit log. Disks marked auto-delete go
+        with it, whatever `remove_storage` says: Compute Engine decides per disk."""
+        item, _ = self._find(name)
+        project, zone, instance = item.scope, item.where["zone"], item.where["name"]
+        op = self._call(project, f"delete {instance}", self._instances.delete_unary, project=project, zone=zone,
+                        instance=instance)
+        self._wait(project, zone, op, f"delete {instance}")
+        return as_json(item.raw)
+
+    # -- provisioning ----------------------------------------------------------------------
+    def check_provision(self, spec: ProvisionSpec) -> list[str]:
+        raise Unsupported(f"{self.source}: provisioning Compute Engine instances is not in this build yet")
+
+    def provision(self, spec: ProvisionSpec) -> Machine:
+        raise Unsupported(f"{self.source}: provisioning Compute Engine instances is not in this build yet")
+
+    def close(self) -> None:
+        super().close()
+        for client in (self._instances, self._types_client, self._operations, self._zones_client):
+            client.transport.close()
+
+
+def _first(message: object) -> str:
+    """The first line of an API message, without the `GET https://...: ` the REST transport puts first."""
+    line = (str(message or "").splitlines() or [""])[0]
+    return re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", line)[:200]
