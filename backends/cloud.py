@@ -144,6 +144,13 @@ class CloudBackend:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def first_line(message: object) -> str:
+    """The first line of an SDK's error message, without what the REST transports put first
+    (`GET https://...: `, `(ErrorCode) `): the one line a person reads."""
+    line = (str(message or "").splitlines() or [""])[0]
+    return re.sub(r"^(?:(?:GET|POST|PUT|PATCH|DELETE) \S+: )?(?:\([A-Za-z.]+\) )?", "", line)[:200]
+
+
 def as_json(raw: Mapping[str, Any]) -> str:
     """An instance as the cloud described it (cockpit's own bookkeeping keys left out)."""
     return json.dumps({k: v for k, v in raw.items() if not k.startswith("_")}, indent=2, default=str, sort_keys=True)

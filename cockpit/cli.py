@@ -87,10 +87,12 @@ def _config(args: argparse.Namespace) -> Config:
     if args.demo:
         from cockpit.sandbox import LazyCluster, LazyRegistry, demo_config
         from cockpit.sandbox.aws import LazyAws
+        from cockpit.sandbox.azure import LazyAzure
+        from cockpit.sandbox.gcp import LazyGce
         from cockpit.sandbox.prom import LazyPrometheus
 
         config = demo_config(kube=LazyCluster(), kube_edge=LazyCluster("edge"), registry=LazyRegistry(),
-                             prometheus=LazyPrometheus(), aws=LazyAws())
+                             prometheus=LazyPrometheus(), aws=LazyAws(), gcp=LazyGce(), azure=LazyAzure())
     else:
         config = load_config(args.config)
     changes: dict[str, object] = {}

@@ -11,7 +11,6 @@ Credentials: Application Default Credentials, or anonymous against a custom endp
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from backends._lazy import require
-from backends.cloud import CloudBackend, Listed, as_json, with_retries
+from backends.cloud import CloudBackend, Listed, as_json, first_line, with_retries
 from backends.gcp.translate import TypeInfo, custom_type, last, machine, type_info
 from cockpit.contracts import (
     BackendError,
@@ -104,15 +103,15 @@ class GcpBackend(CloudBackend):
         try:
             yield
         except (exc.Forbidden, exc.Unauthorized, exc.PermissionDenied) as e:
-            raise Forbidden(f"{self.source}: {scope}: not allowed to {what} ({_first(e.message)})") from None
+            raise Forbidden(f"{self.source}: {scope}: not allowed to {what} ({first_line(e.message)})") from None
         except exc.NotFound as e:
-            raise NotFound(f"{self.source}: {scope}: {_first(e.message)}") from None
+            raise NotFound(f"{self.source}: {scope}: {first_line(e.message)}") from None
         except exc.Conflict as e:
-            raise Conflict(f"{self.source}: cannot {what}: {_first(e.message)}") from None
+            raise Conflict(f"{self.source}: cannot {what}: {first_line(e.message)}") from None
         except exc.BadRequest as e:
-            raise BackendError(f"{self.source}: {scope}: {what}: {_first(e.message)}") from None
+            raise BackendError(f"{self.source}: {scope}: {what}: {first_line(e.message)}") from None
         except exc.GoogleAPICallError as e:  # after the retries: a 5xx or throttling that kept coming
-            raise BackendError(f"{self.source}: {scope}: {what}: HTTP {e.code}: {_first(e.message)}") from None
+            raise BackendError(f"{self.source}: {scope}: {what}: HTTP {e.code}: {first_line(e.message)}") from None
         except rq.ConnectionError:
             raise BackendUnavailable(f"{self.source}: cannot reach Compute Engine at {self._where}") from None
         except rq.Timeout:
@@ -179,7 +178,7 @@ class GcpBackend(CloudBackend):
         errors = list(op.error.errors) if op.error else []
         if errors:
             first = errors[0]
-            raise BackendError(f"{self.source}: {what}: {first.code}: {_first(first.message)}")
+            raise BackendError(f"{self.source}: {what}: {first.code}: {first_line(first.message)}")
 
     def _get(self, project: str, zone: str, name: str) -> Listed:
         got = self._call(project, f"get {name}", self._instances.get, project=project, zone=zone, instance=name)
@@ -218,8 +217,3 @@ class GcpBackend(CloudBackend):
         for client in (self._instances, self._types_client, self._operations, self._zones_client):
             client.transport.close()
 
-
-def _first(message: object) -> str:
-    """The first line of an API message, without the `GET https://...: ` the REST transport puts first."""
-    line = (str(message or "").splitlines() or [""])[0]
-    return re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", line)[:200]

@@ -19,6 +19,8 @@ from cockpit.config import Config, SourceConfig, default_state_dir
 
 if TYPE_CHECKING:
     from cockpit.sandbox.aws import LazyAws
+    from cockpit.sandbox.azure import LazyAzure
+    from cockpit.sandbox.gcp import LazyGce
     from cockpit.sandbox.kube.server import KubeFake
     from cockpit.sandbox.prom import LazyPrometheus
 
@@ -126,7 +128,7 @@ class LazyRegistry:
 def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
                 kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None,
                 registry: LazyRegistry | None = None, prometheus: LazyPrometheus | None = None,
-                aws: LazyAws | None = None) -> Config:
+                aws: LazyAws | None = None, gcp: LazyGce | None = None, azure: LazyAzure | None = None) -> Config:
     """The demo never touches the user's real audit log: it writes demo-audit.jsonl beside it."""
     from cockpit.config import LOCAL_SOURCE
 
@@ -147,6 +149,16 @@ def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Pat
 
         sources += (aws_source("aws", aws.url),)
         prepare["aws"] = aws.ensure
+    if gcp is not None:
+        from cockpit.sandbox.gcp import gcp_source
+
+        sources += (gcp_source("gcp", gcp.url),)
+        prepare["gcp"] = gcp.ensure
+    if azure is not None:
+        from cockpit.sandbox.azure import azure_source
+
+        sources += (azure_source("azure", azure.url, azure.ca_path),)
+        prepare["azure"] = azure.ensure
     if prometheus is not None:
         sources += (prom_source("prom", prometheus.url),)
         prepare["prom"] = prometheus.ensure

@@ -54,6 +54,8 @@ class JsonFake:
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self.scheme = "http"
+        self.token: str | None = None
+        """When set, a request without `Authorization: Bearer <token>` gets 401."""
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler))
@@ -72,6 +74,9 @@ class JsonFake:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self.lock:
             self.requests.append((method, parts.path))
+            if self.token is not None and (headers.get("Authorization") or "") != f"Bearer {self.token}":
+                return 401, self.error_body(401, "the access token is missing or invalid"), {
+                    "WWW-Authenticate": 'Bearer error="invalid_token"'}
             for fault in self.faults:
                 if fault.count > 0 and fault.where in parts.path:
                     fault.count -= 1
