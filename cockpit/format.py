@@ -57,8 +57,10 @@ def machine_line(m: Machine) -> str:
     return f"{m.ref} ({', '.join(parts)})"
 
 
-def machine_type(m: Machine) -> str:
-    """The cloud size, marked when it is spot capacity; a libvirt VM's template, when it has one."""
+def machine_type(m: Machine, short: bool = False) -> str:
+    """The cloud size, marked when it is spot capacity; a libvirt VM's template, when it has one.
+    `short` drops Azure's `Standard_` (every GPU size has it) where a table column is narrow."""
     if m.machine_type:
-        return m.machine_type + (" spot" if m.lifecycle == "spot" else "")
+        kind = m.machine_type.removeprefix("Standard_") if short else m.machine_type
+        return kind + (" spot" if m.lifecycle == "spot" else "")
     return m.template or "-"

@@ -52,7 +52,8 @@ def machine_row(m: Machine, now: datetime, colour: str | None, figures: Figures 
     """A VM's GPU% comes from a DCGM exporter inside it, whose Hostname is the VM's name."""
     util = gpu_cells(figures.node("", m.name) if figures and m.gpus else None)[0]
     return Row(m.ref, (
-        m.name, m.source, m.provider, m.state.value, fmt.machine_type(m), str(m.vcpus), fmt.mib(m.memory_mib),
+        m.name, m.source, m.provider, m.state.value, fmt.machine_type(m, short=True), str(m.vcpus),
+        fmt.mib(m.memory_mib),
         fmt.gpu_summary(m.gpus) or "-", util,
         fmt.percent(m.cpu_percent), ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location,
         " ".join(f"{k}={v}" for k, v in m.tags),
@@ -168,10 +169,17 @@ def detail_content(m: Machine, now: datetime, use: Content | None = None) -> Con
         Content.from_markup("[$muted]tags[/]     $t", t=" ".join(f"{k}={v}" for k, v in m.tags) or "-"),
         Content.from_markup("[b]GPUs[/] ($n)", n=str(len(m.gpus))),
     ]
-    lines += [Content.from_markup("  $a  $m", a=g.pci_address or "-", m=g.model) for g in m.gpus] or [
-        Content("  none")]
+    if any(g.pci_address for g in m.gpus):  # passed through: each has its own address on the host
+        lines += [Content.from_markup("  $a  $m", a=g.pci_address or "-", m=g.model) for g in m.gpus]
+    else:  # a cloud size's GPUs are alike and have no address to show
+        models = {g.model: g for g in m.gpus}
+        lines += [Content.from_markup("  $n×$m", n=str(sum(x.model == model for x in m.gpus)), m=model
+                                      + (f", {fmt.mib(g.memory_mib)} each" if g.memory_mib else ""))
+                  for model, g in models.items()] or [Content("  none")]
     if use is not None:
         lines.append(use)
+    if m.provider != "libvirt":  # a cloud instance's disks and NICs are not read (vm xml shows its definition)
+        return Content("\n").join(lines)
     lines.append(Content.from_markup("[b]Disks[/]"))
     lines += [Content.from_markup("  $t  $s", t=d.target, s=d.source) for d in m.disks] or [Content("  none")]
     lines.append(Content.from_markup("[b]NICs[/]"))

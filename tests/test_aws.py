@@ -19,21 +19,15 @@ from backends.aws import create
 from cockpit.contracts import BackendError, BackendUnavailable, BadInput, NotFound
 from cockpit.model import MachineState
 from cockpit.sandbox import demo_config
-from cockpit.sandbox.aws import MotoServer, aws_source, seed
+from cockpit.sandbox.aws import MotoServer, aws_source
 from screens.widgets.dialogs import ConfirmScreen
 from screens.widgets.virtual_table import VirtualTable
+from tests.cloud_helpers import creds, moto_server
 from tests.conftest import ROOT
 from tests.ui_helpers import loaded, make_app, wait_for
 
 REGIONS = ["us-east-1", "us-west-2"]
-
-
-@pytest.fixture
-def creds(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+__all__ = ["creds", "moto_server"]
 
 
 @pytest.fixture
@@ -92,17 +86,6 @@ def test_actions_read_back_through_boto3(fleet: None) -> None:
     assert before["InstanceType"] == "t3.large" and before["State"]["Name"] == "running"
     assert state_of("us-east-1", "web") == "terminated"
     assert b.get_machine("web").state is MachineState.TERMINATED
-
-
-@pytest.fixture
-def moto_server(creds: None) -> Iterator[MotoServer]:
-    """moto over HTTP with the demo fleet (moto's state is per process: reset first)."""
-    server = MotoServer()
-    server.reset()
-    seed(server.url)
-    yield server
-    server.reset()
-    server.stop()
 
 
 def test_a_failing_region_is_degraded_not_empty(moto_server: MotoServer) -> None:

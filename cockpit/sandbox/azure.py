@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cockpit.config import SourceConfig
@@ -84,7 +84,9 @@ class ArmFake(JsonFake):
 
     # -- seeding -----------------------------------------------------------------------------
     def add(self, sub: str, group: str, name: str, size: str, location: str, *, power: str = "running",
-            spot: bool = False, tags: dict[str, str] | None = None, zone: str | None = None) -> Obj:
+            spot: bool = False, tags: dict[str, str] | None = None, zone: str | None = None,
+            started: datetime | None = None) -> Obj:
+        """A VM as if it had been created (at `started`, default now) and left in `power`."""
         body: Obj = {"location": location, "tags": tags or {}, "properties": {
             "hardwareProfile": {"vmSize": size}, "priority": "Spot" if spot else "Regular",
             "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
@@ -94,6 +96,8 @@ class ArmFake(JsonFake):
         if zone:
             body["zones"] = [zone]
         vm = self._create(sub, group, name, body)
+        if started is not None:
+            vm["properties"]["timeCreated"] = vm["properties"]["_changed"] = started.isoformat()
         self.power[sub, group.lower(), name] = power
         return vm
 
@@ -225,17 +229,19 @@ class ArmFake(JsonFake):
 DEMO_SUBSCRIPTION = "6d2f0b8e-3c1a-4f5e-9b7d-2a4c6e8f0a1b"
 
 
-def seed_demo(fake: ArmFake) -> None:
-    """A handful of GPU and CPU VMs in two regions of one subscription."""
-    s = DEMO_SUBSCRIPTION
+def seed_demo(fake: ArmFake, now: datetime | None = None) -> None:
+    """A handful of GPU and CPU VMs in two regions of one subscription, started a while before `now`."""
+    s, now = DEMO_SUBSCRIPTION, now or datetime.now(UTC)
     fake.add(s, "ml-train", "nd-h100-0", "Standard_ND96isr_H100_v5", "eastus", zone="1",
-             tags={"team": "llm-pretrain", "env": "prod"})
+             tags={"team": "llm-pretrain", "env": "prod"}, started=now - timedelta(days=4, hours=2))
     fake.add(s, "ml-train", "nc-a100-spot", "Standard_NC24ads_A100_v4", "eastus", spot=True,
-             tags={"team": "research"})
-    fake.add(s, "serving", "nv-a10-serve", "Standard_NV36ads_A10_v5", "westeurope", tags={"team": "serving"})
+             tags={"team": "research"}, started=now - timedelta(hours=19))
+    fake.add(s, "serving", "nv-a10-serve", "Standard_NV36ads_A10_v5", "westeurope", tags={"team": "serving"},
+             started=now - timedelta(days=9, hours=3))
     fake.add(s, "serving", "t4-batch", "Standard_NC4as_T4_v3", "westeurope", power="deallocated",
-             tags={"team": "search"})
-    fake.add(s, "platform", "jumpbox", "Standard_D4s_v5", "westeurope", tags={"team": "platform"})
+             tags={"team": "search"}, started=now - timedelta(days=21))
+    fake.add(s, "platform", "jumpbox", "Standard_D4s_v5", "westeurope", tags={"team": "platform"},
+             started=now - timedelta(days=40))
 
 
 def azure_source(name: str, endpoint: str, ca_bundle: str, subscriptions: tuple[str, ...] = (DEMO_SUBSCRIPTION,),

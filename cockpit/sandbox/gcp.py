@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cockpit.config import SourceConfig
@@ -71,6 +71,8 @@ class GceFake(JsonFake):
         """project -> its zones."""
         self.instances: dict[tuple[str, str, str], Obj] = {}
         self.operations: dict[str, tuple[Obj, Any]] = {}
+        self.page_size = 500
+        """At most this many instances per page, whatever maxResults asks (to exercise paging)."""
         self.stocked_out: set[str] = set()
         self.denied: set[str] = set()
         """Projects whose every request answers 403, as a project without the compute API enabled."""
@@ -91,8 +93,10 @@ class GceFake(JsonFake):
 
     # -- seeding -----------------------------------------------------------------------------
     def add(self, project: str, zone: str, name: str, machine_type: str, *, running: bool = True, spot: bool = False,
-            labels: dict[str, str] | None = None, accelerators: tuple[str, int] | None = None) -> Obj:
-        """An instance as if it had been inserted (and left stopped when `running` is False)."""
+            labels: dict[str, str] | None = None, accelerators: tuple[str, int] | None = None,
+            started: datetime | None = None) -> Obj:
+        """An instance as if it had been inserted (at `started`, default now), and left stopped
+        when `running` is False."""
         body: Obj = {"name": name, "machineType": f"zones/{zone}/machineTypes/{machine_type}",
                      "labels": labels or {}, "disks": [{"boot": True, "initializeParams": {
                          "sourceImage": "projects/debian-cloud/global/images/family/debian-12"}}],
@@ -104,6 +108,8 @@ class GceFake(JsonFake):
             body["scheduling"]["onHostMaintenance"] = "TERMINATE"
         inst = self._new_instance(project, zone, body)
         inst["status"] = "RUNNING" if running else "TERMINATED"
+        if started is not None:
+            inst["creationTimestamp"] = started.isoformat(timespec="milliseconds")
         inst["lastStartTimestamp"] = inst["creationTimestamp"]
         self.instances[project, zone, name] = inst
         return inst
@@ -124,7 +130,7 @@ class GceFake(JsonFake):
         items: list[tuple[str, Obj]] = [(z, i) for (p, z, _n), i in sorted(self.instances.items()) if p == project]
         self._project(project)
         start = int(query.get("pageToken") or 0)
-        size = int(query.get("maxResults") or 500)
+        size = min(int(query.get("maxResults") or 500), self.page_size)
         page = items[start:start + size]
         scopes: dict[str, Obj] = {f"zones/{z}": {"warning": {
             "code": "NO_RESULTS_ON_PAGE", "message": f"There are no results for scope 'zones/{z}' on this page."}}
@@ -280,15 +286,19 @@ DEMO_PROJECT = "ml-research-demo"
 DEMO_ZONES = {DEMO_PROJECT: ["us-central1-a", "us-central1-b", "europe-west4-a"]}
 
 
-def seed_demo(fake: GceFake) -> None:
-    """A handful of GPU and CPU instances in two regions of one project."""
-    p = DEMO_PROJECT
-    fake.add(p, "us-central1-a", "a3-pretrain-0", "a3-highgpu-8g", spot=True, labels={"team": "llm-pretrain"})
-    fake.add(p, "us-central1-a", "a2-finetune", "a2-highgpu-1g", labels={"team": "research", "env": "dev"})
-    fake.add(p, "us-central1-b", "l4-serve-0", "g2-standard-4", labels={"team": "serving", "env": "prod"})
+def seed_demo(fake: GceFake, now: datetime | None = None) -> None:
+    """A handful of GPU and CPU instances in two regions of one project, started a while before `now`."""
+    p, now = DEMO_PROJECT, now or datetime.now(UTC)
+    fake.add(p, "us-central1-a", "a3-pretrain-0", "a3-highgpu-8g", spot=True, labels={"team": "llm-pretrain"},
+             started=now - timedelta(days=2, hours=5))
+    fake.add(p, "us-central1-a", "a2-finetune", "a2-highgpu-1g", labels={"team": "research", "env": "dev"},
+             started=now - timedelta(days=6, hours=1))
+    fake.add(p, "us-central1-b", "l4-serve-0", "g2-standard-4", labels={"team": "serving", "env": "prod"},
+             started=now - timedelta(days=12))
     fake.add(p, "europe-west4-a", "t4-notebook", "n1-standard-8", running=False, accelerators=("nvidia-tesla-t4", 1),
-             labels={"team": "research"})
-    fake.add(p, "europe-west4-a", "ci-runner", "e2-standard-4", labels={"team": "platform"})
+             labels={"team": "research"}, started=now - timedelta(days=30))
+    fake.add(p, "europe-west4-a", "ci-runner", "e2-standard-4", labels={"team": "platform"},
+             started=now - timedelta(hours=7, minutes=20))
 
 
 def gcp_source(name: str, endpoint: str, projects: tuple[str, ...] = (DEMO_PROJECT,)) -> SourceConfig:

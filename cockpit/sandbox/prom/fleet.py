@@ -59,6 +59,17 @@ FLEET: tuple[GpuHost, ...] = (
 )
 """gpu-prod's l4-02 is NotReady in the demo cluster: no exporter answers for it."""
 
+CLOUD_GPUS: tuple[GpuHost, ...] = (
+    # the demo's Compute Engine and Azure GPU instances; the tests' steady fleet leaves them out, so
+    # that the figures the tests compute by hand stay those of the clusters, HPC hosts and EC2
+    GpuHost("", "a3-pretrain-0", 8, "NVIDIA H100 80GB HBM3", 81559, 91.0),
+    GpuHost("", "a2-finetune", 1, "NVIDIA A100-SXM4-40GB", 40960, 1.0),
+    GpuHost("", "l4-serve-0", 1, "NVIDIA L4", 23034, 38.0),
+    GpuHost("", "nd-h100-0", 8, "NVIDIA H100 80GB HBM3", 81559, 89.0),
+    GpuHost("", "nc-a100-spot", 1, "NVIDIA A100 80GB PCIe", 81920, 2.0),
+    GpuHost("", "nv-a10-serve", 1, "NVIDIA A10", 23028, 52.0),
+)
+
 SERVED: tuple[Served, ...] = (
     Served("gpu-prod", "inference", "llama-70b", "llama-70b-6f7d9c8b5-x7k2p", 42.0, 0.62, 0.004),
     Served("gpu-prod", "inference", "embedder", "embedder-5c8f7b9d4-m2x9q", 310.0, 0.018),
@@ -109,7 +120,7 @@ class Fleet:
     # -- GPUs --------------------------------------------------------------------------------
     def gpu_units(self) -> Iterator[tuple[GpuHost, dict[str, str]]]:
         """Each GPU (or MIG slice) with its DCGM labels."""
-        for h in FLEET:
+        for h in FLEET if self.steady else FLEET + CLOUD_GPUS:
             for i in range(h.gpus):
                 base = {"Hostname": h.node, "gpu": str(i), "UUID": f"GPU-{zlib.crc32(f'{h.node}{i}'.encode()):08x}",
                         "device": f"nvidia{i}", "modelName": h.model}

@@ -1,0 +1,69 @@
+"""The Compute Engine and Azure fakes as fixtures: seeded with the demo's instances on the tests'
+fixed clock, started on a free port (Azure over https with a fresh trustme CA), stopped after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.sandbox.aws import MotoServer, seed
+from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, TOKEN_ENV, ArmFake, azure_source, tls
+from cockpit.sandbox.azure import seed_demo as seed_azure
+from cockpit.sandbox.gcp import DEMO_PROJECT, DEMO_ZONES, GceFake, gcp_source
+from cockpit.sandbox.gcp import seed_demo as seed_gce
+from tests.conftest import FIXED_NOW
+
+__all__ = ["arm", "creds", "gce", "moto_server"]
+
+OTHER_PROJECT = "ml-serving-demo"
+OTHER_SUBSCRIPTION = "0b5c7e9a-1d3f-4a6b-8c0e-2f4a6c8e0b1d"
+TOKEN = "test-token-for-the-fake"
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def moto_server(creds: None) -> Iterator[MotoServer]:
+    """moto over HTTP with the demo fleet (moto's state is per process: reset first)."""
+    server = MotoServer()
+    server.reset()
+    seed(server.url)
+    yield server
+    server.reset()
+    server.stop()
+
+
+@pytest.fixture
+def gce() -> Iterator[GceFake]:
+    fake = GceFake({DEMO_PROJECT: list(DEMO_ZONES[DEMO_PROJECT]), OTHER_PROJECT: ["us-east1-b"]})
+    seed_gce(fake, FIXED_NOW)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def arm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ArmFake]:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    fake = ArmFake([DEMO_SUBSCRIPTION, OTHER_SUBSCRIPTION])
+    fake.token = TOKEN
+    fake.start(tls=tls(str(tmp_path / "ca.pem")))
+    seed_azure(fake, FIXED_NOW)
+    yield fake
+    fake.stop()
+
+
+def gce_settings(fake: GceFake, **extra: object) -> dict[str, object]:
+    return dict(gcp_source("gcp", fake.url).settings) | {"max_attempts": 3} | extra
+
+
+def arm_settings(fake: ArmFake, tmp_path: Path, **extra: object) -> dict[str, object]:
+    return dict(azure_source("azure", fake.url, str(tmp_path / "ca.pem")).settings) | extra
