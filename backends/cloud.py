@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cockpit.contracts import BadInput, CockpitError, NotFound
-from cockpit.model import HostGpu, Machine, Template
+from cockpit.contracts import BadInput, CockpitError, NotFound, Unsupported
+from cockpit.model import CloudProvisionSpec, HostGpu, Machine, ProvisionSpec, Template
 
 T = TypeVar("T")
 _TARGETABLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")  # what `vm ... SOURCE/NAME` accepts
@@ -130,6 +130,19 @@ class CloudBackend:
     def describe(self, name: str) -> str:
         return as_json(self._find(name)[0].raw)
 
+    # -- provisioning ------------------------------------------------------------------------
+    def _no_templates(self) -> Unsupported:
+        return Unsupported(f"{self.source}: a cloud has no templates: vm provision {self.source}/{self.scope_hint} "
+                           "--type TYPE --image IMAGE --name NAME")
+
+    def check_provision(self, spec: ProvisionSpec) -> list[str]:
+        raise self._no_templates()
+
+    def provision(self, spec: ProvisionSpec) -> Machine:
+        raise self._no_templates()
+
+    scope_hint = "REGION"
+
     # -- what a cloud account does not have --------------------------------------------------
     def templates(self) -> Sequence[Template]:
         return ()
@@ -149,6 +162,20 @@ def first_line(message: object) -> str:
     (`GET https://...: `, `(ErrorCode) `): the one line a person reads."""
     line = (str(message or "").splitlines() or [""])[0]
     return re.sub(r"^(?:(?:GET|POST|PUT|PATCH|DELETE) \S+: )?(?:\([A-Za-z.]+\) )?", "", line)[:200]
+
+
+def spot_or_fallback(spec: CloudProvisionSpec, where: str, create: Callable[[bool], T],
+                     refused: Callable[[BaseException], str | None]) -> tuple[T, list[str]]:
+    """`create(spot)`; when spot capacity is refused (`refused` says why, or None for any other
+    error) and the spec asks for it, once more on-demand, with the step said, not hidden."""
+    try:
+        return create(spec.spot), []
+    except Exception as e:
+        why = refused(e) if spec.spot else None
+        if why is None or not spec.fallback_on_demand:
+            raise
+    step = f"spot capacity refused in {where} ({why}): asking for on-demand instead (--fallback on-demand)"
+    return create(False), [step]
 
 
 def as_json(raw: Mapping[str, Any]) -> str:

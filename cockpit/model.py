@@ -140,6 +140,60 @@ class ProvisionSpec:
     tags: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class CloudProvisionSpec:
+    """What `vm provision` asks a cloud to create: N alike instances in one region or zone.
+    Validated by the command before it reaches a backend; each backend checks what only its cloud
+    knows (the size exists there, the image resolves)."""
+
+    location: str
+    """EC2 and Azure: a region; Compute Engine: a zone."""
+    machine_type: str
+    image: str
+    """An AMI id, a Compute Engine image (or family) path, or an Azure publisher:offer:sku:version."""
+    name: str
+    """The instance's name (EC2: its Name tag); with count > 1, NAME-0, NAME-1, ..."""
+    count: int = 1
+    spot: bool = False
+    max_price: float | None = None
+    """Dollars per hour at most for spot capacity (EC2, Azure); None: up to the on-demand price."""
+    fallback_on_demand: bool = False
+    """If spot capacity is refused, ask again on-demand (a visible step, not a silent change)."""
+    accelerators: tuple[tuple[str, int], ...] = ()
+    """Compute Engine N1 sizes: GPUs to attach, (type, count)."""
+    disk_gib: int | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    group: str | None = None
+    """Azure: the resource group."""
+    subnet: str | None = None
+    """EC2: a subnet id; Azure: a subnet's resource id (the NIC is created with the VM)."""
+    ssh_key: str | None = None
+    """Azure: the admin user's public key (the text)."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name,) if self.count == 1 else tuple(f"{self.name}-{i}" for i in range(self.count))
+
+
+@dataclass(frozen=True, slots=True)
+class CloudOffer:
+    """What a cloud says of a size in a location before anything is created: the dry run's figures."""
+
+    machine_type: str
+    vcpus: int
+    memory_mib: int
+    gpus: tuple[GpuDevice, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Provisioned:
+    """What a cloud created, and the steps it took to get there (a spot refusal, the fallback)."""
+
+    machines: tuple[Machine, ...]
+    steps: tuple[str, ...] = ()
+
+
 class HealthState(enum.Enum):
     UNKNOWN = "unknown"
     OK = "ok"

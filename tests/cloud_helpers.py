@@ -67,3 +67,57 @@ def gce_settings(fake: GceFake, **extra: object) -> dict[str, object]:
 
 def arm_settings(fake: ArmFake, tmp_path: Path, **extra: object) -> dict[str, object]:
     return dict(azure_source("azure", fake.url, str(tmp_path / "ca.pem")).settings) | extra
+
+
+class SpotRefusingEc2:
+    """moto behind a local proxy that answers a spot RunInstances as EC2 does when a zone has no
+    spot capacity (HTTP 500, InsufficientInstanceCapacity): moto itself never runs out."""
+
+    def __init__(self, moto_url: str) -> None:
+        import threading
+        import urllib.error
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.refused = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if b"Action=RunInstances" in body and b"MarketType=spot" in body:
+                    proxy.refused += 1
+                    out = (b"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>"
+                           b"InsufficientInstanceCapacity</Code><Message>We currently do not have sufficient capacity "
+                           b"in the Availability Zone you requested.</Message></Error></Errors><RequestID>cockpit-test"
+                           b"</RequestID></Response>")
+                    self.send_response(500)
+                    self.send_header("Content-Type", "text/xml")
+                else:
+                    request = urllib.request.Request(moto_url + self.path, data=body or None, method=self.command,
+                                                     headers={k: v for k, v in self.headers.items()
+                                                              if k.lower() != "host"})
+                    try:
+                        answer = urllib.request.urlopen(request, timeout=30)
+                    except urllib.error.HTTPError as refused:  # moto's own errors go through as they are
+                        answer = refused
+                    with answer:
+                        out = answer.read()
+                        self.send_response(answer.status)
+                        self.send_header("Content-Type", answer.headers.get("Content-Type", "text/xml"))
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from backends._lazy import require
 from backends.aws.translate import TypeInfo, machine, tag_dict, type_info
-from backends.cloud import CloudBackend, Listed, as_json
+from backends.cloud import CloudBackend, Listed, as_json, spot_or_fallback
 from cockpit.contracts import (
     BackendError,
     BackendTimeout,
@@ -25,15 +25,18 @@ from cockpit.contracts import (
     NotFound,
     Unsupported,
 )
-from cockpit.model import Machine, ProvisionSpec
+from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
 
 FORBIDDEN = {"UnauthorizedOperation", "AuthFailure", "AccessDenied", "AccessDeniedException", "OptInRequired"}
+SPOT_REFUSED = {"InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded",
+                "InsufficientCapacity", "UnfulfillableCapacity", "InsufficientFreeAddressesInSubnet"}
+"""What EC2 answers when it has no spot capacity to give at that price: --fallback on-demand applies."""
 NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}
 
 
 class AwsBackend(CloudBackend):
     kind = "aws"
-    capabilities = frozenset({"machines", "actions", "destroy"})
+    capabilities = frozenset({"machines", "actions", "destroy", "provision"})
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         boto3 = require("boto3", "aws")
@@ -147,13 +150,100 @@ class AwsBackend(CloudBackend):
             self._clients[item.scope].terminate_instances(InstanceIds=[item.key])
         return as_json(item.raw)
 
-    # -- provisioning ----------------------------------------------------------------------
-    def check_provision(self, spec: ProvisionSpec) -> list[str]:
-        raise Unsupported(f"{self.source}: provisioning EC2 instances is not in this build yet (vm provision works on "
-                          "libvirt sources)")
+    # -- provisioning ------------------------------------------------------------------------
+    def check_cloud_provision(self, spec: CloudProvisionSpec) -> CloudOffer:
+        """The size and the image as this region knows them; nothing is created."""
+        region = self._region_of(spec)
+        client = self._clients[region]
+        try:
+            self._type_infos(region, {spec.machine_type})
+        except BackendError as e:
+            if "InvalidInstanceType" in e.message:
+                raise BadInput(f"--type: no instance type {spec.machine_type!r} in {region}") from None
+            raise
+        info = self._types.get((region, spec.machine_type))
+        if info is None:
+            raise BadInput(f"--type: no instance type {spec.machine_type!r} in {region}")
+        try:
+            images = client.describe_images(ImageIds=[spec.image]).get("Images") or []
+        except self._bc.ClientError as e:
+            if str(e.response.get("Error", {}).get("Code", "")).startswith("InvalidAMIID"):
+                images = []
+            else:
+                with self._errors(region, "describe images"):
+                    raise
+        if not images:
+            raise BadInput(f"--image: no AMI {spec.image!r} in {region}")
+        warnings = []
+        taken = [spec_name for spec_name in spec.names if any(
+            tag_dict(raw).get("Name") == spec_name for raw in self._instances(region, Filters=[
+                {"Name": "tag:Name", "Values": [spec_name]},
+                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]))]
+        if taken:
+            warnings.append(f"already named so in {region}: {', '.join(taken)} (a shared Name shows as the id)")
+        return CloudOffer(spec.machine_type, info.vcpus, info.memory_mib, info.gpus, tuple(warnings))
 
-    def provision(self, spec: ProvisionSpec) -> Machine:
-        raise Unsupported(f"{self.source}: provisioning EC2 instances is not in this build yet")
+    def _region_of(self, spec: CloudProvisionSpec) -> str:
+        if spec.location not in self.scopes:
+            raise BadInput(f"{self.source}: region {spec.location!r} is not one of the source's "
+                           f"({', '.join(self.scopes)})")
+        for what, given in (("--accelerator", spec.accelerators), ("--group", spec.group), ("--ssh-key", spec.ssh_key)):
+            if given:
+                raise BadInput(f"{what}: not for EC2 (an instance type comes with its GPUs; key pairs are set in AWS)")
+        return spec.location
+
+    def provision_cloud(self, spec: CloudProvisionSpec) -> Provisioned:
+        """One run_instances for all N (all or nothing), then each its Name; spot may fall back."""
+        region = self._region_of(spec)
+        client = self._clients[region]
+        tags = [{"Key": k, "Value": v} for k, v in spec.tags]
+        request: dict[str, Any] = {"ImageId": spec.image, "InstanceType": spec.machine_type, "MinCount": spec.count,
+                                   "MaxCount": spec.count,
+                                   "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}] if tags else []}
+        if spec.subnet:
+            request["SubnetId"] = spec.subnet
+        if spec.disk_gib:
+            with self._errors(region, "describe images"):
+                root = client.describe_images(ImageIds=[spec.image])["Images"][0].get("RootDeviceName", "/dev/xvda")
+            request["BlockDeviceMappings"] = [{"DeviceName": root, "Ebs": {
+                "VolumeSize": spec.disk_gib, "VolumeType": "gp3", "DeleteOnTermination": True}}]
+
+        def run(spot: bool) -> list[dict[str, Any]]:
+            extra: dict[str, Any] = {}
+            if spot:
+                options: dict[str, Any] = {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"}
+                if spec.max_price:
+                    options["MaxPrice"] = f"{spec.max_price:g}"
+                extra["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": options}
+            try:
+                return list(client.run_instances(**request, **extra).get("Instances") or [])
+            except self._bc.ClientError as e:
+                if spot and e.response.get("Error", {}).get("Code") in SPOT_REFUSED:
+                    raise
+                with self._errors(region, f"run {spec.count} × {spec.machine_type}"):
+                    raise
+
+        def refused(e: BaseException) -> str | None:
+            if isinstance(e, self._bc.ClientError):
+                err = e.response.get("Error", {})
+                if err.get("Code") in SPOT_REFUSED:
+                    return f"{err.get('Code')}: {str(err.get('Message', '')).splitlines()[0][:120]}"
+            return None
+
+        try:
+            made, steps = spot_or_fallback(spec, region, run, refused)
+        except self._bc.ClientError as e:  # refused, with no fallback asked for
+            with self._errors(region, f"run {spec.count} spot × {spec.machine_type}"):
+                raise e from None
+        ids = [str(raw["InstanceId"]) for raw in made]
+        for iid, name in zip(ids, spec.names, strict=True):
+            with self._errors(region, f"tag {iid}"):
+                client.create_tags(Resources=[iid], Tags=[{"Key": "Name", "Value": name}])
+        after = self._instances(region, InstanceIds=ids)
+        shown = {str(raw["InstanceId"]): tag_dict(raw).get("Name", "") for raw in after}
+        return Provisioned(tuple(sorted((self._machine(_listed(region, raw), shown[str(raw["InstanceId"])] or
+                                                       str(raw["InstanceId"])) for raw in after),
+                                        key=lambda m: m.name)), tuple(steps))
 
     def close(self) -> None:
         super().close()

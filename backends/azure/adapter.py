@@ -15,11 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from backends._lazy import require
-from backends.azure.translate import SizeInfo, machine, size_info, where
-from backends.cloud import CloudBackend, Listed, as_json, first_line
+from backends.azure.translate import SizeInfo, gpus, machine, size_info, where
+from backends.cloud import CloudBackend, Listed, as_json, first_line, spot_or_fallback
 from cockpit.contracts import (
     BackendError,
     BackendTimeout,
@@ -30,7 +31,7 @@ from cockpit.contracts import (
     NotFound,
     Unsupported,
 )
-from cockpit.model import Machine, ProvisionSpec
+from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
 
 # cockpit action -> (operation, its keyword arguments, the verb an error names)
 ACTIONS: Mapping[str, tuple[str, Mapping[str, Any], str]] = {
@@ -41,6 +42,11 @@ ACTIONS: Mapping[str, tuple[str, Mapping[str, Any], str]] = {
     "reboot": ("begin_restart", {}, "restart"),
     "suspend": ("begin_deallocate", {"hibernate": True}, "hibernate"),
 }
+
+
+ALLOCATION_FAILED = ("AllocationFailed", "OverconstrainedAllocationRequest", "ZonalAllocationFailed",
+                     "SkuNotAvailable")
+"""What a create ends with when the region has no (spot) capacity: --fallback on-demand applies."""
 
 
 class _StaticToken:
@@ -55,7 +61,7 @@ class _StaticToken:
 
 class AzureBackend(CloudBackend):
     kind = "azure"
-    capabilities = frozenset({"machines", "actions", "destroy"})
+    capabilities = frozenset({"machines", "actions", "destroy", "provision"})
     scope_word = "subscription"
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
@@ -127,12 +133,8 @@ class AzureBackend(CloudBackend):
             else:
                 vms = list(ops.list_all(status_only="true"))
         out = [self._listed(sub, vm.as_dict()) for vm in vms]
-        for region in sorted({str(i.raw.get("location")) for i in out} - {k[1] for k in self._sizes if k[0] == sub}):
-            with self._errors(sub, f"list sizes in {region}"):
-                skus = [s.as_dict() for s in self._clients[sub].resource_skus.list(filter=f"location eq '{region}'")]
-            with self._lock:
-                self._sizes[sub, region] = {str(s["name"]): size_info(s) for s in skus
-                                            if s.get("resourceType") == "virtualMachines"}
+        for region in sorted({str(i.raw.get("location")) for i in out}):
+            self._sizes_in(sub, region)
         return out
 
     def _listed(self, sub: str, raw: dict[str, Any]) -> Listed:
@@ -179,12 +181,96 @@ class AzureBackend(CloudBackend):
         self._run(sub, f"delete {vm}", lambda: ops.begin_delete(group, vm, polling_interval=0))
         return as_json(item.raw)
 
-    # -- provisioning ----------------------------------------------------------------------
-    def check_provision(self, spec: ProvisionSpec) -> list[str]:
-        raise Unsupported(f"{self.source}: provisioning Azure VMs is not in this build yet")
+    # -- provisioning ------------------------------------------------------------------------
+    def _sizes_in(self, sub: str, region: str) -> dict[str, SizeInfo]:
+        if (sub, region) not in self._sizes:
+            with self._errors(sub, f"list sizes in {region}"):
+                skus = [s.as_dict() for s in self._clients[sub].resource_skus.list(filter=f"location eq '{region}'")]
+            with self._lock:
+                self._sizes[sub, region] = {str(s["name"]): size_info(s) for s in skus
+                                            if s.get("resourceType") == "virtualMachines"}
+        return self._sizes[sub, region]
 
-    def provision(self, spec: ProvisionSpec) -> Machine:
-        raise Unsupported(f"{self.source}: provisioning Azure VMs is not in this build yet")
+    def _image(self, spec: CloudProvisionSpec) -> dict[str, str]:
+        parts = spec.image.split(":")
+        if len(parts) != 4 or not all(parts):
+            raise BadInput(f"--image: {spec.image!r} is not PUBLISHER:OFFER:SKU:VERSION (example: "
+                           "Canonical:ubuntu-24_04-lts:server:latest)")
+        return dict(zip(("publisher", "offer", "sku", "version"), parts, strict=True))
+
+    def _checked(self, spec: CloudProvisionSpec) -> tuple[str, str, SizeInfo]:
+        sub = self.scopes[0]
+        if spec.accelerators:
+            raise BadInput("--accelerator: not for Azure (a size comes with its GPUs)")
+        for what, given, why in (("--group", spec.group, "the resource group"),
+                                 ("--subnet", spec.subnet, "a subnet's resource id: the VM's NIC is created in it"),
+                                 ("--ssh-key", spec.ssh_key, "the admin user's public key")):
+            if not given:
+                raise BadInput(f"{what}: required for Azure ({why})")
+        self._image(spec)
+        info = self._sizes_in(sub, spec.location).get(spec.machine_type)
+        if info is None:
+            raise BadInput(f"--type: no size {spec.machine_type!r} in {spec.location} (or no region "
+                           f"{spec.location!r})")
+        return sub, str(spec.group), info
+
+    def check_cloud_provision(self, spec: CloudProvisionSpec) -> CloudOffer:
+        """The size as this region's SKUs know it, and that the names are free; nothing is created."""
+        sub, group, info = self._checked(spec)
+        taken = []
+        for name in spec.names:
+            try:
+                self._get(sub, group, name)
+                taken.append(name)
+            except NotFound:
+                pass
+        if taken:
+            raise Conflict(f"{self.source}: {', '.join(taken)} already exist in resource group {group}")
+        return CloudOffer(spec.machine_type, info.vcpus, info.memory_mib, gpus(spec.machine_type, info.gpus))
+
+    def _vm_body(self, spec: CloudProvisionSpec, name: str, spot: bool) -> dict[str, Any]:
+        os_disk: dict[str, Any] = {"createOption": "FromImage", "deleteOption": "Delete",
+                                   "managedDisk": {"storageAccountType": "Premium_LRS"}}
+        if spec.disk_gib:
+            os_disk["diskSizeGB"] = spec.disk_gib
+        props: dict[str, Any] = {
+            "hardwareProfile": {"vmSize": spec.machine_type},
+            "storageProfile": {"imageReference": self._image(spec), "osDisk": os_disk},
+            "osProfile": {"computerName": name[:64], "adminUsername": "cockpit", "linuxConfiguration": {
+                "disablePasswordAuthentication": True, "ssh": {"publicKeys": [
+                    {"path": "/home/cockpit/.ssh/authorized_keys", "keyData": spec.ssh_key}]}}},
+            "networkProfile": {"networkApiVersion": "2022-11-01", "networkInterfaceConfigurations": [{
+                "name": f"{name}-nic", "properties": {"primary": True, "deleteOption": "Delete", "ipConfigurations": [
+                    {"name": "ipconfig1", "properties": {"subnet": {"id": spec.subnet}}}]}}]},
+            "priority": "Spot" if spot else "Regular",
+        }
+        if spot:
+            props |= {"evictionPolicy": "Deallocate", "billingProfile": {"maxPrice": spec.max_price or -1}}
+        return {"location": spec.location, "tags": dict(spec.tags), "properties": props}
+
+    def provision_cloud(self, spec: CloudProvisionSpec) -> Provisioned:
+        """One create per VM, each waited on; spot refused for lack of capacity may fall back."""
+        sub, group, _ = self._checked(spec)
+        ops = self._clients[sub].virtual_machines
+        made: list[Machine] = []
+        steps: list[str] = []
+        spot = spec.spot
+        for name in spec.names:
+            def create(as_spot: bool, name: str = name) -> Machine:
+                body = self._vm_body(spec, name, as_spot)
+                self._run(sub, f"create {name}", lambda: ops.begin_create_or_update(group, name, body,
+                                                                                    polling_interval=0))
+                return self._machine(self._get(sub, group, name), name)
+
+            def refused(e: BaseException) -> str | None:
+                return next((c for c in ALLOCATION_FAILED if c in getattr(e, "message", "")), None)
+
+            made_one, more = spot_or_fallback(replace(spec, spot=spot), spec.location, create, refused)
+            if more:
+                spot = False  # the region has no spot capacity now: the rest go regular at once
+            made.append(made_one)
+            steps += more
+        return Provisioned(tuple(made), tuple(steps))
 
     def close(self) -> None:
         super().close()

@@ -11,15 +11,17 @@ Credentials: Application Default Credentials, or anonymous against a custom endp
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from backends._lazy import require
-from backends.cloud import CloudBackend, Listed, as_json, first_line, with_retries
-from backends.gcp.translate import TypeInfo, custom_type, last, machine, type_info
+from backends.cloud import CloudBackend, Listed, as_json, first_line, spot_or_fallback, with_retries
+from backends.gcp.translate import TypeInfo, custom_type, gpus, last, machine, type_info
 from cockpit.contracts import (
     BackendError,
     BackendTimeout,
@@ -30,7 +32,7 @@ from cockpit.contracts import (
     NotFound,
     Unsupported,
 )
-from cockpit.model import Machine, ProvisionSpec
+from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
 
 T = TypeVar("T")
 CALL_TIMEOUT = 30.0
@@ -38,10 +40,25 @@ ACTIONS = {"start": "start", "resume": "resume", "stop": "stop", "force-off": "s
            "suspend": "suspend"}
 
 
+STOCKOUT = {"ZONE_RESOURCE_POOL_EXHAUSTED", "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS", "QUOTA_EXCEEDED"}
+"""What an insert's operation ends with when the zone has no (spot) capacity: --fallback applies."""
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"^[a-z][-_a-z0-9]{0,62}$")
+
+
+class OperationFailed(BackendError):
+    """A zonal operation that ended with an error; `code` is Compute Engine's (ZONE_RESOURCE_POOL_EXHAUSTED)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class GcpBackend(CloudBackend):
     kind = "gcp"
-    capabilities = frozenset({"machines", "actions", "destroy"})
+    capabilities = frozenset({"machines", "actions", "destroy", "provision"})
     scope_word = "project"
+    scope_hint = "ZONE"
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         self._cv = require("google.cloud.compute_v1", "gcp")
@@ -178,7 +195,7 @@ class GcpBackend(CloudBackend):
         errors = list(op.error.errors) if op.error else []
         if errors:
             first = errors[0]
-            raise BackendError(f"{self.source}: {what}: {first.code}: {first_line(first.message)}")
+            raise OperationFailed(f"{self.source}: {what}: {first.code}: {first_line(first.message)}", str(first.code))
 
     def _get(self, project: str, zone: str, name: str) -> Listed:
         got = self._call(project, f"get {name}", self._instances.get, project=project, zone=zone, instance=name)
@@ -205,12 +222,93 @@ class GcpBackend(CloudBackend):
         self._wait(project, zone, op, f"delete {instance}")
         return as_json(item.raw)
 
-    # -- provisioning ----------------------------------------------------------------------
-    def check_provision(self, spec: ProvisionSpec) -> list[str]:
-        raise Unsupported(f"{self.source}: provisioning Compute Engine instances is not in this build yet")
+    # -- provisioning ------------------------------------------------------------------------
+    def _target(self, spec: CloudProvisionSpec) -> tuple[str, str]:
+        """(project, zone): the zone is the location; --group names another configured project."""
+        project = spec.group or self.scopes[0]
+        if project not in self.scopes:
+            raise BadInput(f"--group: project {project!r} is not one of the source's ({', '.join(self.scopes)})")
+        if self.zones and spec.location not in self.zones:
+            raise BadInput(f"{self.source}: zone {spec.location!r} is not one of the source's zones")
+        for what, given in (("--max-price", spec.max_price), ("--subnet", spec.subnet), ("--ssh-key", spec.ssh_key)):
+            if given:
+                raise BadInput(f"{what}: not for Compute Engine (spot VMs have no maximum price; the default network "
+                               "and OS Login are used)")
+        bad = [n for n in spec.names if not _NAME.match(n)]
+        if bad:
+            raise BadInput(f"--name: {bad[0]!r} is not a Compute Engine name (lowercase letters, digits and '-', "
+                           "starting with a letter)")
+        for k, v in spec.tags:
+            if not _LABEL.match(k) or (v and not _LABEL.match(v) and not re.match(r"^[-_a-z0-9]{1,63}$", v)):
+                raise BadInput(f"--tag: {k}={v} is not a Compute Engine label (lowercase letters, digits, '-', '_')")
+        if spec.accelerators and not spec.machine_type.startswith("n1-"):
+            raise BadInput("--accelerator: GPUs attach to N1 sizes only (A2, A3 and G2 sizes come with theirs)")
+        return project, spec.location
 
-    def provision(self, spec: ProvisionSpec) -> Machine:
-        raise Unsupported(f"{self.source}: provisioning Compute Engine instances is not in this build yet")
+    def check_cloud_provision(self, spec: CloudProvisionSpec) -> CloudOffer:
+        """The size as this zone knows it, and that the names are free; nothing is created."""
+        project, zone = self._target(spec)
+        try:
+            self._type_infos(project, {(zone, spec.machine_type)})
+        except NotFound:
+            raise BadInput(f"--type: no machine type {spec.machine_type!r} in {zone} (or no zone {zone!r})") from None
+        info = self._types[project, zone, spec.machine_type]
+        taken = []
+        for name in spec.names:
+            try:
+                self._get(project, zone, name)
+                taken.append(name)
+            except NotFound:
+                pass
+        if taken:
+            raise Conflict(f"{self.source}: {', '.join(taken)} already exist in {zone}")
+        return CloudOffer(spec.machine_type, info.vcpus, info.memory_mib, gpus(spec.accelerators or info.accelerators))
+
+    def _instance_body(self, spec: CloudProvisionSpec, zone: str, name: str, spot: bool) -> Any:
+        cv = self._cv
+        has_gpus = bool(spec.accelerators) or bool(self._types.get((spec.group or self.scopes[0], zone,
+                                                                     spec.machine_type), type_info({})).accelerators)
+        scheduling = cv.Scheduling(on_host_maintenance="TERMINATE" if has_gpus else "MIGRATE",
+                                   automatic_restart=not spot)
+        if spot:
+            scheduling = cv.Scheduling(on_host_maintenance="TERMINATE", automatic_restart=False,
+                                       provisioning_model="SPOT", instance_termination_action="STOP")
+        params = cv.AttachedDiskInitializeParams(source_image=spec.image)
+        if spec.disk_gib:
+            params.disk_size_gb = spec.disk_gib
+        return cv.Instance(
+            name=name, machine_type=f"zones/{zone}/machineTypes/{spec.machine_type}", labels=dict(spec.tags),
+            disks=[cv.AttachedDisk(boot=True, auto_delete=True, initialize_params=params)],
+            network_interfaces=[cv.NetworkInterface(network="global/networks/default", access_configs=[
+                cv.AccessConfig(name="External NAT", type_="ONE_TO_ONE_NAT")])],
+            guest_accelerators=[cv.AcceleratorConfig(accelerator_type=f"zones/{zone}/acceleratorTypes/{kind}",
+                                                     accelerator_count=n) for kind, n in spec.accelerators],
+            scheduling=scheduling)
+
+    def provision_cloud(self, spec: CloudProvisionSpec) -> Provisioned:
+        """One insert per instance, each waited on; a spot stockout may fall back to standard."""
+        project, zone = self._target(spec)
+        self._type_infos(project, {(zone, spec.machine_type)})
+        made: list[Machine] = []
+        steps: list[str] = []
+        spot = spec.spot
+        for name in spec.names:
+            def insert(as_spot: bool, name: str = name) -> Machine:
+                op = self._call(project, f"insert {name}", self._instances.insert_unary, project=project, zone=zone,
+                                instance_resource=self._instance_body(spec, zone, name, as_spot))
+                self._wait(project, zone, op, f"insert {name}")
+                return self._machine(self._get(project, zone, name), name)
+
+            def refused(e: BaseException) -> str | None:
+                return e.code if isinstance(e, OperationFailed) and e.code in STOCKOUT else None
+
+            one = replace(spec, spot=spot)
+            machine_made, more = spot_or_fallback(one, zone, insert, refused)
+            if more:
+                spot = False  # the zone has no spot capacity now: the rest go standard at once
+            made.append(machine_made)
+            steps += more
+        return Provisioned(tuple(made), tuple(steps))
 
     def close(self) -> None:
         super().close()

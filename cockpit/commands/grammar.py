@@ -68,6 +68,25 @@ def parse_positive_int(text: str, what: str, maximum: int = 1 << 20) -> int:
     return n
 
 
+def parse_price(text: str, what: str) -> float:
+    """`0.45`, `$0.45`: dollars per hour."""
+    try:
+        price = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise BadInput(f"{what}: {text!r} is not a price in dollars per hour (example: 0.45)") from None
+    if not 0 < price < 10_000:
+        raise BadInput(f"{what}: {price:g} is out of range (more than 0, less than 10000 $/h)")
+    return price
+
+
+def parse_accelerator(text: str) -> tuple[str, int]:
+    """`nvidia-tesla-t4:2` (a bare type means one)."""
+    kind, _, count = text.partition(":")
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,62}$", kind):
+        raise BadInput(f"--accelerator: {text!r} is not TYPE[:COUNT] (example: nvidia-tesla-t4:1)")
+    return kind, parse_positive_int(count or "1", "--accelerator count", 16)
+
+
 def check_name(name: str, what: str = "name") -> str:
     if not _NAME.match(name):
         raise BadInput(f"{what}: {name!r} is not a valid name (letters, digits, '-', '_', '.', max 63)")

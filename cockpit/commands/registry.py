@@ -231,6 +231,10 @@ class Registry:
                 return grammar.parse_size_gib(raw, what)
             case "pci":
                 return grammar.parse_pci(raw)
+            case "price":
+                return grammar.parse_price(raw, what)
+            case "accelerator":
+                return grammar.parse_accelerator(raw)
             case "tag":
                 return grammar.parse_tag(raw)
             case "target":

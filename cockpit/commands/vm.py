@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit import format as fmt
+from cockpit.commands import provision
 from cockpit.commands.common import gather, sources_of
-from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
-from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, BadInput
-from cockpit.model import Machine, MachineState, ProvisionSpec
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS
+from cockpit.model import Machine, MachineState
 from cockpit.serialize import machine_to_dict, to_jsonable
 
 TARGET = Param("target", "the machine, as SOURCE/NAME", kind="target", required=True, metavar="SOURCE/NAME")
@@ -141,44 +142,6 @@ def _terminate(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return _destroy(ctx, args, "vm terminate")
 
 
-def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    source, name = args["target"]
-    ref = f"{source}/{name}"
-    spec = ProvisionSpec(name=name, template=args["template"], vcpus=args["vcpus"], memory_mib=args["memory"],
-                         disk_gib=args["disk"], gpus=tuple(args["gpu"]), start=args["start"], tags=tuple(args["tag"]))
-    tpls = {t.name: t for t in ctx.hub.call(source, lambda b: b.templates())}
-    tpl = tpls.get(spec.template)
-    if tpl is None:
-        raise BadInput(f"--template: no template {spec.template!r} on {source} (templates: {', '.join(tpls)})")
-    warnings = ctx.hub.call(source, lambda b: b.check_provision(spec))
-    gpus = ", ".join(spec.gpus) or "none"
-    summary = (f"provision {ref} from {tpl.name}: {spec.vcpus or tpl.vcpus} vCPU, "
-               f"{fmt.mib(spec.memory_mib or tpl.memory_mib)}, {spec.disk_gib or tpl.disk_gib}G disk, GPUs: {gpus}"
-               f"{', then start it' if spec.start else ''}")
-
-    def run() -> Outcome:
-        m = ctx.hub.call(source, lambda b: b.provision(spec))
-        return Outcome(data=machine_to_dict(m), text=f"{ref}: created ({m.state.value})",
-                       new=machine_to_dict(m))
-
-    return Plan("vm provision", summary, run, mutating=True, source=source, target=ref,
-                confirm=question(summary), warnings=tuple(warnings), previous=None,
-                new=to_jsonable(spec))
-
-
-def _templates(ctx: Context, args: Mapping[str, Any]) -> Plan:
-    sources = sources_of(ctx, args, "machines")
-
-    def run() -> Outcome:
-        found, error = gather(ctx, sources, lambda b: [(b.source, t) for t in b.templates()])
-        rows = [(src, t.name, str(t.vcpus), fmt.mib(t.memory_mib), f"{t.disk_gib}G", t.description) for src, t in found]
-        data = [{"source": src} | to_jsonable(t) for src, t in found]
-        columns = ("SOURCE", "TEMPLATE", "VCPU", "MEMORY", "DISK", "DESCRIPTION")
-        return Outcome(data=data, error=error, table=Table(columns, tuple(rows)))
-
-    return Plan("vm templates", "list templates", run)
-
-
 def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
     sources = sources_of(ctx, args, "machines")
 
@@ -208,18 +171,6 @@ def register(reg: Registry) -> None:
                         mutating=True))
     reg.add(CommandSpec(("vm", "terminate"), "terminate a cloud instance, or destroy a VM (typed-name confirmation "
                         "in the UI)", _terminate, (TARGET,), mutating=True))
-    reg.add(CommandSpec(("vm", "provision"), "create a machine from a template", _provision, (
-        TARGET,
-        Param("--template", "template name (see 'vm templates')", required=True, metavar="NAME"),
-        Param("--vcpus", "vCPUs (default: the template's)", kind="int", metavar="N"),
-        Param("--memory", "memory, e.g. 64G (default: the template's)", kind="size_mib", metavar="SIZE"),
-        Param("--disk", "disk size, e.g. 200G (default: the template's)", kind="size_gib", metavar="SIZE"),
-        Param("--gpu", "PCI address of a host GPU to pass through (repeatable)", kind="pci", repeat=True,
-              metavar="PCI"),
-        Param("--tag", "KEY=VALUE label stored with the machine (repeatable)", kind="tag", repeat=True,
-              metavar="K=V"),
-        Param("--start", "start it once defined", kind="flag"),
-    ), mutating=True))
-    reg.add(CommandSpec(("vm", "templates"), "list provisioning templates", _templates, (SOURCE_OPT,)))
+    provision.register(reg, SOURCE_OPT)
     reg.add(CommandSpec(("gpu", "list"), "list host GPUs and which machine has each", _gpus,
                         (SOURCE_OPT, Param("--free", "only GPUs no running machine holds", kind="flag"))))

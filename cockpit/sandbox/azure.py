@@ -69,6 +69,8 @@ class ArmFake(JsonFake):
         self.power: dict[tuple[str, str, str], str] = {}
         self.operations: dict[str, tuple[int, Any]] = {}
         self.page_size = 50
+        self.no_spot: set[str] = set()
+        """Regions out of spot capacity: a Spot VM created there fails with AllocationFailed."""
         self.route("GET", S + r"/providers/Microsoft\.Compute/virtualMachines", self._list_all)
         self.route("GET", VM, self._list_group)
         self.route("GET", VM + r"/([^/]+)", self._get)
@@ -165,6 +167,9 @@ class ArmFake(JsonFake):
     def _create(self, sub: str, group: str, name: str, body: Obj) -> Obj:
         self._sub(sub)
         props = dict(body.get("properties") or {})
+        if (sub, group.lower(), name) in self.vms and self.vms[sub, group.lower(), name]["properties"].get(
+                "hardwareProfile") != props.get("hardwareProfile"):
+            raise _error(409, "PropertyChangeNotAllowed", "Changing property 'hardwareProfile' is not allowed.")
         size = str((props.get("hardwareProfile") or {}).get("vmSize") or "")
         if size not in SIZES:
             raise _error(400, "InvalidParameter", f"The value {size} provided for the VM size is not valid.")
@@ -196,15 +201,30 @@ class ArmFake(JsonFake):
             return 200, {"name": op, "status": "InProgress", "startTime": _now()}
         if polls == 1:
             self.operations[op] = (2, None)
-            if effect:
-                effect()
+            error = effect() if effect else None
+            if isinstance(error, dict):
+                self.operations[op] = (3, error)
+        if self.operations[op][0] == 3:
+            return 200, {"name": op, "status": "Failed", "startTime": _now(), "endTime": _now(),
+                         "error": self.operations[op][1]}
         return 200, {"name": op, "status": "Succeeded", "startTime": _now(), "endTime": _now()}
 
     def _put(self, sub: str, group: str, name: str, body: Any, **_: Any) -> Reply:
         vm = self._create(sub, group, name, body or {})
         key = (sub, group.lower(), name)
         self.power[key] = "starting"
-        headers = self._lro(sub, str(vm["location"]), lambda: self.power.__setitem__(key, "running"))[2]
+        refused = vm["properties"].get("priority") == "Spot" and vm["location"] in self.no_spot
+
+        def effect() -> Obj | None:
+            if refused:  # as Azure does, the failed VM is left for the caller to delete; here it goes at once
+                self.vms.pop(key, None)
+                self.power.pop(key, None)
+                return {"code": "AllocationFailed", "message": "Allocation failed. We do not have sufficient capacity "
+                        "for the requested VM size in this region."}
+            self.power[key] = "running"
+            return None
+
+        headers = self._lro(sub, str(vm["location"]), effect)[2]
         return 201, self._shown(key, False), headers
 
     def _delete(self, sub: str, group: str, name: str, **_: Any) -> Reply:

@@ -1,0 +1,178 @@
+"""`vm provision` and `vm templates`: a libvirt VM from a template, or N alike cloud instances.
+
+One command for both, because a person thinks "a new machine on that source": the source's kind
+decides what the part after the slash is (a libvirt VM's name; a cloud region or zone) and which
+options apply. A cloud plan asks the cloud first (the size exists there, what it holds), so the
+dry run says exactly what would be created, and a spot request that may fall back to on-demand
+says so before, and reports the fallback as a step after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit import format as fmt
+from cockpit.commands.common import gather, sources_of
+from cockpit.commands.grammar import check_name
+from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
+from cockpit.contracts import BadInput
+from cockpit.model import CloudOffer, CloudProvisionSpec, ProvisionSpec
+from cockpit.serialize import machine_to_dict, to_jsonable
+
+PROVISION_TIMEOUT = 900.0
+"""Seconds a cloud may take to create instances (an Azure GPU VM takes minutes), whatever the
+source's own timeout for reads."""
+
+LIBVIRT_ONLY = ("template", "vcpus", "memory", "gpu", "start")
+CLOUD_ONLY = ("type", "image", "count", "name", "spot", "max_price", "fallback", "accelerator", "group", "subnet",
+              "ssh_key")
+
+
+def _unused(args: Mapping[str, Any], keys: tuple[str, ...], kind: str) -> None:
+    given = [k for k in keys if args.get(k) not in (None, False, [], ())]
+    if given:
+        opts = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise BadInput(f"{opts}: not for a {kind} source (see 'help vm provision')")
+
+
+def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    source, _ = args["target"]
+    if ctx.hub.source(source).kind == "libvirt":
+        _unused(args, CLOUD_ONLY, "libvirt")
+        return _libvirt(ctx, args)
+    _unused(args, LIBVIRT_ONLY, "cloud")
+    return _cloud(ctx, args)
+
+
+def _libvirt(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    source, name = args["target"]
+    ref = f"{source}/{name}"
+    if not args["template"]:
+        raise BadInput("--template: required for a libvirt source (see 'vm templates')")
+    spec = ProvisionSpec(name=name, template=args["template"], vcpus=args["vcpus"], memory_mib=args["memory"],
+                         disk_gib=args["disk"], gpus=tuple(args["gpu"]), start=args["start"], tags=tuple(args["tag"]))
+    tpls = {t.name: t for t in ctx.hub.call(source, lambda b: b.templates())}
+    tpl = tpls.get(spec.template)
+    if tpl is None:
+        raise BadInput(f"--template: no template {spec.template!r} on {source} (templates: {', '.join(tpls)})")
+    warnings = ctx.hub.call(source, lambda b: b.check_provision(spec))
+    gpus = ", ".join(spec.gpus) or "none"
+    summary = (f"provision {ref} from {tpl.name}: {spec.vcpus or tpl.vcpus} vCPU, "
+               f"{fmt.mib(spec.memory_mib or tpl.memory_mib)}, {spec.disk_gib or tpl.disk_gib}G disk, GPUs: {gpus}"
+               f"{', then start it' if spec.start else ''}")
+
+    def run() -> Outcome:
+        m = ctx.hub.call(source, lambda b: b.provision(spec))
+        return Outcome(data=machine_to_dict(m), text=f"{ref}: created ({m.state.value})",
+                       new=machine_to_dict(m))
+
+    return Plan("vm provision", summary, run, mutating=True, source=source, target=ref,
+                confirm=question(summary), warnings=tuple(warnings), previous=None,
+                new=to_jsonable(spec))
+
+
+def _cloud(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    source, location = args["target"]
+    for key in ("type", "image", "name"):
+        if not args[key]:
+            raise BadInput(f"--{key}: required for a cloud source")
+    if args["max_price"] is not None and not args["spot"]:
+        raise BadInput("--max-price: only with --spot (on-demand capacity has one price)")
+    if args["fallback"] and not args["spot"]:
+        raise BadInput("--fallback: only with --spot (it says what to do when spot capacity is refused)")
+    spec = CloudProvisionSpec(
+        location=location, machine_type=args["type"], image=args["image"], name=check_name(args["name"], "--name"),
+        count=args["count"] or 1, spot=args["spot"], max_price=args["max_price"],
+        fallback_on_demand=args["fallback"] == "on-demand", accelerators=tuple(args["accelerator"]),
+        disk_gib=args["disk"], tags=tuple(args["tag"]), group=args["group"], subnet=args["subnet"],
+        ssh_key=_read_key(args["ssh_key"]) if args["ssh_key"] else None)
+    offer: CloudOffer = ctx.hub.call(source, lambda b: b.check_cloud_provision(spec))
+    summary = cloud_summary(source, spec, offer)
+    names = ", ".join(f"{source}/{n}" for n in spec.names)
+
+    def run() -> Outcome:
+        done = ctx.hub.call(source, lambda b: b.provision_cloud(spec), timeout=PROVISION_TIMEOUT)
+        for step in done.steps:
+            if ctx.progress:
+                ctx.progress(step)
+        made = [machine_to_dict(m) for m in done.machines]
+        lines = [*done.steps, *(f"{m.ref}: created ({m.state.value}, {fmt.machine_type(m)})" for m in done.machines)]
+        return Outcome(data={"machines": made, "steps": list(done.steps)}, text="\n".join(lines),
+                       new={"machines": [m["ref"] for m in made], "steps": list(done.steps)})
+
+    return Plan("vm provision", summary, run, mutating=True, source=source, target=names,
+                confirm=question(summary), warnings=offer.warnings, previous=None,
+                new=to_jsonable(spec) | {"ssh_key": "(given)" if spec.ssh_key else None})
+
+
+def cloud_summary(source: str, spec: CloudProvisionSpec, offer: CloudOffer) -> str:
+    """One sentence: how many of what, where, from which image, at what capacity, and what each holds."""
+    each = f"{offer.vcpus} vCPU, {fmt.mib(offer.memory_mib)}" + (
+        f", {fmt.gpu_summary(offer.gpus)}" if offer.gpus else "")
+    capacity = "on-demand"
+    if spec.spot:
+        capacity = "spot" + (f" at most ${spec.max_price:g}/h" if spec.max_price else "") + (
+            ", on-demand if spot is refused" if spec.fallback_on_demand else "")
+    names = spec.names[0] if spec.count == 1 else f"{spec.names[0]} .. {spec.names[-1]}"
+    tags = f", tags {' '.join(f'{k}={v}' for k, v in spec.tags)}" if spec.tags else ""
+    return (f"provision {spec.count} × {spec.machine_type} ({each}) in {source}/{spec.location} as {names}, "
+            f"{capacity}, image {spec.image}{tags}")
+
+
+def _read_key(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        text = Path(path).expanduser().read_text().strip()
+    except OSError as e:
+        raise BadInput(f"--ssh-key: cannot read {path}: {e.strerror}") from None
+    if not text.startswith(("ssh-", "ecdsa-")) or "PRIVATE KEY" in text:
+        raise BadInput(f"--ssh-key: {path} is not an OpenSSH public key (give the .pub file)")
+    return text
+
+
+def _templates(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    sources = sources_of(ctx, args, "machines")
+
+    def run() -> Outcome:
+        found, error = gather(ctx, sources, lambda b: [(b.source, t) for t in b.templates()])
+        rows = [(src, t.name, str(t.vcpus), fmt.mib(t.memory_mib), f"{t.disk_gib}G", t.description) for src, t in found]
+        data = [{"source": src} | to_jsonable(t) for src, t in found]
+        columns = ("SOURCE", "TEMPLATE", "VCPU", "MEMORY", "DISK", "DESCRIPTION")
+        return Outcome(data=data, error=error, table=Table(columns, tuple(rows)))
+
+    return Plan("vm templates", "list templates", run)
+
+
+def register(reg: Registry, source_opt: Param) -> None:
+    reg.add(CommandSpec(("vm", "provision"), "create a VM from a template (libvirt), or instances in a cloud region "
+                        "or zone", _provision, (
+        Param("target", "libvirt: SOURCE/NAME of the new VM; a cloud: SOURCE/REGION (Compute Engine: SOURCE/ZONE)",
+              kind="target", required=True, metavar="SOURCE/WHERE"),
+        Param("--template", "libvirt: template name (see 'vm templates')", metavar="NAME"),
+        Param("--vcpus", "libvirt: vCPUs (default: the template's)", kind="int", metavar="N"),
+        Param("--memory", "libvirt: memory, e.g. 64G (default: the template's)", kind="size_mib", metavar="SIZE"),
+        Param("--disk", "disk size, e.g. 200G (default: the template's or the image's)", kind="size_gib",
+              metavar="SIZE"),
+        Param("--gpu", "libvirt: PCI address of a host GPU to pass through (repeatable)", kind="pci", repeat=True,
+              metavar="PCI"),
+        Param("--tag", "KEY=VALUE label stored with the machine (repeatable)", kind="tag", repeat=True,
+              metavar="K=V"),
+        Param("--start", "libvirt: start it once defined (cloud instances always start)", kind="flag"),
+        Param("--type", "cloud: the size (g5.xlarge, a2-highgpu-1g, Standard_NC24ads_A100_v4)", metavar="TYPE"),
+        Param("--image", "cloud: AMI id, Compute Engine image or family path, Azure publisher:offer:sku:version",
+              metavar="IMAGE"),
+        Param("--name", "cloud: the instance name (with --count N: NAME-0 .. NAME-N-1)", metavar="NAME"),
+        Param("--count", "cloud: how many alike instances (default 1)", kind="int", metavar="N"),
+        Param("--spot", "cloud: spot capacity (cheaper; the cloud may take it back)", kind="flag"),
+        Param("--max-price", "cloud: spot at most this many $/h (EC2, Azure)", kind="price", metavar="P"),
+        Param("--fallback", "cloud: if spot capacity is refused, ask again on-demand", kind="choice",
+              choices=("on-demand",)),
+        Param("--accelerator", "Compute Engine N1: GPUs to attach, TYPE[:COUNT] (repeatable)", kind="accelerator",
+              repeat=True, metavar="TYPE:N"),
+        Param("--group", "Azure: the resource group", metavar="RG"),
+        Param("--subnet", "EC2: subnet id; Azure: the subnet's resource id", metavar="ID"),
+        Param("--ssh-key", "Azure: the admin user's OpenSSH public key file", metavar="FILE"),
+    ), mutating=True))
+    reg.add(CommandSpec(("vm", "templates"), "list provisioning templates", _templates, (source_opt,)))
