@@ -144,11 +144,27 @@ class MachinesScreen(DetailTableScreen):
             self.cockpit.dispatch([f"vm {verb} {key}"])
 
     def action_provision(self) -> None:
-        """Opens the command line on `vm provision SOURCE/` for the source under the cursor."""
+        """The provision form of the source under the cursor; it writes the `vm provision` line,
+        which then plans and confirms like any other (the `:` line takes it too)."""
+        from screens.widgets.provision_form import FORMS, ProvisionScreen
+
         key = self.table.cursor_key
-        sources = [s.name for s in self.cockpit.hub.sources("machines")]
-        source = str(key).split("/")[0] if key else (sources[0] if sources else "SOURCE")
-        self.action_command_line(f"vm provision {source}/")
+        hub = self.cockpit.hub
+        sources = [s.name for s in hub.sources("machines") if not hub.is_read_only(s.name)]
+        source = str(key).split("/")[0] if key and str(key).split("/")[0] in sources else (sources or [""])[0]
+        if not source:
+            return
+        cfg = hub.source(source)
+        if cfg.kind not in FORMS:
+            self.action_command_line(f"vm provision {source}/")
+            return
+        where = (cfg.settings.get("regions") or cfg.settings.get("zones") or [""])[0]
+
+        def chosen(line: str | None) -> None:
+            if line:
+                self.cockpit.dispatch([line])
+
+        self.app.push_screen(ProvisionScreen(source, cfg.kind, {"where": str(where)}), chosen)
 
     def action_xml(self) -> None:
         key = self.table.cursor_key

@@ -99,3 +99,57 @@ def test_mixed_machines_snapshot(snap_compare: Any, size: tuple[int, int], tmp_p
 
     app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="machines")
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_provision_form_plans_confirms_and_creates(tmp_path: Path, moto_server: MotoServer, gce: GceFake,
+                                                         arm: ArmFake) -> None:
+    from screens.widgets.provision_form import ProvisionScreen
+
+    app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="machines")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        t = app.screen.query_one("#machines-table", VirtualTable)
+        t.move_to("gcp/l4-serve-0")
+        await pilot.press("n")  # the form of the source under the cursor: Compute Engine's fields
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen))
+        form = app.screen
+        assert isinstance(form, ProvisionScreen) and form.kind == "gcp"
+        await pilot.press("enter")  # nothing filled in: the form says what is required, and stays
+        await pilot.pause(0.1)
+        assert "required: zone, machine type, image, name" in str(form.query_one("#form-error").render())
+        assert app.screen is form
+        await pilot.press(*"us-central1-b", "tab", *"g2-standard-4", "tab", *"family/debian-12", "tab",
+                          *"serve", "tab", "2", "tab", "space")  # count 2, spot
+        assert form.line() == ("vm provision gcp/us-central1-b --type g2-standard-4 --image family/debian-12 "
+                               "--name serve --count 2 --spot")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=15)
+        body = " ".join(str(w.render()) for w in app.screen.query("#dialog-body Static"))
+        assert ("Provision 2 × g2-standard-4 (4 vCPU, 16G, 1×L4) in gcp/us-central1-b as serve-0 .. serve-1, spot, "
+                "image family/debian-12?") in body
+        await pilot.press("y")
+
+        def created() -> str:
+            try:
+                got = sdk(gce).get(project=DEMO_PROJECT, zone="us-central1-b", instance="serve-1")
+            except GoogleNotFound:
+                return ""
+            return f"{got.status} {got.scheduling.provisioning_model}"
+
+        await wait_for(pilot, lambda: created() == "RUNNING SPOT", timeout=20)
+        await wait_for(pilot, lambda: t.row("gcp/serve-0") is not None, timeout=15)
+
+
+def test_form_lines_per_kind() -> None:
+    from screens.widgets.provision_form import command_line
+
+    assert command_line("azure", "azure", {
+        "where": "eastus", "--type": "Standard_NC24ads_A100_v4", "--image": "Canonical:ubuntu-24_04-lts:server:latest",
+        "--name": "ft", "--spot": True, "--fallback": True, "--max-price": "1.2", "--group": "ml-train",
+        "--subnet": "/subscriptions/x/subnets/default", "--ssh-key": "~/.ssh/id ed.pub", "--tag": "team=ml env=dev",
+    }) == ("vm provision azure/eastus --type Standard_NC24ads_A100_v4 --image Canonical:ubuntu-24_04-lts:server:latest "
+           "--name ft --spot --fallback on-demand --max-price 1.2 --group ml-train --subnet "
+           "/subscriptions/x/subnets/default --ssh-key '~/.ssh/id ed.pub' --tag team=ml --tag env=dev")
+    assert command_line("rack-a", "libvirt", {"where": "vm1", "--template": "gpu-small", "--gpu": "65:00.0 66:00.0",
+                                              "--start": True}) == (
+        "vm provision rack-a/vm1 --template gpu-small --gpu 65:00.0 --gpu 66:00.0 --start")
