@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -12,7 +13,7 @@ from textual.widgets import Static
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import product
-from cockpit.model import HealthState, MachineState, SourceHealth
+from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode
 from cockpit.model_metrics import NvmlState, PromSnapshot
 from screens.base import CockpitScreen
@@ -87,7 +88,7 @@ class OverviewScreen(CockpitScreen):
             counts = ", ".join(f"{n} {st.value}" for st, n in sorted(states.items(), key=lambda x: x[0].value))
             lines.append(Content.from_markup(
                 f"  [b]$name[/] [$muted]$kind · $loc[/]  [{colour}]$state[/]",
-                name=s.name, kind=s.kind, loc=machines[0].location if machines else "-", state=h.state.value
+                name=s.name, kind=s.kind, loc=_places(machines), state=h.state.value
                 + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")))
             if machines or inv.loaded:
                 lines.append(Content(
@@ -175,3 +176,10 @@ def prometheus_lines(name: str, snap: PromSnapshot | None, h: SourceHealth, colo
                else (rps.reason if rps and rps.reason else "no request series"))
     lines.append(Content(f"    {gpus} · {serving}"))
     return lines
+
+
+def _places(machines: Sequence[Machine]) -> str:
+    """A libvirt source's host; a cloud account's zones or regions (as many as fit)."""
+    places = sorted({m.location for m in machines if m.location})
+    text = ", ".join(places) or "-"
+    return text if len(text) <= 48 else text[:47] + "…"
