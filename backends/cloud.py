@@ -13,11 +13,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from cockpit.contracts import BadInput, CockpitError, NotFound, Unsupported
-from cockpit.model import CloudProvisionSpec, HostGpu, Machine, ProvisionSpec, Template
+from cockpit.model import CloudProvisionSpec, HostGpu, Machine, Provisioned, ProvisionSpec, Template
 
 T = TypeVar("T")
 _TARGETABLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")  # what `vm ... SOURCE/NAME` accepts
@@ -176,6 +178,42 @@ def spot_or_fallback(spec: CloudProvisionSpec, where: str, create: Callable[[boo
             raise
     step = f"spot capacity refused in {where} ({why}): asking for on-demand instead (--fallback on-demand)"
     return create(False), [step]
+
+
+def one_by_one(spec: CloudProvisionSpec, where: str, create: Callable[[str, bool], Machine],
+               refused: Callable[[BaseException], str | None]) -> Provisioned:
+    """Each of the spec's names created in turn (`create(name, spot)`), for clouds that create one
+    instance per call. Once spot capacity is refused and the fallback taken, the rest go on-demand
+    at once: the zone or region has none to give now."""
+    made: list[Machine] = []
+    steps: list[str] = []
+    spot = spec.spot
+    for name in spec.names:
+        machine, more = spot_or_fallback(replace(spec, spot=spot), where, partial(create, name), refused)
+        spot = spot and not more
+        made.append(machine)
+        steps += more
+    return Provisioned(tuple(made), tuple(steps))
+
+
+def taken(names: Sequence[str], get: Callable[[str], object]) -> list[str]:
+    """The names `get` finds (an instance exists), of those it is asked about."""
+    out = []
+    for name in names:
+        try:
+            get(name)
+        except NotFound:
+            continue
+        out.append(name)
+    return out
+
+
+def parse_time(text: object) -> datetime | None:
+    """An RFC 3339 time from a cloud's JSON, or None when absent or unreadable."""
+    try:
+        return datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
 
 
 def as_json(raw: Mapping[str, Any]) -> str:

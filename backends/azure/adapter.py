@@ -15,12 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 from backends._lazy import require
 from backends.azure.translate import SizeInfo, gpus, machine, size_info, where
-from backends.cloud import CloudBackend, Listed, as_json, first_line, spot_or_fallback
+from backends.cloud import CloudBackend, Listed, as_json, first_line, one_by_one, taken
 from cockpit.contracts import (
     BackendError,
     BackendTimeout,
@@ -217,15 +216,9 @@ class AzureBackend(CloudBackend):
     def check_cloud_provision(self, spec: CloudProvisionSpec) -> CloudOffer:
         """The size as this region's SKUs know it, and that the names are free; nothing is created."""
         sub, group, info = self._checked(spec)
-        taken = []
-        for name in spec.names:
-            try:
-                self._get(sub, group, name)
-                taken.append(name)
-            except NotFound:
-                pass
-        if taken:
-            raise Conflict(f"{self.source}: {', '.join(taken)} already exist in resource group {group}")
+        existing = taken(spec.names, lambda name: self._get(sub, group, name))
+        if existing:
+            raise Conflict(f"{self.source}: {', '.join(existing)} already exist in resource group {group}")
         return CloudOffer(spec.machine_type, info.vcpus, info.memory_mib, gpus(spec.machine_type, info.gpus))
 
     def _vm_body(self, spec: CloudProvisionSpec, name: str, spot: bool) -> dict[str, Any]:
@@ -252,25 +245,16 @@ class AzureBackend(CloudBackend):
         """One create per VM, each waited on; spot refused for lack of capacity may fall back."""
         sub, group, _ = self._checked(spec)
         ops = self._clients[sub].virtual_machines
-        made: list[Machine] = []
-        steps: list[str] = []
-        spot = spec.spot
-        for name in spec.names:
-            def create(as_spot: bool, name: str = name) -> Machine:
-                body = self._vm_body(spec, name, as_spot)
-                self._run(sub, f"create {name}", lambda: ops.begin_create_or_update(group, name, body,
-                                                                                    polling_interval=0))
-                return self._machine(self._get(sub, group, name), name)
 
-            def refused(e: BaseException) -> str | None:
-                return next((c for c in ALLOCATION_FAILED if c in getattr(e, "message", "")), None)
+        def create(name: str, spot: bool) -> Machine:
+            body = self._vm_body(spec, name, spot)
+            self._run(sub, f"create {name}", lambda: ops.begin_create_or_update(group, name, body, polling_interval=0))
+            return self._machine(self._get(sub, group, name), name)
 
-            made_one, more = spot_or_fallback(replace(spec, spot=spot), spec.location, create, refused)
-            if more:
-                spot = False  # the region has no spot capacity now: the rest go regular at once
-            made.append(made_one)
-            steps += more
-        return Provisioned(tuple(made), tuple(steps))
+        def refused(e: BaseException) -> str | None:
+            return next((c for c in ALLOCATION_FAILED if c in getattr(e, "message", "")), None)
+
+        return one_by_one(spec, spec.location, create, refused)
 
     def close(self) -> None:
         super().close()

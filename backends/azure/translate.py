@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from backends.cloud import parse_time
 from cockpit.model import GpuDevice, Machine, MachineState
 
 POWER: Mapping[str, MachineState] = {
@@ -61,13 +61,6 @@ def where(vm_id: str) -> tuple[str, str]:
     return group, parts[-1]
 
 
-def _time(text: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text)) if text else None
-    except ValueError:
-        return None
-
-
 def machine(source: str, raw: Mapping[str, Any], info: SizeInfo | None, name: str) -> Machine:
     """One VM. `name` is the VM's own unless another resource group or subscription shares it."""
     props = raw.get("properties") or {}
@@ -85,8 +78,8 @@ def machine(source: str, raw: Mapping[str, Any], info: SizeInfo | None, name: st
         vcpus=info.vcpus if info else 0, memory_mib=info.memory_mib if info else 0,
         gpus=gpus(size, info.gpus) if info and info.gpus else (),
         tags=tuple(sorted((str(k), str(v)) for k, v in (raw.get("tags") or {}).items())),
-        uid=str(props.get("vmId") or raw.get("id")), created_at=_time(props.get("timeCreated")),
+        uid=str(props.get("vmId") or raw.get("id")), created_at=parse_time(props.get("timeCreated")),
         # the last provisioning change of a running VM is its last start (or its creation)
-        started_at=_time(provisioned) if state is MachineState.RUNNING else None,
+        started_at=parse_time(provisioned) if state is MachineState.RUNNING else None,
         machine_type=size or None, lifecycle="spot" if props.get("priority") in ("Spot", "Low") else "on-demand",
     )

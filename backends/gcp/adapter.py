@@ -16,11 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from backends._lazy import require
-from backends.cloud import CloudBackend, Listed, as_json, first_line, spot_or_fallback, with_retries
+from backends.cloud import CloudBackend, Listed, as_json, first_line, one_by_one, taken, with_retries
 from backends.gcp.translate import TypeInfo, custom_type, gpus, last, machine, type_info
 from cockpit.contracts import (
     BackendError,
@@ -253,15 +252,9 @@ class GcpBackend(CloudBackend):
         except NotFound:
             raise BadInput(f"--type: no machine type {spec.machine_type!r} in {zone} (or no zone {zone!r})") from None
         info = self._types[project, zone, spec.machine_type]
-        taken = []
-        for name in spec.names:
-            try:
-                self._get(project, zone, name)
-                taken.append(name)
-            except NotFound:
-                pass
-        if taken:
-            raise Conflict(f"{self.source}: {', '.join(taken)} already exist in {zone}")
+        existing = taken(spec.names, lambda name: self._get(project, zone, name))
+        if existing:
+            raise Conflict(f"{self.source}: {', '.join(existing)} already exist in {zone}")
         return CloudOffer(spec.machine_type, info.vcpus, info.memory_mib, gpus(spec.accelerators or info.accelerators))
 
     def _instance_body(self, spec: CloudProvisionSpec, zone: str, name: str, spot: bool) -> Any:
@@ -289,26 +282,17 @@ class GcpBackend(CloudBackend):
         """One insert per instance, each waited on; a spot stockout may fall back to standard."""
         project, zone = self._target(spec)
         self._type_infos(project, {(zone, spec.machine_type)})
-        made: list[Machine] = []
-        steps: list[str] = []
-        spot = spec.spot
-        for name in spec.names:
-            def insert(as_spot: bool, name: str = name) -> Machine:
-                op = self._call(project, f"insert {name}", self._instances.insert_unary, project=project, zone=zone,
-                                instance_resource=self._instance_body(spec, zone, name, as_spot))
-                self._wait(project, zone, op, f"insert {name}")
-                return self._machine(self._get(project, zone, name), name)
 
-            def refused(e: BaseException) -> str | None:
-                return e.code if isinstance(e, OperationFailed) and e.code in STOCKOUT else None
+        def insert(name: str, spot: bool) -> Machine:
+            op = self._call(project, f"insert {name}", self._instances.insert_unary, project=project, zone=zone,
+                            instance_resource=self._instance_body(spec, zone, name, spot))
+            self._wait(project, zone, op, f"insert {name}")
+            return self._machine(self._get(project, zone, name), name)
 
-            one = replace(spec, spot=spot)
-            machine_made, more = spot_or_fallback(one, zone, insert, refused)
-            if more:
-                spot = False  # the zone has no spot capacity now: the rest go standard at once
-            made.append(machine_made)
-            steps += more
-        return Provisioned(tuple(made), tuple(steps))
+        def refused(e: BaseException) -> str | None:
+            return e.code if isinstance(e, OperationFailed) and e.code in STOCKOUT else None
+
+        return one_by_one(spec, zone, insert, refused)
 
     def close(self) -> None:
         super().close()

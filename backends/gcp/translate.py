@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from backends.cloud import parse_time
 from cockpit.model import GpuDevice, Machine, MachineState
 
 STATES: Mapping[str, MachineState] = {
@@ -61,13 +61,6 @@ def gpus(accelerators: tuple[tuple[str, int], ...]) -> tuple[GpuDevice, ...]:
     return tuple(out)
 
 
-def _time(text: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text)) if text else None
-    except ValueError:
-        return None
-
-
 def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: str) -> Machine:
     """One instance. `name` is the instance's own unless another zone or project shares it."""
     status = str(raw.get("status") or "UNKNOWN")
@@ -85,7 +78,7 @@ def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: st
         native_state=status.lower(), vcpus=info.vcpus if info else 0, memory_mib=info.memory_mib if info else 0,
         gpus=gpus(attached or (info.accelerators if info else ())), addresses=tuple(addresses),
         tags=tuple(sorted((str(k), str(v)) for k, v in (raw.get("labels") or {}).items())), uid=str(raw.get("id")),
-        created_at=_time(raw.get("creationTimestamp")),
-        started_at=_time(raw.get("lastStartTimestamp")) if state is MachineState.RUNNING else None,
+        created_at=parse_time(raw.get("creationTimestamp")),
+        started_at=parse_time(raw.get("lastStartTimestamp")) if state is MachineState.RUNNING else None,
         machine_type=last(raw.get("machineType")) or None, lifecycle="spot" if spot else "on-demand",
     )
