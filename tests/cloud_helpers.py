@@ -69,17 +69,22 @@ def arm_settings(fake: ArmFake, tmp_path: Path, **extra: object) -> dict[str, ob
     return dict(azure_source("azure", fake.url, str(tmp_path / "ca.pem")).settings) | extra
 
 
-class SpotRefusingEc2:
-    """moto behind a local proxy that answers a spot RunInstances as EC2 does when a zone has no
-    spot capacity (HTTP 500, InsufficientInstanceCapacity): moto itself never runs out."""
+class FaultyEc2:
+    """moto behind a local proxy that answers as EC2 does under load and when a zone has no spot
+    capacity, which moto itself never does: a spot RunInstances gets HTTP 500
+    InsufficientInstanceCapacity (when `refuse_spot`), and the next `throttle` DescribeInstances
+    get HTTP 503 RequestLimitExceeded."""
 
-    def __init__(self, moto_url: str) -> None:
+    def __init__(self, moto_url: str, refuse_spot: bool = True) -> None:
         import threading
         import urllib.error
         import urllib.request
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.refused = 0
+        self.refuse_spot = refuse_spot
+        self.throttle = 0
+        self.throttled = 0
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,7 +93,15 @@ class SpotRefusingEc2:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if b"Action=RunInstances" in body and b"MarketType=spot" in body:
+                if b"Action=DescribeInstances&" in body and proxy.throttle > 0:
+                    proxy.throttle -= 1
+                    proxy.throttled += 1
+                    out = (b"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>RequestLimitExceeded"
+                           b"</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>cockpit-test"
+                           b"</RequestID></Response>")
+                    self.send_response(503)
+                    self.send_header("Content-Type", "text/xml")
+                elif proxy.refuse_spot and b"Action=RunInstances" in body and b"MarketType=spot" in body:
                     proxy.refused += 1
                     out = (b"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>"
                            b"InsufficientInstanceCapacity</Code><Message>We currently do not have sufficient capacity "

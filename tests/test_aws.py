@@ -22,7 +22,7 @@ from cockpit.sandbox import demo_config
 from cockpit.sandbox.aws import MotoServer, aws_source
 from screens.widgets.dialogs import ConfirmScreen
 from screens.widgets.virtual_table import VirtualTable
-from tests.cloud_helpers import creds, moto_server
+from tests.cloud_helpers import FaultyEc2, creds, moto_server
 from tests.conftest import ROOT
 from tests.ui_helpers import loaded, make_app, wait_for
 
@@ -99,6 +99,22 @@ def test_a_failing_region_is_degraded_not_empty(moto_server: MotoServer) -> None
     only_bad = create("aws", {"regions": ["ap-nowhere-9"], "endpoint_url": server.url, "max_attempts": 1})
     with pytest.raises(BackendError, match=r"^aws: ap-nowhere-9: list instances: "):
         only_bad.list_machines()
+
+
+def test_throttling_is_retried_then_one_line(moto_server: MotoServer) -> None:
+    proxy = FaultyEc2(moto_server.url, refuse_spot=False)
+    try:
+        b = create("aws", {"regions": ["us-east-1"], "endpoint_url": proxy.url, "max_attempts": 3})
+        proxy.throttle = 2  # RequestLimitExceeded twice: botocore's standard mode backs off and tries again
+        assert {m.name for m in b.list_machines()} >= {"llm-pretrain-0", "bastion"}
+        assert proxy.throttled == 2
+        proxy.throttle = 10  # it keeps coming: after 3 tries, one line
+        with pytest.raises(BackendError) as e:
+            b.list_machines()
+        assert str(e.value) == "aws: us-east-1: list instances: RequestLimitExceeded: Request limit exceeded."
+        assert proxy.throttled == 5
+    finally:
+        proxy.stop()
 
 
 def test_no_credentials_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from cockpit.sandbox import demo_config
 from cockpit.sandbox.aws import MotoServer, aws_source
 from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, ArmFake
 from cockpit.sandbox.gcp import DEMO_PROJECT, GceFake, gcp_source
-from tests.cloud_helpers import SpotRefusingEc2, arm, arm_settings, creds, gce, moto_server
+from tests.cloud_helpers import FaultyEc2, arm, arm_settings, creds, gce, moto_server
 from tests.conftest import FIXED_NOW, ROOT
 from tests.test_azure import Token
 from tests.test_gcp import sdk
@@ -37,7 +37,7 @@ SUBNET = "/subscriptions/x/resourceGroups/net/providers/Microsoft.Network/virtua
 
 @pytest.fixture
 def clouds(tmp_path: Path, moto_server: MotoServer, gce: GceFake, arm: ArmFake) -> Iterator[Context]:
-    proxy = SpotRefusingEc2(moto_server.url)
+    proxy = FaultyEc2(moto_server.url)
     base = demo_config(audit_path=tmp_path / "audit.jsonl")
     azure = SourceConfig("azure", "azure", timeout_seconds=30, settings=arm_settings(arm, tmp_path))
     spotless = aws_source("spotless", proxy.url, regions=("us-east-1",))

@@ -54,8 +54,9 @@ class AwsBackend(CloudBackend):
             raise BadInput(f"{source}: no region: set regions = [\"us-east-1\", ...] for the source, or a default "
                            "region in the AWS config")
         super().__init__(source, regions)
-        config = config_mod.Config(retries={"mode": "standard", "max_attempts": int(settings.get("max_attempts") or 5)},
-                                   connect_timeout=5, read_timeout=20)
+        tries = int(settings.get("max_attempts") or 5)  # botocore's max_attempts counts retries only: total_ is tries
+        config = config_mod.Config(retries={"mode": "standard", "total_max_attempts": tries}, connect_timeout=5,
+                                   read_timeout=20)
         endpoint = settings.get("endpoint_url")
         self._clients = {r: session.client("ec2", region_name=r, endpoint_url=endpoint, config=config)
                          for r in regions}

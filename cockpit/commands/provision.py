@@ -10,7 +10,7 @@ says so before, and reports the fallback as a step after.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
@@ -18,6 +18,9 @@ from cockpit.commands.grammar import check_name
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import BadInput
 from cockpit.model import CloudOffer, CloudProvisionSpec, ProvisionSpec
+
+if TYPE_CHECKING:
+    from cockpit.hub import Hub
 from cockpit.serialize import machine_to_dict, to_jsonable
 
 PROVISION_TIMEOUT = 900.0
@@ -36,20 +39,33 @@ def _unused(args: Mapping[str, Any], keys: tuple[str, ...], kind: str) -> None:
         raise BadInput(f"{opts}: not for a {kind} source (see 'help vm provision')")
 
 
+def _check(args: Mapping[str, Any], hub: Hub) -> None:
+    """Which options the source's kind takes and needs: checked as the line is parsed."""
+    source, _ = args["target"]
+    if hub.source(source).kind == "libvirt":
+        _unused(args, CLOUD_ONLY, "libvirt")
+        if not args["template"]:
+            raise BadInput("--template: required for a libvirt source (see 'vm templates')")
+        return
+    _unused(args, LIBVIRT_ONLY, "cloud")
+    for key in ("type", "image", "name"):
+        if not args[key]:
+            raise BadInput(f"--{key}: required for a cloud source")
+    if args["max_price"] is not None and not args["spot"]:
+        raise BadInput("--max-price: only with --spot (on-demand capacity has one price)")
+    if args["fallback"] and not args["spot"]:
+        raise BadInput("--fallback: only with --spot (it says what to do when spot capacity is refused)")
+    check_name(args["name"], "--name")
+
+
 def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, _ = args["target"]
-    if ctx.hub.source(source).kind == "libvirt":
-        _unused(args, CLOUD_ONLY, "libvirt")
-        return _libvirt(ctx, args)
-    _unused(args, LIBVIRT_ONLY, "cloud")
-    return _cloud(ctx, args)
+    return _libvirt(ctx, args) if ctx.hub.source(source).kind == "libvirt" else _cloud(ctx, args)
 
 
 def _libvirt(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["target"]
     ref = f"{source}/{name}"
-    if not args["template"]:
-        raise BadInput("--template: required for a libvirt source (see 'vm templates')")
     spec = ProvisionSpec(name=name, template=args["template"], vcpus=args["vcpus"], memory_mib=args["memory"],
                          disk_gib=args["disk"], gpus=tuple(args["gpu"]), start=args["start"], tags=tuple(args["tag"]))
     tpls = {t.name: t for t in ctx.hub.call(source, lambda b: b.templates())}
@@ -74,15 +90,8 @@ def _libvirt(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 def _cloud(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, location = args["target"]
-    for key in ("type", "image", "name"):
-        if not args[key]:
-            raise BadInput(f"--{key}: required for a cloud source")
-    if args["max_price"] is not None and not args["spot"]:
-        raise BadInput("--max-price: only with --spot (on-demand capacity has one price)")
-    if args["fallback"] and not args["spot"]:
-        raise BadInput("--fallback: only with --spot (it says what to do when spot capacity is refused)")
     spec = CloudProvisionSpec(
-        location=location, machine_type=args["type"], image=args["image"], name=check_name(args["name"], "--name"),
+        location=location, machine_type=args["type"], image=args["image"], name=args["name"],
         count=args["count"] or 1, spot=args["spot"], max_price=args["max_price"],
         fallback_on_demand=args["fallback"] == "on-demand", accelerators=tuple(args["accelerator"]),
         disk_gib=args["disk"], tags=tuple(args["tag"]), group=args["group"], subnet=args["subnet"],
@@ -174,5 +183,5 @@ def register(reg: Registry, source_opt: Param) -> None:
         Param("--group", "Azure: the resource group", metavar="RG"),
         Param("--subnet", "EC2: subnet id; Azure: the subnet's resource id", metavar="ID"),
         Param("--ssh-key", "Azure: the admin user's OpenSSH public key file", metavar="FILE"),
-    ), mutating=True))
+    ), mutating=True, check=_check))
     reg.add(CommandSpec(("vm", "templates"), "list provisioning templates", _templates, (source_opt,)))

@@ -94,6 +94,9 @@ class CommandSpec:
     planner: Planner = field(compare=False, repr=False)
     params: tuple[Param, ...] = ()
     mutating: bool = False
+    check: Callable[[Mapping[str, Any], Hub], None] | None = field(default=None, compare=False, repr=False)
+    """More of parsing: what the arguments need of each other, from the config alone (no backend
+    call), so a script's bad line is refused before any line runs."""
 
     @property
     def name(self) -> str:
@@ -204,6 +207,8 @@ class Registry:
             if p.required and (args[p.key] is None or args[p.key] == []):
                 what = p.name if p.is_option else (p.metavar or p.key.upper())
                 raise BadInput(f"{spec.name}: missing {what} (usage: {spec.usage()})")
+        if spec.check is not None:
+            spec.check(args, hub)
         return Invocation(spec, args, line.strip(), dry_run=flags["dry_run"], yes=flags["yes"])
 
     def _match(self, tokens: list[str]) -> tuple[CommandSpec, list[str]]:
