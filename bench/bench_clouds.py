@@ -93,7 +93,7 @@ def azure(n: int) -> None:
         fake.token = "bench"
         for i in range(n):
             fake.add(DEMO_SUBSCRIPTION, f"rg-{i % 10}", f"vm-{i:05d}", AZ_SIZES[i % len(AZ_SIZES)],
-                     ("eastus", "westeurope")[i % 2], spot=i % 4 == 0, tags={"team": f"t{i % 7}"})
+                     ("eastus", "westus2")[i % 2], spot=i % 4 == 0, tags={"team": f"t{i % 7}"})
         fake.start(port, tls=tls(ca))
         time.sleep(3600)
 

@@ -57,7 +57,7 @@ def test_vms_with_power_state_size_gpus_spot_and_tags(arm: ArmFake, tmp_path: Pa
     assert spot.lifecycle == "spot" and [(g.model, g.memory_mib) for g in spot.gpus] == [("A100", 81920)]
     t4 = machines["t4-batch"]
     assert (t4.state, t4.native_state, t4.started_at, t4.location) == (
-        MachineState.STOPPED, "deallocated", None, "westeurope")
+        MachineState.STOPPED, "deallocated", None, "westus2")
     assert machines["jumpbox"].gpus == () and machines["jumpbox"].vcpus == 4
     skus = [p for _, p in arm.requests if p.endswith("/skus")]
     assert len(skus) == 2  # one per region, then cached:

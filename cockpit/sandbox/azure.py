@@ -61,7 +61,7 @@ def _error(status: int, code: str, message: str) -> HttpError:
 class ArmFake(JsonFake):
     """Subscriptions -> VMs (by resource group and name); `locations` holds the sizes' regions."""
 
-    def __init__(self, subscriptions: list[str], locations: tuple[str, ...] = ("eastus", "westeurope")) -> None:
+    def __init__(self, subscriptions: list[str], locations: tuple[str, ...] = ("eastus", "westus2")) -> None:
         super().__init__()
         self.subscriptions = set(subscriptions)
         self.locations = locations
@@ -250,17 +250,18 @@ DEMO_SUBSCRIPTION = "6d2f0b8e-3c1a-4f5e-9b7d-2a4c6e8f0a1b"
 
 
 def seed_demo(fake: ArmFake, now: datetime | None = None) -> None:
-    """A handful of GPU and CPU VMs in two regions of one subscription, started a while before `now`."""
+    """A handful of GPU and CPU VMs in two US regions of one subscription (those the bundled price
+    catalogue covers), started a while before `now`."""
     s, now = DEMO_SUBSCRIPTION, now or datetime.now(UTC)
     fake.add(s, "ml-train", "nd-h100-0", "Standard_ND96isr_H100_v5", "eastus", zone="1",
              tags={"team": "llm-pretrain", "env": "prod"}, started=now - timedelta(days=4, hours=2))
     fake.add(s, "ml-train", "nc-a100-spot", "Standard_NC24ads_A100_v4", "eastus", spot=True,
              tags={"team": "research"}, started=now - timedelta(hours=19))
-    fake.add(s, "serving", "nv-a10-serve", "Standard_NV36ads_A10_v5", "westeurope", tags={"team": "serving"},
+    fake.add(s, "serving", "nv-a10-serve", "Standard_NV36ads_A10_v5", "westus2", tags={"team": "serving"},
              started=now - timedelta(days=9, hours=3))
-    fake.add(s, "serving", "t4-batch", "Standard_NC4as_T4_v3", "westeurope", power="deallocated",
+    fake.add(s, "serving", "t4-batch", "Standard_NC4as_T4_v3", "westus2", power="deallocated",
              tags={"team": "search"}, started=now - timedelta(days=21))
-    fake.add(s, "platform", "jumpbox", "Standard_D4s_v5", "westeurope", tags={"team": "platform"},
+    fake.add(s, "platform", "jumpbox", "Standard_D4s_v5", "westus2", tags={"team": "platform"},
              started=now - timedelta(days=40))
 
 
