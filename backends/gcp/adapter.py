@@ -244,28 +244,36 @@ class GcpBackend(CloudBackend):
             raise BadInput("--accelerator: GPUs attach to N1 sizes only (A2, A3 and G2 sizes come with theirs)")
         return project, spec.location
 
+    def _size(self, project: str, zone: str, kind: str) -> TypeInfo:
+        """A size's figures in a zone (a custom size names its own), or a one-line BadInput."""
+        try:
+            self._type_infos(project, {(zone, kind)})
+        except NotFound:
+            raise BadInput(f"--type: no machine type {kind!r} in {zone} (or no zone {zone!r})") from None
+        info = self._types.get((project, zone, kind)) or custom_type(kind)
+        assert info is not None  # _type_infos stored it, or it is a custom size
+        return info
+
     def check_cloud_provision(self, spec: CloudProvisionSpec) -> CloudOffer:
         """The size as this zone knows it, and that the names are free; nothing is created."""
         project, zone = self._target(spec)
-        try:
-            self._type_infos(project, {(zone, spec.machine_type)})
-        except NotFound:
-            raise BadInput(f"--type: no machine type {spec.machine_type!r} in {zone} (or no zone {zone!r})") from None
-        info = self._types[project, zone, spec.machine_type]
+        info = self._size(project, zone, spec.machine_type)
         existing = taken(spec.names, lambda name: self._get(project, zone, name))
         if existing:
             raise Conflict(f"{self.source}: {', '.join(existing)} already exist in {zone}")
         return CloudOffer(spec.machine_type, info.vcpus, info.memory_mib, gpus(spec.accelerators or info.accelerators))
 
-    def _instance_body(self, spec: CloudProvisionSpec, zone: str, name: str, spot: bool) -> Any:
+    def _instance_body(self, spec: CloudProvisionSpec, info: TypeInfo, zone: str, name: str, spot: bool) -> Any:
+        """The Instance to insert. GPUs cannot live-migrate: an instance with any terminates on host
+        maintenance (Compute Engine refuses the insert otherwise); spot stops when taken back."""
         cv = self._cv
-        has_gpus = bool(spec.accelerators) or bool(self._types.get((spec.group or self.scopes[0], zone,
-                                                                     spec.machine_type), type_info({})).accelerators)
-        scheduling = cv.Scheduling(on_host_maintenance="TERMINATE" if has_gpus else "MIGRATE",
-                                   automatic_restart=not spot)
         if spot:
             scheduling = cv.Scheduling(on_host_maintenance="TERMINATE", automatic_restart=False,
                                        provisioning_model="SPOT", instance_termination_action="STOP")
+        else:
+            gpus_on = bool(spec.accelerators or info.accelerators)
+            scheduling = cv.Scheduling(on_host_maintenance="TERMINATE" if gpus_on else "MIGRATE",
+                                       automatic_restart=True)
         params = cv.AttachedDiskInitializeParams(source_image=spec.image)
         if spec.disk_gib:
             params.disk_size_gb = spec.disk_gib
@@ -281,11 +289,11 @@ class GcpBackend(CloudBackend):
     def provision_cloud(self, spec: CloudProvisionSpec) -> Provisioned:
         """One insert per instance, each waited on; a spot stockout may fall back to standard."""
         project, zone = self._target(spec)
-        self._type_infos(project, {(zone, spec.machine_type)})
+        info = self._size(project, zone, spec.machine_type)
 
         def insert(name: str, spot: bool) -> Machine:
             op = self._call(project, f"insert {name}", self._instances.insert_unary, project=project, zone=zone,
-                            instance_resource=self._instance_body(spec, zone, name, spot))
+                            instance_resource=self._instance_body(spec, info, zone, name, spot))
             self._wait(project, zone, op, f"insert {name}")
             return self._machine(self._get(project, zone, name), name)
 
