@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.contracts import BadInput
+from cockpit.costs import OnPremModel
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -67,6 +68,8 @@ class Config:
     audit_path: Path = field(default_factory=lambda: default_state_dir() / "audit.jsonl")
     read_only: bool = False
     path: Path | None = None
+    onprem: OnPremModel = field(default_factory=OnPremModel)
+    """$ per GPU-, vCPU- and GiB-hour of HPC (libvirt) machines: `[costs.onprem]`."""
     prepare: Mapping[str, Callable[[], None]] = field(default_factory=dict, compare=False)
     """Run once before a source's backend is first built (the demo starts its emulators there,
     after the first frame, rather than before the UI)."""

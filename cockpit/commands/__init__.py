@@ -6,7 +6,7 @@ from cockpit.commands.registry import CommandSpec, Context, Invocation, Outcome,
 
 
 def build_registry() -> Registry:
-    from cockpit.commands import builtin, deploy, metrics, model_deploy, models, nodes, serving, vm
+    from cockpit.commands import builtin, costs, deploy, metrics, model_deploy, models, nodes, serving, vm
 
     reg = Registry()
     vm.register(reg)
@@ -16,6 +16,7 @@ def build_registry() -> Registry:
     models.register(reg)
     model_deploy.register(reg)
     metrics.register(reg)
+    costs.register(reg)
     builtin.register(reg)
     return reg
 

@@ -1,0 +1,140 @@
+"""The cost engine: what each machine costs per hour now, and the burn rate of a fleet, from the
+price catalogue (clouds) and an on-prem cost model (libvirt hosts). Pure functions over model
+records: no SDK, no I/O, so every figure can be computed by hand in a test.
+
+A machine whose price is unknown is not counted as free: it is listed with the reason
+("no price for n1-standard-8 in europe-west4"), and totals say how many were left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from cockpit.model import Machine, MachineState
+from cockpit.prices import Catalogue, region_of
+
+HOURS_PER_MONTH = 24 * 30
+"""A 30-day month, as the projection says."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnPremModel:
+    """$ per hour of what an HPC VM holds: GPUs by model, vCPUs and GiB of memory.
+
+    The defaults are a starting point, not anyone's bill: GPU rates near 40% of the clouds'
+    on-demand price per GPU (hardware over four years, power and hosting), and CPU and memory
+    rates of a mid-range server. Put your own in `[costs.onprem]`."""
+
+    gpu_hour: Mapping[str, float] = field(default_factory=lambda: {
+        "H200": 2.60, "H100": 2.20, "A100": 1.30, "L40S": 0.90, "A10": 0.55, "L4": 0.40, "V100": 0.60, "T4": 0.20})
+    """GPU model (matched as a word in the model name, longest first) -> $ per GPU-hour."""
+    gpu_hour_default: float = 1.00
+    vcpu_hour: float = 0.015
+    gib_hour: float = 0.002
+
+    def gpu_rate(self, model: str) -> float:
+        words = model.upper().replace("-", " ").split()
+        for key in sorted(self.gpu_hour, key=len, reverse=True):
+            if key.upper() in words:
+                return self.gpu_hour[key]
+        return self.gpu_hour_default
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A machine's cost per hour now, or why there is none."""
+
+    hourly: float | None
+    basis: str
+    """`on-demand`, `spot` (from the catalogue) or `on-prem model`; empty when there is no price."""
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    key: str
+    hourly: float
+    machines: int
+
+
+@dataclass(frozen=True, slots=True)
+class Burn:
+    hourly: float
+    priced: int
+    unpriced: tuple[tuple[str, str], ...]
+    """(machine ref, why it has no price) of billed machines left out of the totals."""
+    by_provider: tuple[Line, ...]
+    by_source: tuple[Line, ...]
+    by_region: tuple[Line, ...]
+
+    @property
+    def month(self) -> float:
+        return self.hourly * HOURS_PER_MONTH
+
+
+def billed(m: Machine) -> bool:
+    """Whether the machine costs money by the hour now: it holds its resources (running, paused),
+    or it is an Azure VM powered off but still allocated (Azure bills until it is deallocated)."""
+    return m.state.is_on or (m.provider == "azure" and m.state is MachineState.STOPPED
+                             and "allocated" in m.native_state and "deallocated" not in m.native_state)
+
+
+def machine_rate(m: Machine, catalogue: Catalogue, onprem: OnPremModel) -> Rate:
+    if m.provider == "libvirt":
+        gib = m.memory_mib / 1024
+        hourly = sum(onprem.gpu_rate(g.model) for g in m.gpus) + m.vcpus * onprem.vcpu_hour + gib * onprem.gib_hour
+        return Rate(round(hourly, 6), "on-prem model")
+    kind = m.machine_type or ""
+    region = region_of(m.provider, m.location)
+    offer = catalogue.offers.get((m.provider, kind, region))
+    if offer is None:
+        return Rate(None, "", f"no price for {kind or 'an unknown type'} in {region} ({catalogue.name} catalogue)")
+    spot = m.lifecycle == "spot"
+    host = offer.spot if spot else offer.on_demand
+    if host is None:
+        return Rate(None, "", f"no {'spot' if spot else 'on-demand'} price for {kind} in {region} "
+                              f"({catalogue.name} catalogue)")
+    hourly = host
+    if m.provider == "gcp" and kind.startswith("n1-") and m.gpus:  # attached GPUs are priced on their own
+        for model, count in _counts(m).items():
+            gpu = catalogue.offers.get(("gcp", f"gpu:{model}:{count}", region))
+            price = None if gpu is None else (gpu.spot if spot else gpu.on_demand)
+            if price is None:
+                return Rate(None, "", f"no price for {count}×{model} attached in {region} ({catalogue.name} "
+                                      "catalogue)")
+            hourly += price
+    return Rate(round(hourly, 6), "spot" if spot else "on-demand")
+
+
+def _counts(m: Machine) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for g in m.gpus:
+        out[g.model] = out.get(g.model, 0) + 1
+    return out
+
+
+def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel) -> Burn:
+    """The billed machines' cost per hour now, in total and per provider, source and region."""
+    total = 0.0
+    priced = 0
+    unpriced: list[tuple[str, str]] = []
+    groups: dict[str, dict[str, list[float]]] = {"provider": {}, "source": {}, "region": {}}
+    for m in machines:
+        if not billed(m):
+            continue
+        rate = machine_rate(m, catalogue, onprem)
+        if rate.hourly is None:
+            unpriced.append((m.ref, rate.why))
+            continue
+        priced += 1
+        total += rate.hourly
+        where = m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
+        for dim, key in (("provider", m.provider), ("source", m.source), ("region", where)):
+            groups[dim].setdefault(key, []).append(rate.hourly)
+
+    def lines(dim: str) -> tuple[Line, ...]:
+        return tuple(sorted((Line(k, round(sum(v), 6), len(v)) for k, v in groups[dim].items()),
+                            key=lambda line: (-line.hourly, line.key)))
+
+    return Burn(round(total, 6), priced, tuple(sorted(unpriced)), lines("provider"), lines("source"), lines("region"))

@@ -1,0 +1,100 @@
+"""The cost engine on hand-built machines, with figures computed by hand from the bundled
+catalogue's rows (quoted beside each) and the on-prem model's defaults."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from cockpit.costs import OnPremModel, billed, burn, machine_rate
+from cockpit.model import GpuDevice, Machine, MachineState
+from cockpit.prices import Catalogue, bundled, read_offers, region_of
+
+CAT = bundled()
+ONPREM = OnPremModel()
+
+
+def vm(source: str, name: str, provider: str, location: str, kind: str | None, *, spot: bool = False,
+       state: MachineState = MachineState.RUNNING, native: str = "running", gpus: tuple[GpuDevice, ...] = (),
+       vcpus: int = 4, memory_mib: int = 16384) -> Machine:
+    return Machine(source=source, name=name, provider=provider, location=location, state=state, native_state=native,
+                   vcpus=vcpus, memory_mib=memory_mib, gpus=gpus, machine_type=kind,
+                   lifecycle=None if provider == "libvirt" else ("spot" if spot else "on-demand"))
+
+
+@pytest.mark.parametrize(("provider", "zone", "region"), [
+    ("aws", "us-east-1a", "us-east-1"), ("aws", "us-west-2", "us-west-2"), ("gcp", "us-central1-a", "us-central1"),
+    ("gcp", "europe-west4", "europe-west4"), ("azure", "eastus-1", "eastus"), ("azure", "westus2", "westus2"),
+])
+def test_regions_from_zones(provider: str, zone: str, region: str) -> None:
+    assert region_of(provider, zone) == region
+
+
+def test_machine_rates_from_the_catalogue_and_the_model() -> None:
+    # aws,p4d.24xlarge,A100,8,96,1152,us-east-1,32.7726,5.0933
+    assert machine_rate(vm("aws", "a", "aws", "us-east-1a", "p4d.24xlarge", spot=True), CAT, ONPREM).hourly == 5.0933
+    assert machine_rate(vm("aws", "b", "aws", "us-east-1b", "p4d.24xlarge"), CAT, ONPREM).hourly == 32.7726
+    # gcp,a2-highgpu-1g,A100,1,12,85,us-central1,3.67339,1.44296
+    rate = machine_rate(vm("gcp", "c", "gcp", "us-central1-a", "a2-highgpu-1g"), CAT, ONPREM)
+    assert (rate.hourly, rate.basis) == (3.67339, "on-demand")
+    # azure,Standard_NC24ads_A100_v4,A100-80GB,1,24,220,eastus,3.673,0.444433
+    spot = machine_rate(vm("az", "d", "azure", "eastus", "Standard_NC24ads_A100_v4", spot=True), CAT, ONPREM)
+    assert (spot.hourly, spot.basis) == (0.444433, "spot")
+    # on-prem: 4 A100 x 1.30 + 32 vCPU x 0.015 + 240 GiB x 0.002 = 5.20 + 0.48 + 0.48
+    hpc = vm("rack-a", "e", "libvirt", "gpu-host-a", None, vcpus=32, memory_mib=240 * 1024,
+             gpus=(GpuDevice("A100 SXM4 80GB"),) * 4)
+    assert machine_rate(hpc, CAT, ONPREM) .hourly == pytest.approx(6.16) and machine_rate(hpc, CAT, ONPREM).basis == (
+        "on-prem model")
+    assert ONPREM.gpu_rate("NVIDIA L40S") == 0.90 and ONPREM.gpu_rate("L4") == 0.40 and ONPREM.gpu_rate("MI300X") == 1.0
+
+
+def test_no_price_is_said_never_zero() -> None:
+    unknown = machine_rate(vm("aws", "x", "aws", "us-east-1a", "t3.large"), CAT, ONPREM)
+    assert (unknown.hourly, unknown.why) == (None, "no price for t3.large in us-east-1 (bundled catalogue)")
+    elsewhere = machine_rate(vm("az", "y", "azure", "westeurope", "Standard_D4s_v5"), CAT, ONPREM)
+    assert elsewhere.why == "no price for Standard_D4s_v5 in westeurope (bundled catalogue)"
+    # aws p5e.48xlarge in us-west-2 has a spot price and no on-demand one in the source
+    no_od = machine_rate(vm("aws", "z", "aws", "us-west-2a", "p5e.48xlarge"), CAT, ONPREM)
+    assert no_od.why == "no on-demand price for p5e.48xlarge in us-west-2 (bundled catalogue)"
+    n1 = machine_rate(vm("gcp", "n", "gcp", "europe-west4-a", "n1-standard-8", gpus=(GpuDevice("T4"),)), CAT, ONPREM)
+    assert n1.why == "no price for n1-standard-8 in europe-west4 (bundled catalogue)"  # the host is not in it
+
+
+def test_an_n1_host_plus_its_attached_gpus() -> None:
+    cat = Catalogue("test", date(2026, 11, 1), read_offers([
+        {"cloud": "gcp", "instance_type": "n1-standard-8", "accelerator": "", "accelerator_count": "", "vcpus": "8",
+         "memory_gib": "30", "region": "europe-west4", "price_hour_usd": "0.4216", "spot_price_hour_usd": "0.0844"},
+        {"cloud": "gcp", "instance_type": "", "accelerator": "T4", "accelerator_count": "2", "vcpus": "",
+         "memory_gib": "", "region": "europe-west4", "price_hour_usd": "0.735", "spot_price_hour_usd": "0.28"},
+    ]))
+    two = (GpuDevice("T4"),) * 2
+    assert machine_rate(vm("gcp", "n", "gcp", "europe-west4-b", "n1-standard-8", gpus=two), cat, ONPREM).hourly == \
+        pytest.approx(0.4216 + 0.735)
+    assert machine_rate(vm("gcp", "n", "gcp", "europe-west4-b", "n1-standard-8", gpus=two, spot=True), cat,
+                        ONPREM).hourly == pytest.approx(0.0844 + 0.28)
+    one = machine_rate(vm("gcp", "n", "gcp", "europe-west4-b", "n1-standard-8", gpus=two[:1]), cat, ONPREM)
+    assert one.why == "no price for 1×T4 attached in europe-west4 (test catalogue)"
+    assert cat.describe(date(2026, 11, 23)) == "test catalogue of 2026-11-01 (22 days old)"
+
+
+def test_burn_totals_what_is_billed_and_lists_what_has_no_price() -> None:
+    fleet = [
+        vm("aws", "train", "aws", "us-east-1a", "p4d.24xlarge", spot=True),  # 5.0933
+        vm("aws", "infer", "aws", "us-east-1c", "g5.xlarge"),  # aws,g5.xlarge,...,us-east-1,1.006,0.397
+        vm("aws", "bastion", "aws", "us-east-1a", "t3.large"),  # no price: listed, not counted
+        vm("aws", "idle", "aws", "us-east-1a", "p5.48xlarge", state=MachineState.STOPPED, native="stopped"),
+        vm("az", "allocated", "azure", "westus2", "Standard_D4s_v5", state=MachineState.STOPPED,
+           native="stopped (allocated)"),  # azure,Standard_D4s_v5,...,westus2,0.192: still billed
+        vm("az", "released", "azure", "eastus", "Standard_D4s_v5", state=MachineState.STOPPED, native="deallocated"),
+        vm("rack-a", "hpc", "libvirt", "gpu-host-a", None, vcpus=32, memory_mib=240 * 1024,
+           gpus=(GpuDevice("A100 SXM4 80GB"),) * 4),  # 6.16
+    ]
+    assert [billed(m) for m in fleet] == [True, True, True, False, True, False, True]
+    b = burn(fleet, CAT, ONPREM)
+    assert b.hourly == pytest.approx(5.0933 + 1.006 + 0.192 + 6.16)
+    assert b.month == pytest.approx(b.hourly * 720)
+    assert b.priced == 4 and b.unpriced == (("aws/bastion", "no price for t3.large in us-east-1 (bundled catalogue)"),)
+    assert [(line.key, line.machines) for line in b.by_provider] == [("libvirt", 1), ("aws", 2), ("azure", 1)]
+    assert [line.key for line in b.by_region] == ["gpu-host-a", "us-east-1", "westus2"]
+    assert b.by_provider[1].hourly == pytest.approx(6.0993)
