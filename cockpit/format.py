@@ -64,3 +64,12 @@ def machine_type(m: Machine, short: bool = False) -> str:
         kind = m.machine_type.removeprefix("Standard_") if short else m.machine_type
         return kind + (" spot" if m.lifecycle == "spot" else "")
     return m.template or "-"
+
+
+def dollars(hourly: float | None) -> str:
+    """`$12.34`, `$0.082`, `$70,790`: cents where they matter, never a bare 0 for an unknown price."""
+    if hourly is None:
+        return "-"
+    if hourly >= 1000:
+        return f"${hourly:,.0f}"
+    return f"${hourly:,.2f}" if hourly >= 1 or hourly == 0 else f"${hourly:.3f}"

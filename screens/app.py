@@ -58,7 +58,7 @@ class CockpitApp(App[int]):
         "nodes": _lazy("screens.nodes", "NodesScreen"),
         "models": _lazy("screens.models", "ModelsScreen"),
         "deployments": _lazy("screens.deployments", "DeploymentsScreen"),
-        "costs": _lazy("screens.placeholders", "CostsScreen"),
+        "costs": _lazy("screens.costs", "CostsScreen"),
         "metrics": _lazy("screens.metrics", "MetricsScreen"),
         "audit": _lazy("screens.audit_view", "AuditScreen"),
     }

@@ -14,7 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
+from cockpit.costs import OnPremModel, billed, machine_rate
 from cockpit.model import Machine, MachineState
+from cockpit.prices import current
 from cockpit.promql import Figures
 from screens.detail_table import DetailTableScreen
 from screens.metric_columns import GPU_UTIL, figures, gpu_cells, gpu_line
@@ -38,6 +40,7 @@ COLUMNS = (
     Column("memory", "MEM", min_width=4, max_width=6, align="right", priority=2),
     Column("gpus", "GPUS", min_width=4, max_width=22, priority=0),
     GPU_UTIL,
+    Column("cost", "$/H", min_width=5, max_width=8, align="right", priority=3),
     Column("cpu", "CPU%", min_width=4, max_width=5, align="right", priority=4),
     Column("address", "ADDRESS", min_width=7, max_width=16, priority=3),
     Column("uptime", "UPTIME", min_width=6, max_width=8, align="right", priority=4),
@@ -48,13 +51,17 @@ ACTIONS = {"start": "start", "stop": "stop", "reboot": "reboot", "force_off": "f
            "suspend": "suspend", "resume": "resume"}
 
 
-def machine_row(m: Machine, now: datetime, colour: str | None, figures: Figures | None = None) -> Row:
-    """A VM's GPU% comes from a DCGM exporter inside it, whose Hostname is the VM's name."""
+def machine_row(m: Machine, now: datetime, colour: str | None, figures: Figures | None = None,
+                onprem: OnPremModel | None = None) -> Row:
+    """A VM's GPU% comes from a DCGM exporter inside it, whose Hostname is the VM's name; its $/H
+    from the price catalogue or the on-prem model (`-` when off or when there is no price: the
+    Costs screen says why)."""
     util = gpu_cells(figures.node("", m.name) if figures and m.gpus else None)[0]
+    cost = fmt.dollars(machine_rate(m, current(), onprem or OnPremModel()).hourly) if billed(m) else "-"
     return Row(m.ref, (
         m.name, m.source, m.provider, m.state.value, fmt.machine_type(m, short=True), str(m.vcpus),
         fmt.mib(m.memory_mib),
-        fmt.gpu_summary(m.gpus) or "-", util,
+        fmt.gpu_summary(m.gpus) or "-", util, cost,
         fmt.percent(m.cpu_percent), ",".join(m.addresses) or "-", fmt.age(m.started_at, now), m.location,
         " ".join(f"{k}={v}" for k, v in m.tags),
     ), style=tag_style(colour))
@@ -86,7 +93,8 @@ class MachinesScreen(DetailTableScreen):
         now = hub.now()
         machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
         figs = figures(self.cockpit)
-        self.show_rows([machine_row(m, now, colours.get(m.source), figs) for m in machines], noun="machines",
+        onprem = hub.config.onprem
+        self.show_rows([machine_row(m, now, colours.get(m.source), figs, onprem) for m in machines], noun="machines",
                        configured=bool(hub.sources("machines")), role="machines",
                        unconfigured="no machines source: add one to config.toml (see README) or run cockpit --demo")
 

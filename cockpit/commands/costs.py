@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from cockpit import format as fmt
@@ -14,22 +13,9 @@ from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.costs import HOURS_PER_MONTH, Burn, billed, burn, machine_rate
 from cockpit.model import Machine
-from cockpit.prices import Catalogue, bundled
+from cockpit.prices import Catalogue, current
 
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
-
-
-@lru_cache(maxsize=1)
-def catalogue() -> Catalogue:
-    """The bundled catalogue, read once per process (336 rows: a few ms)."""
-    return bundled()
-
-
-def dollars(hourly: float | None) -> str:
-    """`$12.34`, `$0.082`: cents where they matter, never a bare 0 for an unknown price."""
-    if hourly is None:
-        return "-"
-    return f"${hourly:,.2f}" if hourly >= 1 or hourly == 0 else f"${hourly:.3f}"
 
 
 def _machines(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], Any]:
@@ -56,11 +42,11 @@ def burn_dict(cat: Catalogue, b: Burn) -> dict[str, Any]:
 def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         machines, error = _machines(ctx, args)
-        cat = catalogue()
+        cat = current()
         b = burn(machines, cat, ctx.hub.config.onprem)
-        rows = tuple((line.key, str(line.machines), dollars(line.hourly), dollars(line.hourly * HOURS_PER_MONTH))
-                     for line in b.by_provider)
-        rows += (("total", str(b.priced), dollars(b.hourly), dollars(b.month)),)
+        rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
+                      fmt.dollars(line.hourly * HOURS_PER_MONTH)) for line in b.by_provider)
+        rows += (("total", str(b.priced), fmt.dollars(b.hourly), fmt.dollars(b.month)),)
         text = _footer(cat, b)
         return Outcome(data=burn_dict(cat, b), table=Table(("PROVIDER", "MACHINES", "$/HOUR", "$/30 DAYS"), rows),
                        text=text, error=error)
@@ -72,11 +58,12 @@ def _by(dim: str) -> CommandSpec:
     def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
         def run() -> Outcome:
             machines, error = _machines(ctx, args)
-            cat = catalogue()
+            cat = current()
             b = burn(machines, cat, ctx.hub.config.onprem)
             lines = {"provider": b.by_provider, "source": b.by_source, "region": b.by_region}[dim]
-            rows = tuple((line.key, str(line.machines), dollars(line.hourly), dollars(line.hourly * HOURS_PER_MONTH),
-                          f"{line.hourly / b.hourly:.0%}" if b.hourly else "-") for line in lines)
+            rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
+                          fmt.dollars(line.hourly * HOURS_PER_MONTH), f"{line.hourly / b.hourly:.0%}" if b.hourly
+                          else "-") for line in lines)
             return Outcome(data=burn_dict(cat, b), error=error, text=_footer(cat, b),
                            table=Table((dim.upper(), "MACHINES", "$/HOUR", "$/30 DAYS", "SHARE"), rows))
 
@@ -88,13 +75,13 @@ def _by(dim: str) -> CommandSpec:
 def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         machines, error = _machines(ctx, args)
-        cat = catalogue()
+        cat = current()
         rows = []
         data = []
         for m in sorted(machines, key=lambda m: m.ref):
             rate = machine_rate(m, cat, ctx.hub.config.onprem)
             on = billed(m)
-            rows.append((m.ref, fmt.machine_type(m), m.state.value, dollars(rate.hourly) if on else "$0 (off)",
+            rows.append((m.ref, fmt.machine_type(m), m.state.value, fmt.dollars(rate.hourly) if on else "$0 (off)",
                          rate.basis or rate.why))
             data.append({"ref": m.ref, "machine_type": m.machine_type, "lifecycle": m.lifecycle,
                          "state": m.state.value, "billed": on, "hourly_usd": rate.hourly if on else 0.0,

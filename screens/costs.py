@@ -1,0 +1,149 @@
+"""The Costs screen: what the fleet burns per hour now and over 30 days, the top spenders, and the
+same money grouped by provider, source or region (`b` cycles). Every figure comes from the cost
+engine over the inventory the other screens show; the summary names the price catalogue and its
+age, and a machine without a price says why instead of counting as $0."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.content import Content
+
+from cockpit import format as fmt
+from cockpit.costs import HOURS_PER_MONTH, Burn, Line, Rate, billed, burn, machine_rate
+from cockpit.model import Machine
+from cockpit.prices import current, region_of
+from screens.detail_table import DetailTableScreen
+from screens.widgets.virtual_table import Column, Row, tag_style
+
+GROUPS = ("machine", "provider", "source", "region")
+COLUMNS = (
+    Column("name", "NAME", min_width=10, max_width=28, priority=0),
+    Column("source", "SOURCE", min_width=6, max_width=14, priority=1),
+    Column("type", "TYPE", min_width=4, max_width=24, priority=3),
+    Column("state", "STATE", min_width=5, max_width=9, priority=2),
+    Column("hourly", "$/HOUR", min_width=7, max_width=10, align="right", priority=0),
+    Column("month", "$/30 DAYS", min_width=9, max_width=12, align="right", priority=1),
+    Column("share", "SHARE", min_width=5, max_width=6, align="right", priority=2),
+    Column("basis", "PRICE FROM", min_width=8, max_width=60, grow=True, priority=4),
+)
+
+
+class CostsScreen(DetailTableScreen):
+    VIEW = "costs"
+    PREFIX = "costs"
+    COLUMNS = COLUMNS
+    LOADING = "loading machines to price..."
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="costs.filter"),
+        Binding("b", "group", "Group by", id="costs.group"),
+        Binding("d", "toggle_detail", "Detail", id="costs.detail"),
+    ]
+    group = "machine"
+    _burn: Burn | None = None
+    _rates: dict[str, tuple[Machine, Rate, bool]] = {}
+
+    def inventory_changed(self) -> None:
+        hub = self.cockpit.hub
+        machines = self.cockpit.inventory.all_machines()
+        cat = current()
+        self._burn = burn(machines, cat, hub.config.onprem)
+        self._rates = {m.ref: (m, machine_rate(m, cat, hub.config.onprem), billed(m)) for m in machines}
+        rows = self._machine_rows() if self.group == "machine" else self._group_rows()
+        self.show_rows(rows, noun="machines", configured=bool(hub.sources("machines")), role="machines",
+                       unconfigured="no machines source to price: add one to config.toml (see README) or run "
+                                    "cockpit --demo")
+
+    def _share(self, hourly: float) -> str:
+        total = self._burn.hourly if self._burn else 0.0
+        return f"{hourly / total:.0%}" if total else "-"
+
+    def _machine_rows(self) -> list[Row]:
+        colours = self.source_colours()
+
+        def order(item: tuple[Machine, Rate, bool]) -> tuple[float, str]:
+            m, rate, on = item
+            return (-(rate.hourly or 0.0) if on else 1.0, m.ref)
+
+        rows = []
+        for m, rate, on in sorted(self._rates.values(), key=order):
+            hourly = rate.hourly
+            rows.append(Row(m.ref, (
+                m.name, m.source, fmt.machine_type(m, short=True), m.state.value,
+                ("no price" if hourly is None else fmt.dollars(hourly)) if on else "off",
+                fmt.dollars(hourly * HOURS_PER_MONTH) if on and hourly is not None else "-",
+                self._share(hourly) if on and hourly else "-",
+                (rate.basis if on else f"off ({rate.basis or 'no price'} when on)") if rate.hourly is not None
+                else rate.why,
+            ), style=tag_style(colours.get(m.source))))
+        return rows
+
+    def _lines(self) -> tuple[Line, ...]:
+        assert self._burn is not None
+        return {"provider": self._burn.by_provider, "source": self._burn.by_source,
+                "region": self._burn.by_region}[self.group]
+
+    def _group_rows(self) -> list[Row]:
+        return [Row(f"{self.group}:{line.key}", (
+            line.key, "", f"{line.machines} machines", "", fmt.dollars(line.hourly),
+            fmt.dollars(line.hourly * HOURS_PER_MONTH), self._share(line.hourly), f"by {self.group}",
+        )) for line in self._lines()]
+
+    def summary_text(self) -> str:
+        b = self._burn
+        if b is None:
+            return "no machines priced yet"
+        text = f"burn {fmt.dollars(b.hourly)}/h · {fmt.dollars(b.month)}/30d · {b.priced} priced"
+        if b.unpriced:
+            text += f", {len(b.unpriced)} without a price (not counted)"
+        return text + f" · {current().describe(self.cockpit.hub.now().date())} · by {self.group}"
+
+    def detail_for(self, key: Hashable) -> Content | None:
+        if str(key).startswith(f"{self.group}:"):
+            return self._group_detail(str(key).split(":", 1)[1])
+        found = self._rates.get(str(key))
+        if found is None:
+            return None
+        m, rate, on = found
+        cat = current()
+        region = m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
+        lines = [
+            Content.from_markup("[b]$ref[/]", ref=m.ref),
+            Content.from_markup("[$muted]type[/]     $t", t=fmt.machine_type(m)),
+            Content.from_markup("[$muted]where[/]    $r ($p)", r=region, p=m.provider),
+            Content.from_markup("[$muted]state[/]    $s", s=m.state.value + ("" if on else ": not billed by the hour")),
+        ]
+        if rate.hourly is None:
+            lines.append(Content.from_markup("[$warning]$w[/]", w=rate.why))
+        else:
+            lines += [Content.from_markup("[$muted]rate[/]     $h/h when on, $mo per 30 days",
+                                          h=fmt.dollars(rate.hourly), mo=fmt.dollars(rate.hourly * HOURS_PER_MONTH)),
+                      Content.from_markup("[$muted]price[/]    $b", b=rate.basis)]
+        source = ("the on-prem cost model ([costs.onprem] in config.toml)" if m.provider == "libvirt"
+                  else cat.describe(self.cockpit.hub.now().date()))
+        lines.append(Content.from_markup("[$muted]from[/]     $s", s=source))
+        return Content("\n").join(lines)
+
+    def _group_detail(self, key: str) -> Content:
+        members = [(m, rate) for m, rate, on in self._rates.values() if on and rate.hourly is not None
+                   and _key(m, self.group) == key]
+        members.sort(key=lambda x: -(x[1].hourly or 0.0))
+        lines = [Content.from_markup("[b]$k[/] [$muted]($g)[/]", k=key, g=self.group)]
+        lines += [Content.from_markup("  $h  $r", h=fmt.dollars(rate.hourly).rjust(9), r=m.ref) for m, rate in members]
+        return Content("\n").join(lines)
+
+    def action_group(self) -> None:
+        self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]
+        self.inventory_changed()
+        if self.table.visible_keys():
+            self.table.move_to(self.table.visible_keys()[0])
+
+
+def _key(m: Machine, group: str) -> str:
+    if group == "provider":
+        return m.provider
+    if group == "source":
+        return m.source
+    return m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
