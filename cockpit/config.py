@@ -130,10 +130,13 @@ def parse_config(text: str, path: Path) -> Config:
         if not keys.strip():
             raise ConfigError(f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}: empty key list")
     audit = Path(top.audit.path).expanduser() if top.audit.path else default_state_dir() / "audit.jsonl"
+    given = {k: v for k, v in top.costs.onprem.model_dump().items() if v is not None}
+    if "gpu_hour" in given:  # your rates on top of the defaults: a model you do not name keeps its default
+        given["gpu_hour"] = {**OnPremModel().gpu_hour, **given["gpu_hour"]}
     return Config(
         sources=tuple(sources), theme=top.ui.theme, refresh_seconds=top.ui.refresh_seconds,
         metrics_refresh_seconds=top.ui.metrics_refresh_seconds,
-        keys=dict(top.keys), audit_path=audit, read_only=top.read_only, path=path,
+        keys=dict(top.keys), audit_path=audit, read_only=top.read_only, path=path, onprem=OnPremModel(**given),
     )
 
 

@@ -215,6 +215,27 @@ class UiModel(Strict):
     metrics_refresh_seconds: float = Field(default=2.0, ge=0.5, le=3600)
 
 
+class OnPremModelSchema(Strict):
+    """`[costs.onprem]`: $ per hour of what an HPC (libvirt) VM holds (defaults: cockpit.costs)."""
+
+    gpu_hour: dict[str, float] | None = Field(default=None, description="GPU model -> $ per GPU-hour")
+    gpu_hour_default: float | None = Field(default=None, ge=0)
+    vcpu_hour: float | None = Field(default=None, ge=0)
+    gib_hour: float | None = Field(default=None, ge=0)
+
+    @field_validator("gpu_hour")
+    @classmethod
+    def _rates(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        bad = [k for k, rate in (v or {}).items() if rate < 0 or not k.strip()]
+        if bad:
+            raise ValueError(f"{bad[0]!r}: a GPU model needs a rate of 0 or more")
+        return v
+
+
+class CostsModel(Strict):
+    onprem: OnPremModelSchema = OnPremModelSchema()
+
+
 class AuditModel(Strict):
     path: str | None = None
 
@@ -222,6 +243,7 @@ class AuditModel(Strict):
 class FileModel(Strict):
     ui: UiModel = UiModel()
     audit: AuditModel = AuditModel()
+    costs: CostsModel = CostsModel()
     keys: dict[str, str] = {}
     read_only: bool = False
     local_machine: bool = True

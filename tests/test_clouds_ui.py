@@ -153,3 +153,32 @@ def test_form_lines_per_kind() -> None:
     assert command_line("rack-a", "libvirt", {"where": "vm1", "--template": "gpu-small", "--gpu": "65:00.0 66:00.0",
                                               "--start": True}) == (
         "vm provision rack-a/vm1 --template gpu-small --gpu 65:00.0 --gpu 66:00.0 --start")
+
+
+async def test_costs_screen_prices_every_cloud_and_groups(tmp_path: Path, moto_server: MotoServer, gce: GceFake,
+                                                          arm: ArmFake) -> None:
+    app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="costs")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        t = app.screen.query_one("#costs-table", VirtualTable)
+        # the top spender first: azure,Standard_ND96isr_H100_v5,...,eastus,98.32
+        assert t.visible_keys()[0] == "azure/nd-h100-0"
+        assert cells(t, "azure/nd-h100-0")["hourly"] == "$98.32"
+        assert cells(t, "gcp/a3-pretrain-0")["hourly"] == "$20.20"  # gcp,a3-highgpu-8g,...,us-central1 spot 20.19945
+        assert cells(t, "aws/llm-pretrain-0")["basis"] == "spot"  # aws,p4d.24xlarge,...,us-east-1 spot 5.0933
+        assert cells(t, "aws/bastion")["hourly"] == "no price"
+        assert cells(t, "aws/bastion")["basis"] == "no price for t3.large in us-east-1 (bundled catalogue)"
+        assert cells(t, "azure/t4-batch")["hourly"] == "off"  # deallocated: no compute bill
+        summary = str(app.screen.query_one("#costs-summary").render())
+        assert "2 without a price (not counted)" in summary and "bundled catalogue of 2026-11-23" in summary
+        await pilot.press("b")  # by provider
+        assert t.visible_keys()[0] == "provider:azure"
+        await pilot.press("b", "b")  # by region
+        assert "region:eastus" in t.visible_keys() and "region:gpu-host-a" in t.visible_keys()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_mixed_costs_snapshot(snap_compare: Any, size: tuple[int, int], tmp_path: Path,
+                              moto_server: MotoServer, gce: GceFake, arm: ArmFake) -> None:
+    app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="costs")
+    assert snap_compare(app, terminal_size=size, run_before=loaded)

@@ -3,13 +3,19 @@ catalogue's rows (quoted beside each) and the on-prem model's defaults."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from cockpit.costs import OnPremModel, billed, burn, machine_rate
 from cockpit.model import GpuDevice, Machine, MachineState
 from cockpit.prices import Catalogue, bundled, read_offers, region_of
+from cockpit.sandbox import libvirt_uri
+from tests.conftest import ROOT
 
 CAT = bundled()
 ONPREM = OnPremModel()
@@ -98,3 +104,40 @@ def test_burn_totals_what_is_billed_and_lists_what_has_no_price() -> None:
     assert [(line.key, line.machines) for line in b.by_provider] == [("libvirt", 1), ("aws", 2), ("azure", 1)]
     assert [line.key for line in b.by_region] == ["gpu-host-a", "us-east-1", "westus2"]
     assert b.by_provider[1].hourly == pytest.approx(6.0993)
+
+
+def test_script_mode_burn_with_an_on_prem_model_from_the_config(tmp_path: Path) -> None:
+    """The demo's two libvirt hosts, priced by a [costs.onprem] that overrides the A100 rate only."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "local_machine = false\n"
+        f'[sources.rack-a]\nkind = "libvirt"\nuri = "{libvirt_uri("rack-a")}"\n'
+        f'[sources.rack-b]\nkind = "libvirt"\nuri = "{libvirt_uri("rack-b")}"\n'
+        "[costs.onprem]\ngpu_hour = { A100 = 2.0 }\nvcpu_hour = 0.01\n")
+    env = {"PATH": "/usr/bin:/bin", "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "-o", "json", "cost", "now"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout.splitlines()[0])["data"]
+    # running or paused: a100-node-01 4×A100, 32 vCPU, 240 GiB: 8.00 + 0.32 + 0.48 = 8.80
+    #                    a100-node-02 2×A100, 32 vCPU, 240 GiB: 4.00 + 0.32 + 0.48 = 4.80
+    #                    head-01 8 vCPU, 32 GiB: 0.08 + 0.064; login-01 4, 8 GiB: 0.04 + 0.016; scratch-01 8, 64 GiB
+    #                    (paused: it holds its memory): 0.08 + 0.128; rack-b h100-node-01 4×H100 (default 2.20),
+    #                    48 vCPU, 480 GiB: 8.80 + 0.48 + 0.96 = 10.24
+    expected = 8.80 + 4.80 + 0.144 + 0.056 + 0.208 + 10.24
+    assert data["hourly_usd"] == pytest.approx(expected)
+    assert data["month_usd"] == pytest.approx(expected * 720, abs=0.01)
+    assert data["machines_priced"] == 6 and data["unpriced"] == []
+    assert {d["key"]: d["hourly_usd"] for d in data["by_source"]} == pytest.approx(
+        {"rack-a": 8.80 + 4.80 + 0.144 + 0.056 + 0.208, "rack-b": 10.24})
+    assert data["catalogue"]["name"] == "bundled" and data["catalogue"]["as_of"] == "2026-11-23"
+    text = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "cost", "machines"],
+                          capture_output=True, text=True, env=env, timeout=120).stdout
+    assert "rack-b/h100-node-01" in text and "$10.24" in text and "on-prem model" in text
+    bad = config.read_text().replace("vcpu_hour = 0.01", "vcpu_hour = -1")
+    config.write_text(bad)
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "cost", "now"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "config.toml:10: costs.onprem.vcpu_hour: Input should be greater than or equal to 0" \
+        in r.stderr
