@@ -8,6 +8,7 @@ A machine whose price is unknown is not counted as free: it is listed with the r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -138,3 +139,57 @@ def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel)
                             key=lambda line: (-line.hourly, line.key)))
 
     return Burn(round(total, 6), priced, tuple(sorted(unpriced)), lines("provider"), lines("source"), lines("region"))
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One place to run a workload: the cheapest type with the GPUs asked for, in one cloud region."""
+
+    cloud: str
+    region: str
+    machine_type: str
+    hourly: float
+    total: float
+    saving: float
+    """How much cheaper than the dearest quote, as a fraction (0.4 = 40% less)."""
+
+
+def compare(catalogue: Catalogue, gpu: str, count: int, hours: float, *, spot: bool = False,
+            region_prefix: str = "") -> list[Quote]:
+    """The cheapest offer per cloud and region with exactly `count` GPUs of model `gpu` (as the
+    catalogue names it: A100, A100-80GB, H100, L4...), cheapest first, for `hours` of use.
+    GPUs a Compute Engine N1 host attaches are priced apart from their host and left out."""
+    best: dict[tuple[str, str], tuple[float, str]] = {}
+    for (cloud, kind, region), offer in catalogue.offers.items():
+        if kind.startswith("gpu:") or not geography(cloud, region).startswith(region_prefix):
+            continue
+        if (offer.accelerator or "").lower() != gpu.lower() or offer.accelerator_count != count:
+            continue
+        price = offer.spot if spot else offer.on_demand
+        if price is None:
+            continue
+        if (cloud, region) not in best or price < best[cloud, region][0]:
+            best[cloud, region] = (price, kind)
+    if not best:
+        return []
+    dearest = max(p for p, _ in best.values())
+    quotes = [Quote(c, r, kind, p, round(p * hours, 2), round(1 - p / dearest, 4))
+              for (c, r), (p, kind) in best.items()]
+    return sorted(quotes, key=lambda q: (q.hourly, q.cloud, q.region))
+
+
+def geography(cloud: str, region: str) -> str:
+    """A region named so that a prefix picks a geography in every cloud: Azure's `eastus` and
+    `westeurope` read as `us-eastus` and `europe-westeurope`, as EC2's `us-east-1` and Compute
+    Engine's `europe-west4` already do."""
+    if cloud != "azure":
+        return region
+    for geo, pattern in (("us", r"us\d*$"), ("europe", r"europe$|^uk|^france|^germany|^norway|^sweden|^switzerland"),
+                         ("asia", r"asia|^japan|^korea|^india")):
+        if re.search(pattern, region):
+            return f"{geo}-{region}"
+    return region
+
+
+def gpu_names(catalogue: Catalogue) -> list[str]:
+    return sorted({o.accelerator for o in catalogue.offers.values() if o.accelerator})

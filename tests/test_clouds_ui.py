@@ -126,7 +126,7 @@ async def test_provision_form_plans_confirms_and_creates(tmp_path: Path, moto_se
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=15)
         body = " ".join(str(w.render()) for w in app.screen.query("#dialog-body Static"))
         assert ("Provision 2 × g2-standard-4 (4 vCPU, 16G, 1×L4) in gcp/us-central1-b as serve-0 .. serve-1, spot, "
-                "image family/debian-12?") in body
+                "image family/debian-12; $0.282/h each, $0.564/h for 2 spot (bundled catalogue") in body
         await pilot.press("y")
 
         def created() -> str:

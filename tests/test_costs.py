@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.costs import OnPremModel, billed, burn, machine_rate
+from cockpit.costs import OnPremModel, billed, burn, compare, machine_rate
 from cockpit.model import GpuDevice, Machine, MachineState
 from cockpit.prices import Catalogue, bundled, read_offers, region_of
 from cockpit.sandbox import libvirt_uri
@@ -141,3 +141,40 @@ def test_script_mode_burn_with_an_on_prem_model_from_the_config(tmp_path: Path) 
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "config.toml:10: costs.onprem.vcpu_hour: Input should be greater than or equal to 0" \
         in r.stderr
+
+
+def test_compare_orders_offers_and_says_how_much_cheaper() -> None:
+    quotes = compare(CAT, "A100", 8, 100)
+    # gcp,a2-highgpu-8g,europe-west4,19.4217 ... aws,p4d.24xlarge,eu-west-1,35.39655 (the dearest)
+    assert [(q.cloud, q.region, q.machine_type) for q in quotes] == [
+        ("gcp", "europe-west4", "a2-highgpu-8g"), ("azure", "eastus", "Standard_ND96asr_v4"),
+        ("azure", "westus2", "Standard_ND96asr_v4"), ("gcp", "us-central1", "a2-highgpu-8g"),
+        ("gcp", "us-east1", "a2-highgpu-8g"), ("aws", "us-east-1", "p4d.24xlarge"),
+        ("aws", "us-west-2", "p4d.24xlarge"), ("aws", "eu-west-1", "p4d.24xlarge")]
+    assert quotes[0].hourly == 19.4217 and quotes[0].total == 1942.17
+    assert quotes[0].saving == pytest.approx(1 - 19.4217 / 35.39655, abs=1e-4) and quotes[-1].saving == 0
+    spot_us = compare(CAT, "a100", 8, 10, spot=True, region_prefix="us-")
+    # azure,Standard_ND96asr_v4,...,2.99167 spot, cheapest; aws us-west-2 10.507 spot, dearest in the US
+    assert (spot_us[0].cloud, spot_us[0].hourly, spot_us[0].total) == ("azure", 2.99167, 29.92)
+    # Azure's eastus and westus2 count as us- regions, as a person means
+    assert {q.region for q in spot_us} == {"eastus", "westus2", "us-central1", "us-east1", "us-east-1", "us-west-2"}
+    assert {q.region for q in compare(CAT, "A100", 8, 10, region_prefix="europe-")} == {"europe-west4"}
+    assert compare(CAT, "A100", 3, 1) == []  # no size has exactly three
+
+
+def test_compare_in_script_mode_names_unknown_gpus(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", "/dev/null", "-o", "json", "cost", "compare",
+                        "--gpu", "H100", "--count", "8", "--hours", "10"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    quotes = json.loads(r.stdout)["data"]["quotes"]
+    # azure,Standard_ND96isr_H100_v5,H100,8 (corrected from the source's 12),...,eastus,98.32; the dearest is
+    # gcp,a3-edgegpu-8g,...,europe-west4,111.81719
+    nd = next(q for q in quotes if q["cloud"] == "azure")
+    assert nd == {"cloud": "azure", "region": "eastus", "machine_type": "Standard_ND96isr_H100_v5",
+                  "hourly_usd": 98.32, "total_usd": 983.2, "saving_vs_dearest": round(1 - 98.32 / 111.81719, 4)}
+    assert quotes[-1]["hourly_usd"] == 111.81719 and quotes[-1]["saving_vs_dearest"] == 0
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", "/dev/null", "cost", "compare", "--gpu", "A200"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "--gpu: no 'A200' in the bundled catalogue (it has: A10, A100, A100-80GB," in r.stderr

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from cockpit.audit import AuditLog
 from cockpit.commands import Context, build_registry
 from cockpit.config import Config, SourceConfig
 from cockpit.hub import Hub
+from cockpit.prices import current
 from cockpit.sandbox import demo_config
 from cockpit.sandbox.aws import MotoServer, aws_source
 from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, ArmFake
@@ -32,6 +34,8 @@ from tests.test_gcp import sdk
 __all__ = ["arm", "creds", "gce", "moto_server"]
 
 IMAGE = "projects/debian-cloud/global/images/family/debian-12"
+AGE = current().describe(datetime.now(UTC).date())
+"""How the plans name the catalogue (its age in days depends on the day the tests run)."""
 SUBNET = "/subscriptions/x/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/default"
 
 
@@ -62,7 +66,8 @@ def test_aws_dry_run_then_real_then_the_fallback(clouds: Context, moto_server: M
     assert planned.status == "planned" and planned.plan is not None
     assert planned.plan.summary == (
         "provision 2 × g5.xlarge (4 vCPU, 16G, 1×A10G) in aws/us-east-1 as train-0 .. train-1, spot at most $0.5/h, "
-        "image ami-12c6146b, tags team=ml")
+        # aws,g5.xlarge,A10G,1,4,16,us-east-1,1.006,0.397
+        f"image ami-12c6146b, tags team=ml; $0.397/h each, $0.794/h for 2 spot ({AGE})")
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_server.url)
 
     def named(name: str) -> list[dict[str, Any]]:
@@ -102,7 +107,9 @@ def test_gcp_dry_run_real_and_stockout_fallback(clouds: Context, gce: GceFake) -
     planned = run(clouds, line + " --dry-run")
     assert planned.plan.summary == (
         "provision 2 × g2-standard-4 (4 vCPU, 16G, 1×L4) in gcp/us-central1-b as infer-0 .. infer-1, spot, "
-        f"on-demand if spot is refused, image {IMAGE}, tags team=serving")
+        f"on-demand if spot is refused, image {IMAGE}, tags team=serving; "
+        # gcp,g2-standard-4,L4,1,4,16,us-central1,0.70683,0.28184
+        f"$0.282/h each, $0.564/h for 2 spot, $0.707/h each on-demand if it falls back ({AGE})")
     gce.stocked_out.add("us-central1-b")
     done = run(clouds, line + " --yes")
     assert done.status == "ok", done.error
@@ -130,7 +137,9 @@ def test_azure_dry_run_real_and_allocation_fallback(clouds: Context, arm: ArmFak
     planned = run(clouds, line + " --dry-run")
     assert planned.plan.summary == (
         "provision 1 × Standard_NC24ads_A100_v4 (24 vCPU, 220G, 1×A100) in azure/eastus as ft, spot at most "
-        "$1.2/h, on-demand if spot is refused, image Canonical:ubuntu-24_04-lts:server:latest")
+        "$1.2/h, on-demand if spot is refused, image Canonical:ubuntu-24_04-lts:server:latest; "
+        # azure,Standard_NC24ads_A100_v4,A100-80GB,1,24,220,eastus,3.673,0.444433
+        f"$0.444/h each spot, $3.67/h each on-demand if it falls back ({AGE})")
     arm.no_spot.add("eastus")
     done = run(clouds, line + " --yes")
     assert done.status == "ok", done.error

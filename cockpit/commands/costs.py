@@ -11,7 +11,8 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.costs import HOURS_PER_MONTH, Burn, billed, burn, machine_rate
+from cockpit.contracts import BadInput
+from cockpit.costs import HOURS_PER_MONTH, Burn, billed, burn, compare, gpu_names, machine_rate
 from cockpit.model import Machine
 from cockpit.prices import Catalogue, current
 
@@ -93,9 +94,54 @@ def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("cost machines", "what each machine costs per hour", run)
 
 
+def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    gpu, count, hours = args["gpu"], args["count"] or 1, args["hours"] or 1
+    cat = current()
+    if gpu.lower() not in {g.lower() for g in gpu_names(cat)}:
+        raise BadInput(f"--gpu: no {gpu!r} in the {cat.name} catalogue (it has: {', '.join(gpu_names(cat))})")
+
+    def run() -> Outcome:
+        quotes = compare(cat, gpu, count, hours, spot=args["spot"], region_prefix=args["region_prefix"] or "")
+        free, error = gather(ctx, sources_of(ctx, {}, "machines"), lambda b: [
+            g for g in b.host_gpus() if not g.assigned_running])
+        matching = [g for g in free if gpu.lower().split("-")[0] in g.model.lower().replace(" ", "")]
+        rows = tuple((q.cloud, q.region, q.machine_type, fmt.dollars(q.hourly), fmt.dollars(q.total),
+                      f"{q.saving:.0%}" if q.saving else "-") for q in quotes)
+        hpc: dict[str, int] = {}
+        for g in matching:
+            hpc[g.source] = hpc.get(g.source, 0) + 1
+        rows += tuple(("hpc", src, f"{n} free {gpu} GPU{'s' if n > 1 else ''}",
+                       fmt.dollars(ctx.hub.config.onprem.gpu_rate(gpu) * count) + " (model)",
+                       fmt.dollars(ctx.hub.config.onprem.gpu_rate(gpu) * count * hours), "-")
+                      for src, n in sorted(hpc.items()) if n >= count)
+        capacity = "spot" if args["spot"] else "on-demand"
+        where = f" in {args['region_prefix']}*" if args["region_prefix"] else ""
+        text = (f"{count}×{gpu} for {hours:g} h, {capacity}; prices: {cat.describe(datetime.now(UTC).date())}"
+                if quotes else f"no {count}×{gpu} offer{where} in the {cat.name} catalogue ({capacity})")
+        data = {"gpu": gpu, "count": count, "hours": hours, "spot": args["spot"],
+                "quotes": [{"cloud": q.cloud, "region": q.region, "machine_type": q.machine_type,
+                            "hourly_usd": q.hourly, "total_usd": q.total, "saving_vs_dearest": q.saving}
+                           for q in quotes],
+                "hpc_free": [{"source": s, "gpus": n} for s, n in sorted(hpc.items())],
+                "catalogue": {"name": cat.name, "as_of": cat.as_of.isoformat()}}
+        return Outcome(data=data, error=error, text=text, table=Table(
+            ("CLOUD", "REGION", "TYPE", "$/HOUR", f"$ FOR {hours:g} H", "VS DEAREST"), rows))
+
+    return Plan("cost compare", f"compare {count}×{gpu}", run)
+
+
 def register(reg: Registry) -> None:
     reg.add(CommandSpec(("cost", "now"), "burn rate now and over 30 days, per provider", _now, (SOURCE_OPT,)))
     for dim in ("provider", "source", "region"):
         reg.add(_by(dim))
     reg.add(CommandSpec(("cost", "machines"), "what each machine costs per hour, and where the price comes from",
                         _machine_costs, (SOURCE_OPT,)))
+    reg.add(CommandSpec(("cost", "compare"), "the cheapest cloud and region for N GPUs of a model, and free HPC GPUs",
+                        _compare, (
+        Param("--gpu", "the GPU model as the catalogue names it (A100, A100-80GB, H100, L4...)", required=True,
+              metavar="MODEL"),
+        Param("--count", "GPUs per instance (default 1)", kind="int", metavar="N"),
+        Param("--hours", "hours of use, for the total (default 1)", kind="int", metavar="H"),
+        Param("--spot", "spot prices", kind="flag"),
+        Param("--region-prefix", "only regions starting so (us-, europe-)", metavar="PREFIX"),
+    )))

@@ -10,6 +10,7 @@ says so before, and reports the fallback as a step after.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from cockpit import format as fmt
@@ -18,6 +19,7 @@ from cockpit.commands.grammar import check_name
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import BadInput
 from cockpit.model import CloudOffer, CloudProvisionSpec, ProvisionSpec
+from cockpit.prices import current, region_of
 
 if TYPE_CHECKING:
     from cockpit.hub import Hub
@@ -97,7 +99,7 @@ def _cloud(ctx: Context, args: Mapping[str, Any]) -> Plan:
         disk_gib=args["disk"], tags=tuple(args["tag"]), group=args["group"], subnet=args["subnet"],
         ssh_key=_read_key(args["ssh_key"]) if args["ssh_key"] else None)
     offer: CloudOffer = ctx.hub.call(source, lambda b: b.check_cloud_provision(spec))
-    summary = cloud_summary(source, spec, offer)
+    summary = cloud_summary(source, spec, offer) + "; " + price_line(ctx.hub.source(source).kind, spec)
     names = ", ".join(f"{source}/{n}" for n in spec.names)
 
     def run() -> Outcome:
@@ -127,6 +129,27 @@ def cloud_summary(source: str, spec: CloudProvisionSpec, offer: CloudOffer) -> s
     tags = f", tags {' '.join(f'{k}={v}' for k, v in spec.tags)}" if spec.tags else ""
     return (f"provision {spec.count} × {spec.machine_type} ({each}) in {source}/{spec.location} as {names}, "
             f"{capacity}, image {spec.image}{tags}")
+
+
+def price_line(provider: str, spec: CloudProvisionSpec, today: date | None = None) -> str:
+    """What the instances will cost per hour, from the same catalogue and engine as the Costs
+    screen: `$1.01/h each, $2.01/h for 2 (on-demand; bundled catalogue of 2026-11-23 (today))`."""
+    cat = current()
+    region = region_of(provider, spec.location)
+    found = cat.offers.get((provider, spec.machine_type, region))
+    where = cat.describe(today or datetime.now(UTC).date())
+    if found is None:
+        return f"no price for {spec.machine_type} in {region} ({where})"
+    asked = found.spot if spec.spot else found.on_demand
+    capacity = "spot" if spec.spot else "on-demand"
+    text = (f"no {capacity} price for {spec.machine_type} in {region}" if asked is None else
+            f"{fmt.dollars(asked)}/h each" + (f", {fmt.dollars(asked * spec.count)}/h for {spec.count}"
+                                               if spec.count > 1 else "") + f" {capacity}")
+    if spec.spot and spec.fallback_on_demand and found.on_demand is not None:
+        text += f", {fmt.dollars(found.on_demand)}/h each on-demand if it falls back"
+    if spec.accelerators:
+        text += " (attached GPUs not included)"
+    return f"{text} ({where})"
 
 
 def _read_key(path: str) -> str:
