@@ -20,10 +20,10 @@ from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan
 from cockpit.contracts import BadInput
 from cockpit.model import CloudOffer, CloudProvisionSpec, ProvisionSpec
 from cockpit.prices import current, region_of
+from cockpit.serialize import machine_to_dict, to_jsonable
 
 if TYPE_CHECKING:
     from cockpit.hub import Hub
-from cockpit.serialize import machine_to_dict, to_jsonable
 
 PROVISION_TIMEOUT = 900.0
 """Seconds a cloud may take to create instances (an Azure GPU VM takes minutes), whatever the
