@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cockpit.model import Machine, MachineState
+from cockpit.model_kube import KubeNode
 from cockpit.prices import Catalogue, region_of
 
 HOURS_PER_MONTH = 24 * 30
@@ -108,6 +109,49 @@ def machine_rate(m: Machine, catalogue: Catalogue, onprem: OnPremModel) -> Rate:
     return Rate(round(hourly, 6), "spot" if spot else "on-demand")
 
 
+def node_provider(n: KubeNode, catalogue: Catalogue) -> str | None:
+    """The cloud a Kubernetes node runs in: from the labels its managed service sets (EKS, GKE,
+    AKS, Karpenter), else from its instance type when exactly one cloud has that type in its
+    zone's region (a self-managed cluster on cloud VMs). None: bare metal, priced by the model."""
+    keys = [k for k, _ in n.labels]
+    for provider, prefixes in (("aws", ("eks.amazonaws.com/", "karpenter.k8s.aws/", "alpha.eksctl.io/")),
+                               ("gcp", ("cloud.google.com/",)), ("azure", ("kubernetes.azure.com/",))):
+        if any(k.startswith(prefixes) for k in keys):
+            return provider
+    clouds = {c for c in ("aws", "gcp", "azure")
+              if (c, n.instance_type, region_of(c, n.zone)) in catalogue.offers}
+    return clouds.pop() if len(clouds) == 1 else None
+
+
+def node_gpus(n: KubeNode) -> int:
+    """Physical GPUs: the device plugin's count, or, on a node whose GPUs are all MIG-partitioned
+    (nvidia.com/gpu is 0 there), GPU feature discovery's `nvidia.com/gpu.count` label."""
+    if n.gpu_capacity:
+        return n.gpu_capacity
+    count = dict(n.labels).get("nvidia.com/gpu.count", "")
+    return int(count) if count.isdigit() and n.gpu_product else 0
+
+
+def node_rate(n: KubeNode, catalogue: Catalogue, onprem: OnPremModel) -> Rate:
+    provider = node_provider(n, catalogue)
+    if provider is None:
+        hourly = (node_gpus(n) * onprem.gpu_rate(n.gpu_product) + n.cpu_capacity_m / 1000 * onprem.vcpu_hour
+                  + n.memory_capacity_mib / 1024 * onprem.gib_hour)
+        return Rate(round(hourly, 6), "on-prem model")
+    region = region_of(provider, n.zone)
+    offer = catalogue.offers.get((provider, n.instance_type, region))
+    labels = dict(n.labels)
+    spot = (str(labels.get("eks.amazonaws.com/capacityType", labels.get("karpenter.sh/capacity-type", ""))).upper()
+            == "SPOT" or labels.get("cloud.google.com/gke-spot") == "true"
+            or labels.get("kubernetes.azure.com/scalesetpriority") == "spot")
+    price = None if offer is None else (offer.spot if spot else offer.on_demand)
+    if price is None:
+        kind = n.instance_type or "a node without an instance-type label"
+        return Rate(None, "", f"no {'spot ' if spot and offer else ''}price for {kind} in {region or 'an unknown zone'}"
+                              f" ({catalogue.name} catalogue)")
+    return Rate(price, f"{provider} {'spot' if spot else 'on-demand'}")
+
+
 def _counts(m: Machine) -> dict[str, int]:
     out: dict[str, int] = {}
     for g in m.gpus:
@@ -115,24 +159,38 @@ def _counts(m: Machine) -> dict[str, int]:
     return out
 
 
-def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel) -> Burn:
-    """The billed machines' cost per hour now, in total and per provider, source and region."""
+def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel,
+         nodes: Iterable[KubeNode] = ()) -> Burn:
+    """The billed machines' and the Kubernetes nodes' cost per hour now, in total and per provider,
+    source and region. A node that is also a listed cloud machine (same provider, an address in
+    common: an EKS node is an EC2 instance) is counted once, as the machine."""
+    machines = list(machines)
     total = 0.0
     priced = 0
     unpriced: list[tuple[str, str]] = []
     groups: dict[str, dict[str, list[float]]] = {"provider": {}, "source": {}, "region": {}}
-    for m in machines:
-        if not billed(m):
-            continue
-        rate = machine_rate(m, catalogue, onprem)
+
+    def add(ref: str, rate: Rate, provider: str, source: str, region: str) -> None:
+        nonlocal total, priced
         if rate.hourly is None:
-            unpriced.append((m.ref, rate.why))
-            continue
+            unpriced.append((ref, rate.why))
+            return
         priced += 1
         total += rate.hourly
-        where = m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
-        for dim, key in (("provider", m.provider), ("source", m.source), ("region", where)):
+        for dim, key in (("provider", provider), ("source", source), ("region", region)):
             groups[dim].setdefault(key, []).append(rate.hourly)
+
+    for m in machines:
+        if billed(m):
+            where = m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
+            add(m.ref, machine_rate(m, catalogue, onprem), m.provider, m.source, where)
+    addresses = {(m.provider, a) for m in machines for a in m.addresses}
+    for n in nodes:
+        provider = node_provider(n, catalogue)
+        if provider and any((provider, a) in addresses for a in n.addresses):
+            continue
+        add(f"{n.source}/{n.name}", node_rate(n, catalogue, onprem), provider or "on-prem", n.source,
+            region_of(provider, n.zone) if provider else "on-prem")
 
     def lines(dim: str) -> tuple[Line, ...]:
         return tuple(sorted((Line(k, round(sum(v), 6), len(v)) for k, v in groups[dim].items()),

@@ -6,14 +6,14 @@ age, and a machine without a price says why instead of counting as $0."""
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
-from cockpit.costs import HOURS_PER_MONTH, Burn, Line, Rate, billed, burn, machine_rate
-from cockpit.model import Machine
+from cockpit.costs import HOURS_PER_MONTH, Burn, Line, Rate, billed, burn, machine_rate, node_provider, node_rate
 from cockpit.prices import current, region_of
 from screens.detail_table import DetailTableScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
@@ -43,14 +43,25 @@ class CostsScreen(DetailTableScreen):
     ]
     group = "machine"
     _burn: Burn | None = None
-    _rates: dict[str, tuple[Machine, Rate, bool]] = {}
+    _rates: dict[str, Priced] = {}
 
     def inventory_changed(self) -> None:
         hub = self.cockpit.hub
-        machines = self.cockpit.inventory.all_machines()
+        inv = self.cockpit.inventory
+        machines, nodes = inv.all_machines(), inv.nodes()
         cat = current()
-        self._burn = burn(machines, cat, hub.config.onprem)
-        self._rates = {m.ref: (m, machine_rate(m, cat, hub.config.onprem), billed(m)) for m in machines}
+        onprem = hub.config.onprem
+        self._burn = burn(machines, cat, onprem, nodes)
+        self._rates = {m.ref: Priced(m.ref, m.name, m.source, fmt.machine_type(m, short=True), m.state.value,
+                                     machine_rate(m, cat, onprem), billed(m), _key_of(m.provider, m.location),
+                                     full_kind=fmt.machine_type(m))
+                       for m in machines}
+        for n in nodes:
+            provider = node_provider(n, cat)
+            ref = f"{n.source}/{n.name}"
+            self._rates[ref] = Priced(ref, n.name, n.source, n.instance_type or "-", n.status,
+                                      node_rate(n, cat, onprem), True, _key_of(provider or "on-prem", n.zone),
+                                      node=True)
         rows = self._machine_rows() if self.group == "machine" else self._group_rows()
         self.show_rows(rows, noun="machines", configured=bool(hub.sources("machines")), role="machines",
                        unconfigured="no machines source to price: add one to config.toml (see README) or run "
@@ -63,21 +74,20 @@ class CostsScreen(DetailTableScreen):
     def _machine_rows(self) -> list[Row]:
         colours = self.source_colours()
 
-        def order(item: tuple[Machine, Rate, bool]) -> tuple[float, str]:
-            m, rate, on = item
-            return (-(rate.hourly or 0.0) if on else 1.0, m.ref)
+        def order(p: Priced) -> tuple[float, str]:
+            return (-(p.rate.hourly or 0.0) if p.on else 1.0, p.ref)
 
         rows = []
-        for m, rate, on in sorted(self._rates.values(), key=order):
-            hourly = rate.hourly
-            rows.append(Row(m.ref, (
-                m.name, m.source, fmt.machine_type(m, short=True), m.state.value,
+        for p in sorted(self._rates.values(), key=order):
+            rate, on, hourly = p.rate, p.on, p.rate.hourly
+            rows.append(Row(p.ref, (
+                p.name, p.source, p.kind, p.state,
                 ("no price" if hourly is None else fmt.dollars(hourly)) if on else "off",
                 fmt.dollars(hourly * HOURS_PER_MONTH) if on and hourly is not None else "-",
                 self._share(hourly) if on and hourly else "-",
                 (rate.basis if on else f"off ({rate.basis or 'no price'} when on)") if rate.hourly is not None
                 else rate.why,
-            ), style=tag_style(colours.get(m.source))))
+            ), style=tag_style(colours.get(p.source))))
         return rows
 
     def _lines(self) -> tuple[Line, ...]:
@@ -103,17 +113,17 @@ class CostsScreen(DetailTableScreen):
     def detail_for(self, key: Hashable) -> Content | None:
         if str(key).startswith(f"{self.group}:"):
             return self._group_detail(str(key).split(":", 1)[1])
-        found = self._rates.get(str(key))
-        if found is None:
+        p = self._rates.get(str(key))
+        if p is None:
             return None
-        m, rate, on = found
+        rate, on = p.rate, p.on
         cat = current()
-        region = m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
         lines = [
-            Content.from_markup("[b]$ref[/]", ref=m.ref),
-            Content.from_markup("[$muted]type[/]     $t", t=fmt.machine_type(m)),
-            Content.from_markup("[$muted]where[/]    $r ($p)", r=region, p=m.provider),
-            Content.from_markup("[$muted]state[/]    $s", s=m.state.value + ("" if on else ": not billed by the hour")),
+            Content.from_markup("[b]$ref[/]" + (" [$muted](Kubernetes node)[/]" if p.node else ""), ref=p.ref),
+            Content.from_markup("[$muted]type[/]     $t", t=p.full_kind or p.kind),
+            Content.from_markup("[$muted]where[/]    $r", r=p.where[1] if p.where[0] == p.where[1]
+                                else f"{p.where[1]} ({p.where[0]})"),
+            Content.from_markup("[$muted]state[/]    $s", s=p.state + ("" if on else ": not billed by the hour")),
         ]
         if rate.hourly is None:
             lines.append(Content.from_markup("[$warning]$w[/]", w=rate.why))
@@ -121,17 +131,16 @@ class CostsScreen(DetailTableScreen):
             lines += [Content.from_markup("[$muted]rate[/]     $h/h when on, $mo per 30 days",
                                           h=fmt.dollars(rate.hourly), mo=fmt.dollars(rate.hourly * HOURS_PER_MONTH)),
                       Content.from_markup("[$muted]price[/]    $b", b=rate.basis)]
-        source = ("the on-prem cost model ([costs.onprem] in config.toml)" if m.provider == "libvirt"
+        source = ("the on-prem cost model ([costs.onprem] in config.toml)" if rate.basis == "on-prem model"
                   else cat.describe(self.cockpit.hub.now().date()))
         lines.append(Content.from_markup("[$muted]from[/]     $s", s=source))
         return Content("\n").join(lines)
 
     def _group_detail(self, key: str) -> Content:
-        members = [(m, rate) for m, rate, on in self._rates.values() if on and rate.hourly is not None
-                   and _key(m, self.group) == key]
-        members.sort(key=lambda x: -(x[1].hourly or 0.0))
+        members = [p for p in self._rates.values() if p.on and p.rate.hourly is not None and p.key(self.group) == key]
+        members.sort(key=lambda p: -(p.rate.hourly or 0.0))
         lines = [Content.from_markup("[b]$k[/] [$muted]($g)[/]", k=key, g=self.group)]
-        lines += [Content.from_markup("  $h  $r", h=fmt.dollars(rate.hourly).rjust(9), r=m.ref) for m, rate in members]
+        lines += [Content.from_markup("  $h  $r", h=fmt.dollars(p.rate.hourly).rjust(9), r=p.ref) for p in members]
         return Content("\n").join(lines)
 
     def action_group(self) -> None:
@@ -141,9 +150,30 @@ class CostsScreen(DetailTableScreen):
             self.table.move_to(self.table.visible_keys()[0])
 
 
-def _key(m: Machine, group: str) -> str:
-    if group == "provider":
-        return m.provider
-    if group == "source":
-        return m.source
-    return m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """A row of the screen: a machine or a Kubernetes node, with its rate."""
+
+    ref: str
+    name: str
+    source: str
+    kind: str
+    state: str
+    rate: Rate
+    on: bool
+    where: tuple[str, str]
+    """(provider, region or host): what the provider and region groups go by."""
+    node: bool = False
+    full_kind: str = ""
+    """The type unabridged, for the detail pane (the table drops Azure's `Standard_`)."""
+
+    def key(self, group: str) -> str:
+        return {"provider": self.where[0], "source": self.source}.get(group, self.where[1])
+
+
+def _key_of(provider: str, location: str) -> tuple[str, str]:
+    if provider == "on-prem":  # a bare-metal Kubernetes node: as the cost engine groups it
+        return provider, "on-prem"
+    if provider == "libvirt":
+        return provider, location
+    return provider, region_of(provider, location)

@@ -16,7 +16,9 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import gpu_text, product
+from cockpit.costs import OnPremModel, node_rate
 from cockpit.model_kube import Deployment, KubeNode, owning_deployment
+from cockpit.prices import current
 from cockpit.promql import Figures
 from screens.detail_table import NO_CLUSTER, DetailTableScreen
 from screens.metric_columns import GPU_MEM, GPU_UTIL, figures, gpu_cells, gpu_line
@@ -43,6 +45,7 @@ COLUMNS = (
     Column("free", "FREE", min_width=4, max_width=4, align="right", priority=0, style=_free_style),
     GPU_UTIL,
     GPU_MEM,
+    Column("cost", "$/H", min_width=5, max_width=8, align="right", priority=4),
     Column("cpu", "CPU", min_width=3, max_width=8, align="right", priority=4),
     Column("mem", "MEM", min_width=3, max_width=6, align="right", priority=5),
     Column("pods", "PODS", min_width=4, max_width=5, align="right", priority=2),
@@ -56,12 +59,16 @@ def status_text(n: KubeNode) -> str:
     return ("Ready" if n.ready else "NotReady") + (",Cordoned" if n.unschedulable else "")
 
 
-def node_row(n: KubeNode, now: datetime, colour: str | None, figures: Figures | None = None) -> Row:
+def node_row(n: KubeNode, now: datetime, colour: str | None, figures: Figures | None = None,
+             onprem: OnPremModel | None = None) -> Row:
+    """A node's $/H: its cloud's price for its instance type and zone, or the on-prem model for
+    bare metal (the Costs screen says which, and why a node has none)."""
     use = gpu_cells(figures.node(n.source, n.name) if figures and (n.gpu_capacity or n.mig) else None)
+    cost = fmt.dollars(node_rate(n, current(), onprem or OnPremModel()).hourly)
     return Row(n.ref, (
         n.name, n.source, status_text(n), product(n),
         str(n.gpu_capacity) if n.gpu_capacity else (str(sum(s.capacity for s in n.mig)) if n.mig else "-"), gpu_text(n),
-        str(n.gpu_free) if n.gpu_allocatable else "-", *use,
+        str(n.gpu_free) if n.gpu_allocatable else "-", *use, cost,
         f"{n.cpu_requested_m / 1000:g}/{n.cpu_allocatable_m / 1000:g}",
         fmt.mib(n.memory_allocatable_mib), str(len(n.pods)), n.instance_type or "-", n.version,
         fmt.age(n.created_at, now),
@@ -105,7 +112,8 @@ class NodesScreen(DetailTableScreen):
         nodes.sort(key=lambda n: (n.source, n.name))
         now = hub.now()
         figs = figures(self.cockpit)
-        self.show_rows([node_row(n, now, colours.get(n.source), figs) for n in nodes], noun="nodes",
+        onprem = self.cockpit.hub.config.onprem
+        self.show_rows([node_row(n, now, colours.get(n.source), figs, onprem) for n in nodes], noun="nodes",
                        configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER, problems=self._problems(),
                        role="clusters")
 

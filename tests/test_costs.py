@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from cockpit.costs import OnPremModel, billed, burn, compare, machine_rate
+from cockpit.costs import OnPremModel, Rate, billed, burn, compare, machine_rate, node_provider, node_rate
 from cockpit.model import GpuDevice, Machine, MachineState
+from cockpit.model_kube import KubeNode
 from cockpit.prices import Catalogue, bundled, read_offers, region_of
 from cockpit.sandbox import libvirt_uri
 from tests.conftest import ROOT
@@ -178,3 +180,42 @@ def test_compare_in_script_mode_names_unknown_gpus(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "cockpit", "--config", "/dev/null", "cost", "compare", "--gpu", "A200"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "--gpu: no 'A200' in the bundled catalogue (it has: A10, A100, A100-80GB," in r.stderr
+
+
+def node(name: str, *, labels: dict[str, str] | None = None, instance_type: str = "", zone: str = "", gpus: int = 0,
+         product: str = "", cpu: int = 8, mem_gib: int = 32, addresses: tuple[str, ...] = ()) -> KubeNode:
+    return KubeNode(source="k8s", name=name, ready=True, unschedulable=False, roles=(), version="v1.30.4",
+                    created_at=None, cpu_capacity_m=cpu * 1000, cpu_allocatable_m=cpu * 1000 - 500,
+                    memory_capacity_mib=mem_gib * 1024, memory_allocatable_mib=mem_gib * 1024 - 4096,
+                    gpu_capacity=gpus, gpu_allocatable=gpus, gpu_product=product, labels=tuple((labels or {}).items()),
+                    instance_type=instance_type, zone=zone, addresses=addresses)
+
+
+def test_kubernetes_nodes_priced_by_cloud_or_by_the_model() -> None:
+    eks = node("ip-10-0-0-5", labels={"eks.amazonaws.com/nodegroup": "gpu", "eks.amazonaws.com/capacityType": "SPOT"},
+               instance_type="p4d.24xlarge", zone="us-east-1a", gpus=8, product="NVIDIA-A100-SXM4-40GB")
+    assert node_rate(eks, CAT, ONPREM) == Rate(5.0933, "aws spot")  # aws,p4d.24xlarge,...,us-east-1 spot 5.0933
+    gke = node("gke-a2", labels={"cloud.google.com/gke-nodepool": "a2"}, instance_type="a2-highgpu-1g",
+               zone="us-central1-a", gpus=1)
+    assert node_rate(gke, CAT, ONPREM) == Rate(3.67339, "gcp on-demand")
+    self_managed = node("w1", instance_type="g5.xlarge", zone="us-east-1b")  # only EC2 has that type there
+    assert node_provider(self_managed, CAT) == "aws" and node_rate(self_managed, CAT, ONPREM).hourly == 1.006
+    # bare metal: 8 A100 x 1.30 + 64 vCPU x 0.015 + 512 GiB x 0.002 = 10.40 + 0.96 + 1.024
+    metal = node("a100-01", instance_type="a100-pool", gpus=8, product="NVIDIA-A100-SXM4-80GB", cpu=64, mem_gib=512)
+    assert node_rate(metal, CAT, ONPREM).hourly == pytest.approx(12.384)
+    # every GPU MIG-partitioned: the device plugin shows none, GPU feature discovery counts one
+    mig = node("mig-01", labels={"nvidia.com/gpu.count": "1"}, product="NVIDIA-A100-SXM4-40GB", cpu=32, mem_gib=256)
+    assert node_rate(mig, CAT, ONPREM).hourly == pytest.approx(1.30 + 0.48 + 0.512)
+    unknown = node("ip-1", labels={"eks.amazonaws.com/nodegroup": "x"}, instance_type="t3.large", zone="us-east-1a")
+    assert node_rate(unknown, CAT, ONPREM).why == "no price for t3.large in us-east-1 (bundled catalogue)"
+
+
+def test_a_node_that_is_also_a_listed_machine_is_counted_once() -> None:
+    ec2 = replace(vm("aws", "ip-10-0-0-5", "aws", "us-east-1a", "p4d.24xlarge", spot=True), addresses=("10.0.0.5",))
+    eks = node("ip-10-0-0-5", labels={"eks.amazonaws.com/nodegroup": "gpu", "eks.amazonaws.com/capacityType": "SPOT"},
+               instance_type="p4d.24xlarge", zone="us-east-1a", addresses=("10.0.0.5",))
+    metal = node("a100-01", gpus=8, product="NVIDIA-A100-SXM4-80GB", cpu=64, mem_gib=512)
+    b = burn([ec2], CAT, ONPREM, [eks, metal])
+    assert b.priced == 2 and b.hourly == pytest.approx(5.0933 + 12.384)
+    assert [(line.key, line.machines) for line in b.by_provider] == [("on-prem", 1), ("aws", 1)]
+    assert [line.key for line in b.by_source] == ["k8s", "aws"]

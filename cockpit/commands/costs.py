@@ -11,16 +11,28 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import BadInput
-from cockpit.costs import HOURS_PER_MONTH, Burn, billed, burn, compare, gpu_names, machine_rate
+from cockpit.contracts import BadInput, CockpitError
+from cockpit.costs import HOURS_PER_MONTH, Burn, billed, burn, compare, gpu_names, machine_rate, node_rate
 from cockpit.model import Machine
+from cockpit.model_kube import KubeNode
 from cockpit.prices import Catalogue, current
 
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
 
 
-def _machines(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], Any]:
-    return gather(ctx, sources_of(ctx, args, "machines"), lambda b: b.list_machines())
+def _fleet(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], list[KubeNode], CockpitError | None]:
+    """Every machine and every Kubernetes node (of `--source` only, when given), asked at once."""
+    wanted = args.get("source")
+
+    def of(role: str) -> list[str]:
+        return [s.name for s in ctx.hub.sources(role) if wanted in (None, s.name)]
+
+    machines, e1 = gather(ctx, of("machines"), lambda b: b.list_machines())
+    snaps, e2 = gather(ctx, of("clusters"), lambda b: [b.snapshot()])
+    errors = [e for e in (e1, e2) if e is not None]
+    error = errors[0] if len(errors) == 1 else (CockpitError("; ".join(e.message for e in errors)) if errors
+                                                else None)
+    return machines, [n for snap in snaps for n in snap.nodes], error
 
 
 def _footer(cat: Catalogue, b: Burn) -> str:
@@ -42,9 +54,9 @@ def burn_dict(cat: Catalogue, b: Burn) -> dict[str, Any]:
 
 def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
-        machines, error = _machines(ctx, args)
+        machines, nodes, error = _fleet(ctx, args)
         cat = current()
-        b = burn(machines, cat, ctx.hub.config.onprem)
+        b = burn(machines, cat, ctx.hub.config.onprem, nodes)
         rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
                       fmt.dollars(line.hourly * HOURS_PER_MONTH)) for line in b.by_provider)
         rows += (("total", str(b.priced), fmt.dollars(b.hourly), fmt.dollars(b.month)),)
@@ -58,9 +70,9 @@ def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
 def _by(dim: str) -> CommandSpec:
     def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
         def run() -> Outcome:
-            machines, error = _machines(ctx, args)
+            machines, nodes, error = _fleet(ctx, args)
             cat = current()
-            b = burn(machines, cat, ctx.hub.config.onprem)
+            b = burn(machines, cat, ctx.hub.config.onprem, nodes)
             lines = {"provider": b.by_provider, "source": b.by_source, "region": b.by_region}[dim]
             rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
                           fmt.dollars(line.hourly * HOURS_PER_MONTH), f"{line.hourly / b.hourly:.0%}" if b.hourly
@@ -75,7 +87,7 @@ def _by(dim: str) -> CommandSpec:
 
 def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
-        machines, error = _machines(ctx, args)
+        machines, nodes, error = _fleet(ctx, args)
         cat = current()
         rows = []
         data = []
@@ -87,6 +99,13 @@ def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
             data.append({"ref": m.ref, "machine_type": m.machine_type, "lifecycle": m.lifecycle,
                          "state": m.state.value, "billed": on, "hourly_usd": rate.hourly if on else 0.0,
                          "rate_when_on_usd": rate.hourly, "basis": rate.basis, "why": rate.why or None})
+        for n in sorted(nodes, key=lambda n: (n.source, n.name)):
+            rate = node_rate(n, cat, ctx.hub.config.onprem)
+            ref = f"{n.source}/{n.name}"
+            rows.append((ref, n.instance_type or "-", n.status, fmt.dollars(rate.hourly), rate.basis or rate.why))
+            data.append({"ref": ref, "machine_type": n.instance_type or None, "lifecycle": None, "state": n.status,
+                         "billed": True, "hourly_usd": rate.hourly, "rate_when_on_usd": rate.hourly,
+                         "basis": rate.basis, "why": rate.why or None, "node": True})
         text = f"prices: {cat.describe(datetime.now(UTC).date())}; a machine that is off costs nothing by the hour"
         return Outcome(data=data, error=error, text=text,
                        table=Table(("MACHINE", "TYPE", "STATE", "$/HOUR", "PRICE FROM"), tuple(rows)))
@@ -134,7 +153,8 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("cost", "now"), "burn rate now and over 30 days, per provider", _now, (SOURCE_OPT,)))
     for dim in ("provider", "source", "region"):
         reg.add(_by(dim))
-    reg.add(CommandSpec(("cost", "machines"), "what each machine costs per hour, and where the price comes from",
+    reg.add(CommandSpec(("cost", "machines"), "what each machine and Kubernetes node costs per hour, and where the "
+                        "price comes from",
                         _machine_costs, (SOURCE_OPT,)))
     reg.add(CommandSpec(("cost", "compare"), "the cheapest cloud and region for N GPUs of a model, and free HPC GPUs",
                         _compare, (
