@@ -13,16 +13,13 @@ from textual.widgets import Static
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import product
+from cockpit.costs import burn
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode
 from cockpit.model_metrics import NvmlState, PromSnapshot
+from cockpit.prices import current
 from screens.base import CockpitScreen
 from screens.inventory import Inventory
-
-OTHER_AREAS = (
-    ("Costs", "cost"),
-    ("Metrics", "Prometheus"),
-)
 
 
 class OverviewScreen(CockpitScreen):
@@ -114,9 +111,13 @@ class OverviewScreen(CockpitScreen):
         self.query_one("#overview-clusters", Static).update(cluster_totals(self.cockpit.inventory,
                                                                            bool(hub.sources("clusters"))))
 
-        olines = [Content.from_markup("[b]Not available yet[/]")]
-        for area, what in OTHER_AREAS:
-            olines.append(Content.from_markup("  $a [$muted]— this version has no $w backend[/]", a=area, w=what))
+        b = burn(inv.all_machines(), current(), hub.config.onprem, inv.nodes())
+        olines = [Content.from_markup("[b]Costs[/] [$muted](6 for the breakdown)[/]"),
+                  Content.from_markup("  burn [b]$h[/]/h · $m per 30 days · $n priced$u", h=fmt.dollars(b.hourly),
+                                      m=fmt.dollars(b.month), n=str(b.priced),
+                                      u=f", {len(b.unpriced)} without a price" if b.unpriced else ""),
+                  Content.from_markup("  [$muted]$c; HPC machines and bare-metal nodes from the on-prem model[/]",
+                                      c=current().describe(hub.now().date()))]
         running = sum(1 for m in inv.all_machines() if m.state is MachineState.RUNNING)
         olines.append(Content(""))
         olines.append(Content.from_markup("[$muted]$n machines running across $s sources. Press 2 for Machines, "
