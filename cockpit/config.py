@@ -70,6 +70,8 @@ class Config:
     path: Path | None = None
     onprem: OnPremModel = field(default_factory=OnPremModel)
     """$ per GPU-, vCPU- and GiB-hour of HPC (libvirt) machines: `[costs.onprem]`."""
+    budgets: Mapping[str, float] = field(default_factory=dict)
+    """Source -> $ per month: `[costs.budgets]`; a projected overrun shows on the Overview."""
     prepare: Mapping[str, Callable[[], None]] = field(default_factory=dict, compare=False)
     """Run once before a source's backend is first built (the demo starts its emulators there,
     after the first frame, rather than before the UI)."""
@@ -129,6 +131,10 @@ def parse_config(text: str, path: Path) -> Config:
     for binding_id, keys in top.keys.items():
         if not keys.strip():
             raise ConfigError(f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}: empty key list")
+    for budgeted in top.costs.budgets:
+        if budgeted not in names:
+            raise ConfigError(f"{_where(text, path, ('costs', 'budgets', budgeted))}: costs.budgets.{budgeted}: no "
+                              f"source named so (sources: {', '.join(names) or 'none'})")
     audit = Path(top.audit.path).expanduser() if top.audit.path else default_state_dir() / "audit.jsonl"
     given = {k: v for k, v in top.costs.onprem.model_dump().items() if v is not None}
     if "gpu_hour" in given:  # your rates on top of the defaults: a model you do not name keeps its default
@@ -137,6 +143,7 @@ def parse_config(text: str, path: Path) -> Config:
         sources=tuple(sources), theme=top.ui.theme, refresh_seconds=top.ui.refresh_seconds,
         metrics_refresh_seconds=top.ui.metrics_refresh_seconds,
         keys=dict(top.keys), audit_path=audit, read_only=top.read_only, path=path, onprem=OnPremModel(**given),
+        budgets=dict(top.costs.budgets),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -234,6 +234,8 @@ class OnPremModelSchema(Strict):
 
 class CostsModel(Strict):
     onprem: OnPremModelSchema = OnPremModelSchema()
+    budgets: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict,
+                                                              description="source -> $ per month")
 
 
 class AuditModel(Strict):

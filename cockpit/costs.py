@@ -200,6 +200,30 @@ def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel,
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetUse:
+    source: str
+    budget: float
+    projected: float
+    """The source's burn now over a 30-day month."""
+
+    @property
+    def ratio(self) -> float:
+        return self.projected / self.budget
+
+    @property
+    def over(self) -> bool:
+        return self.projected > self.budget
+
+
+def budget_use(b: Burn, budgets: Mapping[str, float]) -> list[BudgetUse]:
+    """Each budgeted source's projected month against its budget, the most over first. A source
+    with nothing priced projects $0 (its machines may lack prices: `unpriced` says which)."""
+    hourly = {line.key: line.hourly for line in b.by_source}
+    uses = [BudgetUse(src, amount, round(hourly.get(src, 0.0) * HOURS_PER_MONTH, 2)) for src, amount in budgets.items()]
+    return sorted(uses, key=lambda u: (-u.ratio, u.source))
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     """One place to run a workload: the cheapest type with the GPUs asked for, in one cloud region."""
 

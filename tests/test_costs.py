@@ -219,3 +219,45 @@ def test_a_node_that_is_also_a_listed_machine_is_counted_once() -> None:
     assert b.priced == 2 and b.hourly == pytest.approx(5.0933 + 12.384)
     assert [(line.key, line.machines) for line in b.by_provider] == [("on-prem", 1), ("aws", 1)]
     assert [line.key for line in b.by_source] == ["k8s", "aws"]
+
+
+def test_budgets_against_the_projected_month(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    base = ("local_machine = false\n"
+            f'[sources.rack-a]\nkind = "libvirt"\nuri = "{libvirt_uri("rack-a")}"\n'
+            f'[sources.rack-b]\nkind = "libvirt"\nuri = "{libvirt_uri("rack-b")}"\n')
+    config.write_text(base + "[costs.budgets]\nrack-a = 5000\nrack-b = 10000\n")
+    env = {"PATH": "/usr/bin:/bin", "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "-o", "json", "cost", "budgets"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # rack-a: 6.16 + 3.56 + 0.184 + 0.076 + 0.248 = 10.228 $/h x 720 = 7364.16; rack-b: 10.48 x 720 = 7545.60
+    assert json.loads(r.stdout)["data"] == [
+        {"source": "rack-a", "budget_usd": 5000.0, "projected_usd": 7364.16, "ratio": 1.4728, "over": True},
+        {"source": "rack-b", "budget_usd": 10000.0, "projected_usd": 7545.6, "ratio": 0.7546, "over": False}]
+    text = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "cost", "budgets"],
+                          capture_output=True, text=True, env=env, timeout=120).stdout
+    assert "over by $2,364" in text and "within" in text
+    for bad, message in (("[costs.budgets]\nrack-c = 100\n", "config.toml:9: costs.budgets.rack-c: no source named so "
+                                                             "(sources: rack-a, rack-b)"),
+                         ("[costs.budgets]\nrack-a = 0\n", "config.toml:9: costs.budgets.rack-a: Input should be "
+                                                           "greater than 0")):
+        config.write_text(base + bad)
+        r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "cost", "budgets"],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+async def test_the_overview_shows_the_burn_and_a_budget_overrun(tmp_path: Path) -> None:
+    from cockpit.sandbox import demo_config
+    from tests.ui_helpers import loaded, make_app
+
+    config = replace(demo_config(audit_path=tmp_path / "audit.jsonl"), budgets={"rack-b": 5000.0})
+    app = make_app(tmp_path / "audit.jsonl", config=config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        text = str(app.screen.query_one("#overview-other").render())
+        # rack-a 10.228 + rack-b 10.48 (this machine, `local`, has no price model: it is not a machine source)
+        assert "burn $20.71/h · $14,910 per 30 days · 6 priced" in text
+        assert "budget rack-b  projected $7,546 of $5,000 (151%)  over by $2,546" in text

@@ -12,7 +12,17 @@ from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
-from cockpit.costs import HOURS_PER_MONTH, Burn, billed, burn, compare, gpu_names, machine_rate, node_rate
+from cockpit.costs import (
+    HOURS_PER_MONTH,
+    Burn,
+    billed,
+    budget_use,
+    burn,
+    compare,
+    gpu_names,
+    machine_rate,
+    node_rate,
+)
 from cockpit.model import Machine
 from cockpit.model_kube import KubeNode
 from cockpit.prices import Catalogue, current
@@ -149,6 +159,25 @@ def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("cost compare", f"compare {count}×{gpu}", run)
 
 
+def _budgets(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    budgets = ctx.hub.config.budgets
+
+    def run() -> Outcome:
+        if not budgets:
+            return Outcome(data=[], text="no budgets: add [costs.budgets] to config.toml (a source = $ per month)")
+        machines, nodes, error = _fleet(ctx, {})
+        b = burn(machines, current(), ctx.hub.config.onprem, nodes)
+        uses = budget_use(b, budgets)
+        rows = tuple((u.source, fmt.dollars(u.budget), fmt.dollars(u.projected), f"{u.ratio:.0%}",
+                      f"over by {fmt.dollars(u.projected - u.budget)}" if u.over else "within") for u in uses)
+        data = [{"source": u.source, "budget_usd": u.budget, "projected_usd": u.projected, "ratio": round(u.ratio, 4),
+                 "over": u.over} for u in uses]
+        return Outcome(data=data, error=error, text=_footer(current(), b),
+                       table=Table(("SOURCE", "BUDGET/MONTH", "PROJECTED", "USE", "STATUS"), rows))
+
+    return Plan("cost budgets", "budgets against the month projected from the burn now", run)
+
+
 def register(reg: Registry) -> None:
     reg.add(CommandSpec(("cost", "now"), "burn rate now and over 30 days, per provider", _now, (SOURCE_OPT,)))
     for dim in ("provider", "source", "region"):
@@ -156,6 +185,8 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("cost", "machines"), "what each machine and Kubernetes node costs per hour, and where the "
                         "price comes from",
                         _machine_costs, (SOURCE_OPT,)))
+    reg.add(CommandSpec(("cost", "budgets"), "each budgeted source's projected month against its budget",
+                        _budgets, ()))
     reg.add(CommandSpec(("cost", "compare"), "the cheapest cloud and region for N GPUs of a model, and free HPC GPUs",
                         _compare, (
         Param("--gpu", "the GPU model as the catalogue names it (A100, A100-80GB, H100, L4...)", required=True,
