@@ -75,6 +75,14 @@ class Burn:
         return self.hourly * HOURS_PER_MONTH
 
 
+def place(provider: str, location: str) -> str:
+    """What the region grouping goes by: a cloud's region (from a zone), an HPC VM's host, and
+    `on-prem` for a bare-metal Kubernetes node."""
+    if provider == "on-prem":
+        return "on-prem"
+    return location if provider == "libvirt" else region_of(provider, location)
+
+
 def billed(m: Machine) -> bool:
     """Whether the machine costs money by the hour now: it holds its resources (running, paused),
     or it is an Azure VM powered off but still allocated (Azure bills until it is deallocated)."""
@@ -182,15 +190,14 @@ def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel,
 
     for m in machines:
         if billed(m):
-            where = m.location if m.provider == "libvirt" else region_of(m.provider, m.location)
-            add(m.ref, machine_rate(m, catalogue, onprem), m.provider, m.source, where)
+            add(m.ref, machine_rate(m, catalogue, onprem), m.provider, m.source, place(m.provider, m.location))
     addresses = {(m.provider, a) for m in machines for a in m.addresses}
     for n in nodes:
         provider = node_provider(n, catalogue)
         if provider and any((provider, a) in addresses for a in n.addresses):
             continue
         add(f"{n.source}/{n.name}", node_rate(n, catalogue, onprem), provider or "on-prem", n.source,
-            region_of(provider, n.zone) if provider else "on-prem")
+            place(provider or "on-prem", n.zone))
 
     def lines(dim: str) -> tuple[Line, ...]:
         return tuple(sorted((Line(k, round(sum(v), 6), len(v)) for k, v in groups[dim].items()),

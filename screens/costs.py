@@ -13,8 +13,19 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
-from cockpit.costs import HOURS_PER_MONTH, Burn, Line, Rate, billed, burn, machine_rate, node_provider, node_rate
-from cockpit.prices import current, region_of
+from cockpit.costs import (
+    HOURS_PER_MONTH,
+    Burn,
+    Line,
+    Rate,
+    billed,
+    burn,
+    machine_rate,
+    node_provider,
+    node_rate,
+    place,
+)
+from cockpit.prices import current
 from screens.detail_table import DetailTableScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
@@ -172,8 +183,4 @@ class Priced:
 
 
 def _key_of(provider: str, location: str) -> tuple[str, str]:
-    if provider == "on-prem":  # a bare-metal Kubernetes node: as the cost engine groups it
-        return provider, "on-prem"
-    if provider == "libvirt":
-        return provider, location
-    return provider, region_of(provider, location)
+    return provider, place(provider, location)

@@ -216,13 +216,7 @@ class AwsBackend(CloudBackend):
                 if spec.max_price:
                     options["MaxPrice"] = f"{spec.max_price:g}"
                 extra["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": options}
-            try:
-                return list(client.run_instances(**request, **extra).get("Instances") or [])
-            except self._bc.ClientError as e:
-                if spot and e.response.get("Error", {}).get("Code") in SPOT_REFUSED:
-                    raise
-                with self._errors(region, f"run {spec.count} × {spec.machine_type}"):
-                    raise
+            return list(client.run_instances(**request, **extra).get("Instances") or [])
 
         def refused(e: BaseException) -> str | None:
             if isinstance(e, self._bc.ClientError):
@@ -231,11 +225,9 @@ class AwsBackend(CloudBackend):
                     return f"{err.get('Code')}: {str(err.get('Message', '')).splitlines()[0][:120]}"
             return None
 
-        try:
+        # raw SDK errors until here, so that `refused` can read a spot refusal's code
+        with self._errors(region, f"run {spec.count}{' spot' if spec.spot else ''} × {spec.machine_type}"):
             made, steps = spot_or_fallback(spec, region, run, refused)
-        except self._bc.ClientError as e:  # refused, with no fallback asked for
-            with self._errors(region, f"run {spec.count} spot × {spec.machine_type}"):
-                raise e from None
         ids = [str(raw["InstanceId"]) for raw in made]
         for iid, name in zip(ids, spec.names, strict=True):
             with self._errors(region, f"tag {iid}"):

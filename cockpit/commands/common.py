@@ -25,6 +25,12 @@ def gather(ctx: Context, sources: list[str], fn: Callable[[Any], Iterable[T]]) -
             errors.append(got)
         else:
             items.extend(got)
-    error = errors[0] if len(errors) == 1 else (
-        CockpitError("; ".join(e.message for e in errors)) if errors else None)
-    return items, error
+    return items, merged(errors)
+
+
+def merged(errors: Iterable[CockpitError | None]) -> CockpitError | None:
+    """One error for several sources' failures: the only one as it is, or their messages joined."""
+    found = [e for e in errors if e is not None]
+    if len(found) == 1:
+        return found[0]
+    return CockpitError("; ".join(e.message for e in found)) if found else None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit import format as fmt
-from cockpit.commands.common import gather, sources_of
+from cockpit.commands.common import gather, merged, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
 from cockpit.costs import (
@@ -39,10 +39,7 @@ def _fleet(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], list[K
 
     machines, e1 = gather(ctx, of("machines"), lambda b: b.list_machines())
     snaps, e2 = gather(ctx, of("clusters"), lambda b: [b.snapshot()])
-    errors = [e for e in (e1, e2) if e is not None]
-    error = errors[0] if len(errors) == 1 else (CockpitError("; ".join(e.message for e in errors)) if errors
-                                                else None)
-    return machines, [n for snap in snaps for n in snap.nodes], error
+    return machines, [n for snap in snaps for n in snap.nodes], merged((e1, e2))
 
 
 def _footer(cat: Catalogue, b: Burn) -> str:
