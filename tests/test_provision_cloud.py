@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,8 @@ from tests.test_gcp import sdk
 __all__ = ["arm", "creds", "gce", "moto_server"]
 
 IMAGE = "projects/debian-cloud/global/images/family/debian-12"
-AGE = current().describe(datetime.now(UTC).date())
-"""How the plans name the catalogue (its age in days depends on the day the tests run)."""
+AGE = current().describe(FIXED_NOW.date())
+"""How the plans name the catalogue, on the hub's fixed clock."""
 SUBNET = "/subscriptions/x/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/default"
 
 

@@ -5,7 +5,7 @@ catalogue and its age; a machine without a price is listed with the reason, neve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 from cockpit import format as fmt
@@ -42,13 +42,13 @@ def _fleet(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], list[K
     return machines, [n for snap in snaps for n in snap.nodes], merged((e1, e2))
 
 
-def _footer(cat: Catalogue, b: Burn) -> str:
-    lines = [f"prices: {cat.describe(datetime.now(UTC).date())}; on-prem machines from the on-prem cost model"]
+def _footer(cat: Catalogue, b: Burn, today: date) -> str:
+    lines = [f"prices: {cat.describe(today)}; on-prem machines from the on-prem cost model"]
     lines += [f"not counted: {ref}: {why}" for ref, why in b.unpriced]
     return "\n".join(lines)
 
 
-def burn_dict(cat: Catalogue, b: Burn) -> dict[str, Any]:
+def burn_dict(cat: Catalogue, b: Burn, today: date) -> dict[str, Any]:
     def lines(ls: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [{"key": line.key, "hourly_usd": line.hourly, "machines": line.machines} for line in ls]
 
@@ -56,7 +56,7 @@ def burn_dict(cat: Catalogue, b: Burn) -> dict[str, Any]:
             "machines_priced": b.priced, "unpriced": [{"ref": r, "why": w} for r, w in b.unpriced],
             "by_provider": lines(b.by_provider), "by_source": lines(b.by_source), "by_region": lines(b.by_region),
             "catalogue": {"name": cat.name, "as_of": cat.as_of.isoformat(),
-                          "age_days": cat.age_days(datetime.now(UTC).date())}}
+                          "age_days": cat.age_days(today)}}
 
 
 def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -67,8 +67,9 @@ def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
         rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
                       fmt.dollars(line.hourly * HOURS_PER_MONTH)) for line in b.by_provider)
         rows += (("total", str(b.priced), fmt.dollars(b.hourly), fmt.dollars(b.month)),)
-        text = _footer(cat, b)
-        return Outcome(data=burn_dict(cat, b), table=Table(("PROVIDER", "MACHINES", "$/HOUR", "$/30 DAYS"), rows),
+        text = _footer(cat, b, ctx.hub.now().date())
+        return Outcome(data=burn_dict(cat, b, ctx.hub.now().date()),
+                       table=Table(("PROVIDER", "MACHINES", "$/HOUR", "$/30 DAYS"), rows),
                        text=text, error=error)
 
     return Plan("cost now", "burn rate now", run)
@@ -84,7 +85,8 @@ def _by(dim: str) -> CommandSpec:
             rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
                           fmt.dollars(line.hourly * HOURS_PER_MONTH), f"{line.hourly / b.hourly:.0%}" if b.hourly
                           else "-") for line in lines)
-            return Outcome(data=burn_dict(cat, b), error=error, text=_footer(cat, b),
+            today = ctx.hub.now().date()
+            return Outcome(data=burn_dict(cat, b, today), error=error, text=_footer(cat, b, today),
                            table=Table((dim.upper(), "MACHINES", "$/HOUR", "$/30 DAYS", "SHARE"), rows))
 
         return Plan(f"cost by {dim}", f"burn rate by {dim}", run)
@@ -113,7 +115,7 @@ def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
             data.append({"ref": ref, "machine_type": n.instance_type or None, "lifecycle": None, "state": n.status,
                          "billed": True, "hourly_usd": rate.hourly, "rate_when_on_usd": rate.hourly,
                          "basis": rate.basis, "why": rate.why or None, "node": True})
-        text = f"prices: {cat.describe(datetime.now(UTC).date())}; a machine that is off costs nothing by the hour"
+        text = f"prices: {cat.describe(ctx.hub.now().date())}; a machine that is off costs nothing by the hour"
         return Outcome(data=data, error=error, text=text,
                        table=Table(("MACHINE", "TYPE", "STATE", "$/HOUR", "PRICE FROM"), tuple(rows)))
 
@@ -142,7 +144,7 @@ def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:
                       for src, n in sorted(hpc.items()) if n >= count)
         capacity = "spot" if args["spot"] else "on-demand"
         where = f" in {args['region_prefix']}*" if args["region_prefix"] else ""
-        text = (f"{count}×{gpu} for {hours:g} h, {capacity}; prices: {cat.describe(datetime.now(UTC).date())}"
+        text = (f"{count}×{gpu} for {hours:g} h, {capacity}; prices: {cat.describe(ctx.hub.now().date())}"
                 if quotes else f"no {count}×{gpu} offer{where} in the {cat.name} catalogue ({capacity})")
         data = {"gpu": gpu, "count": count, "hours": hours, "spot": args["spot"],
                 "quotes": [{"cloud": q.cloud, "region": q.region, "machine_type": q.machine_type,
@@ -169,7 +171,7 @@ def _budgets(ctx: Context, args: Mapping[str, Any]) -> Plan:
                       f"over by {fmt.dollars(u.projected - u.budget)}" if u.over else "within") for u in uses)
         data = [{"source": u.source, "budget_usd": u.budget, "projected_usd": u.projected, "ratio": round(u.ratio, 4),
                  "over": u.over} for u in uses]
-        return Outcome(data=data, error=error, text=_footer(current(), b),
+        return Outcome(data=data, error=error, text=_footer(current(), b, ctx.hub.now().date()),
                        table=Table(("SOURCE", "BUDGET/MONTH", "PROJECTED", "USE", "STATUS"), rows))
 
     return Plan("cost budgets", "budgets against the month projected from the burn now", run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit import format as fmt
@@ -46,7 +46,7 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         snaps, error = snapshots(ctx, args)
         items = [d for s in snaps for d in s.deployments if not args["namespace"] or d.namespace == args["namespace"]]
-        return Outcome(data=[deploy_dict(d) for d in items], table=deploy_table(items, datetime.now(UTC)),
+        return Outcome(data=[deploy_dict(d) for d in items], table=deploy_table(items, ctx.hub.now()),
                        error=with_kind_errors(error, snaps, "deployments"))
 
     return Plan("deploy list", "list deployments", run)
@@ -59,7 +59,7 @@ def _history(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         d = ctx.hub.call(source, lambda b: b.deployment(ns, name))
         revs = ctx.hub.call(source, lambda b: b.history(ns, name))
-        now = datetime.now(UTC)
+        now = ctx.hub.now()
         rows = tuple((str(r.number) + (" *" if r.number == d.revision else ""), ",".join(r.images), r.model or "-",
                       str(r.replicas), fmt.age(r.created_at, now), r.change_cause or "-") for r in revs)
         return Outcome(data={"ref": ref, "current": d.revision, "revisions": to_jsonable(revs)},

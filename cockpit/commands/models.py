@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit import format as fmt
@@ -36,7 +36,7 @@ def aliases_text(m: RegisteredModel) -> str:
 def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         models, error = gather(ctx, sources_of(ctx, args, "registry"), lambda b: b.models())
-        now = datetime.now(UTC)
+        now = ctx.hub.now()
         rows = tuple((m.ref, f"v{m.latest_version}" if m.latest_version else "-", aliases_text(m),
                       fmt.age(m.updated_at, now), m.description.splitlines()[0][:60] if m.description else "-")
                      for m in models)
@@ -71,7 +71,7 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
         versions: list[ModelVersion] = ctx.hub.call(source, lambda b: b.versions(name))
         runs: dict[int, RunData | None] = ctx.hub.call(
             source, lambda b: {v.version: b.run(v.run_id) for v in versions[:RUNS_SHOWN]})
-        now = datetime.now(UTC)
+        now = ctx.hub.now()
         head = [f"Model:       {m.ref}", f"Description: {m.description or '-'}", f"Aliases:     {aliases_text(m)}",
                 "Tags:        " + (" ".join(f"{k}={v}" for k, v in m.tags if not k.startswith("cockpit.")) or "-"),
                 ""]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit import format as fmt
@@ -66,7 +66,7 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
             nodes = [n for n in nodes if n.gpu_capacity or n.mig or n.gpu_product]
         if args["product"]:
             nodes = [n for n in nodes if args["product"].lower() in n.gpu_product.lower()]
-        return Outcome(data=[node_dict(n) for n in nodes], table=node_table(nodes, datetime.now(UTC)),
+        return Outcome(data=[node_dict(n) for n in nodes], table=node_table(nodes, ctx.hub.now()),
                        error=with_kind_errors(error, snaps, "nodes"))
 
     return Plan("node list", "list nodes", run)
@@ -110,7 +110,7 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         n = ctx.hub.call(source, lambda b: b.node(name))
         deployments = ctx.hub.call(source, lambda b: b.snapshot()).deployments
-        return Outcome(data=node_dict(n), text=node_text(n, datetime.now(UTC), deployments))
+        return Outcome(data=node_dict(n), text=node_text(n, ctx.hub.now(), deployments))
 
     return Plan("node show", f"show node {source}/{name}", run, source=source, target=f"{source}/{name}")
 

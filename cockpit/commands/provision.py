@@ -10,7 +10,7 @@ says so before, and reports the fallback as a step after.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from cockpit import format as fmt
@@ -99,7 +99,8 @@ def _cloud(ctx: Context, args: Mapping[str, Any]) -> Plan:
         disk_gib=args["disk"], tags=tuple(args["tag"]), group=args["group"], subnet=args["subnet"],
         ssh_key=_read_key(args["ssh_key"]) if args["ssh_key"] else None)
     offer: CloudOffer = ctx.hub.call(source, lambda b: b.check_cloud_provision(spec))
-    summary = cloud_summary(source, spec, offer) + "; " + price_line(ctx.hub.source(source).kind, spec)
+    price = price_line(ctx.hub.source(source).kind, spec, ctx.hub.now().date())
+    summary = cloud_summary(source, spec, offer) + "; " + price
     names = ", ".join(f"{source}/{n}" for n in spec.names)
 
     def run() -> Outcome:
@@ -131,13 +132,13 @@ def cloud_summary(source: str, spec: CloudProvisionSpec, offer: CloudOffer) -> s
             f"{capacity}, image {spec.image}{tags}")
 
 
-def price_line(provider: str, spec: CloudProvisionSpec, today: date | None = None) -> str:
+def price_line(provider: str, spec: CloudProvisionSpec, today: date) -> str:
     """What the instances will cost per hour, from the same catalogue and engine as the Costs
     screen: `$1.01/h each, $2.01/h for 2 (on-demand; bundled catalogue of 2026-11-23 (today))`."""
     cat = current()
     region = region_of(provider, spec.location)
     found = cat.offers.get((provider, spec.machine_type, region))
-    where = cat.describe(today or datetime.now(UTC).date())
+    where = cat.describe(today)
     if found is None:
         return f"no price for {spec.machine_type} in {region} ({where})"
     asked = found.spot if spec.spot else found.on_demand

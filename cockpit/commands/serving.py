@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from cockpit import format as fmt
@@ -75,7 +74,7 @@ def _isvc_list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         snaps, error = snapshots(ctx, args)
         items = [i for s in snaps for i in s.inference_services]
-        now = datetime.now(UTC)
+        now = ctx.hub.now()
         rows = tuple((i.ref, "True" if i.ready else "False", i.url or "-", i.storage_uri or "-",
                       "-" if i.canary_percent is None else f"{i.canary_percent}%", traffic_text(i),
                       i.latest_ready_revision or "-", fmt.age(i.created_at, now)) for i in items)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit import format as fmt
@@ -45,7 +45,7 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
             machines = [m for m in machines if m.state.value == args["state"]]
         machines.sort(key=lambda m: (m.source, m.name))
         return Outcome(data=[machine_to_dict(m) for m in machines],
-                       table=machine_table(machines, datetime.now(UTC)), error=error)
+                       table=machine_table(machines, ctx.hub.now()), error=error)
 
     return Plan("vm list", "list machines", run)
 
@@ -58,7 +58,7 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
         lines = [
             f"Machine:   {m.ref}", f"State:     {m.state.value} ({m.native_state})",
             f"Host:      {m.location} ({m.provider})", f"vCPUs:     {m.vcpus}", f"Memory:    {fmt.mib(m.memory_mib)}",
-            f"Uptime:    {fmt.age(m.started_at, datetime.now(UTC))}", f"CPU:       {fmt.percent(m.cpu_percent)}",
+            f"Uptime:    {fmt.age(m.started_at, ctx.hub.now())}", f"CPU:       {fmt.percent(m.cpu_percent)}",
             f"Addresses: {', '.join(m.addresses) or '-'}", f"Type:      {fmt.machine_type(m)}",
             f"Tags:      {', '.join(f'{k}={v}' for k, v in m.tags) or '-'}", "GPUs:",
         ]
