@@ -71,7 +71,8 @@ class Config:
     onprem: OnPremModel = field(default_factory=OnPremModel)
     """$ per GPU-, vCPU- and GiB-hour of HPC (libvirt) machines: `[costs.onprem]`."""
     budgets: Mapping[str, float] = field(default_factory=dict)
-    """Source -> $ per month: `[costs.budgets]`; a projected overrun shows on the Overview."""
+    """Source, or a cluster's `SOURCE/NAMESPACE` -> $ per month: `[costs.budgets]`; a projected
+    overrun shows on the Overview."""
     prepare: Mapping[str, Callable[[], None]] = field(default_factory=dict, compare=False)
     """Run once before a source's backend is first built (the demo starts its emulators there,
     after the first frame, rather than before the UI)."""
@@ -131,10 +132,16 @@ def parse_config(text: str, path: Path) -> Config:
     for binding_id, keys in top.keys.items():
         if not keys.strip():
             raise ConfigError(f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}: empty key list")
+    kinds = {s.name: s.kind for s in sources}
     for budgeted in top.costs.budgets:
-        if budgeted not in names:
-            raise ConfigError(f"{_where(text, path, ('costs', 'budgets', budgeted))}: costs.budgets.{budgeted}: no "
-                              f"source named so (sources: {', '.join(names) or 'none'})")
+        src, slash, namespace = budgeted.partition("/")
+        where = f"{_where(text, path, ('costs', 'budgets', budgeted))}: costs.budgets.{budgeted}"
+        if src not in names:
+            raise ConfigError(f"{where}: no source named {src!r} (sources: {', '.join(names) or 'none'})")
+        if slash and (kinds[src] != "kubernetes" or not namespace or "/" in namespace):
+            raise ConfigError(f"{where}: a namespace budget is \"CLUSTER/NAMESPACE\" with a Kubernetes source "
+                              f"({src} is {kinds[src]})" if kinds[src] != "kubernetes" else
+                              f"{where}: a namespace budget is \"CLUSTER/NAMESPACE\"")
     audit = Path(top.audit.path).expanduser() if top.audit.path else default_state_dir() / "audit.jsonl"
     given = {k: v for k, v in top.costs.onprem.model_dump().items() if v is not None}
     if "gpu_hour" in given:  # your rates on top of the defaults: a model you do not name keeps its default

@@ -208,10 +208,11 @@ def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel,
 
 @dataclass(frozen=True, slots=True)
 class BudgetUse:
-    source: str
+    key: str
+    """A source (`rack-a`), or a cluster's namespace (`prod-gpu/inference`)."""
     budget: float
     projected: float
-    """The source's burn now over a 30-day month."""
+    """Its burn now over a 30-day month."""
 
     @property
     def ratio(self) -> float:
@@ -221,13 +222,19 @@ class BudgetUse:
     def over(self) -> bool:
         return self.projected > self.budget
 
+    @property
+    def kind(self) -> str:
+        return "namespace" if "/" in self.key else "source"
 
-def budget_use(b: Burn, budgets: Mapping[str, float]) -> list[BudgetUse]:
-    """Each budgeted source's projected month against its budget, the most over first. A source
-    with nothing priced projects $0 (its machines may lack prices: `unpriced` says which)."""
-    hourly = {line.key: line.hourly for line in b.by_source}
-    uses = [BudgetUse(src, amount, round(hourly.get(src, 0.0) * HOURS_PER_MONTH, 2)) for src, amount in budgets.items()]
-    return sorted(uses, key=lambda u: (-u.ratio, u.source))
+
+def budget_use(b: Burn, budgets: Mapping[str, float], namespaces: Mapping[str, float] | None = None
+               ) -> list[BudgetUse]:
+    """Each budget's projected month against it, the most over first: a source's from its burn,
+    a namespace's (`cluster/namespace`) from its pods' allocated cost (`namespaces`). One with
+    nothing priced projects $0 (its machines may lack prices: `unpriced` says which)."""
+    hourly = {line.key: line.hourly for line in b.by_source} | dict(namespaces or {})
+    uses = [BudgetUse(key, amount, round(hourly.get(key, 0.0) * HOURS_PER_MONTH, 2)) for key, amount in budgets.items()]
+    return sorted(uses, key=lambda u: (-u.ratio, u.key))
 
 
 @dataclass(frozen=True, slots=True)

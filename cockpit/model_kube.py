@@ -42,6 +42,10 @@ class PodRef:
     gpus: int
     mig: tuple[tuple[str, int], ...] = ()
     owner: str = ""
+    cpu_m: int = 0
+    memory_mib: int = 0
+    isvc: str = ""
+    """The KServe InferenceService the pod serves (its `serving.kserve.io/inferenceservice` label)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,7 @@ class KubePod:
     mig: tuple[tuple[str, int], ...] = ()
     restarts: int = 0
     created_at: datetime | None = None
+    isvc: str = ""
 
     @property
     def active(self) -> bool:

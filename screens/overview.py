@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import product
+from cockpit.allocation import allocate, namespace_hourly
 from cockpit.costs import budget_use, burn
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode
@@ -118,10 +119,11 @@ class OverviewScreen(CockpitScreen):
                                       u=f", {len(b.unpriced)} without a price" if b.unpriced else ""),
                   Content.from_markup("  [$muted]$c; HPC machines and bare-metal nodes from the on-prem model[/]",
                                       c=current().describe(hub.now().date()))]
-        for use in budget_use(b, hub.config.budgets):
+        namespaces = namespace_hourly(allocate(inv.clusters.values(), current(), hub.config.onprem))
+        for use in budget_use(b, hub.config.budgets, namespaces):
             olines.append(Content.from_markup(
                 "  budget [b]$s[/]  projected $p of $m ($r)" + ("  [$error]over by $o[/]" if use.over else ""),
-                s=use.source, p=fmt.dollars(use.projected), m=fmt.dollars(use.budget), r=f"{use.ratio:.0%}",
+                s=use.key, p=fmt.dollars(use.projected), m=fmt.dollars(use.budget), r=f"{use.ratio:.0%}",
                 o=fmt.dollars(use.projected - use.budget)))
         running = sum(1 for m in inv.all_machines() if m.state is MachineState.RUNNING)
         olines.append(Content(""))

@@ -234,15 +234,20 @@ def test_budgets_against_the_projected_month(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     # rack-a: 6.16 + 3.56 + 0.184 + 0.076 + 0.248 = 10.228 $/h x 720 = 7364.16; rack-b: 10.48 x 720 = 7545.60
     assert json.loads(r.stdout)["data"] == [
-        {"source": "rack-a", "budget_usd": 5000.0, "projected_usd": 7364.16, "ratio": 1.4728, "over": True},
-        {"source": "rack-b", "budget_usd": 10000.0, "projected_usd": 7545.6, "ratio": 0.7546, "over": False}]
+        {"budget": "rack-a", "kind": "source", "budget_usd": 5000.0, "projected_usd": 7364.16, "ratio": 1.4728,
+         "over": True},
+        {"budget": "rack-b", "kind": "source", "budget_usd": 10000.0, "projected_usd": 7545.6, "ratio": 0.7546,
+         "over": False}]
     text = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "cost", "budgets"],
                           capture_output=True, text=True, env=env, timeout=120).stdout
     assert "over by $2,364" in text and "within" in text
-    for bad, message in (("[costs.budgets]\nrack-c = 100\n", "config.toml:9: costs.budgets.rack-c: no source named so "
-                                                             "(sources: rack-a, rack-b)"),
+    for bad, message in (("[costs.budgets]\nrack-c = 100\n", "config.toml:9: costs.budgets.rack-c: no source named "
+                                                             "'rack-c' (sources: rack-a, rack-b)"),
                          ("[costs.budgets]\nrack-a = 0\n", "config.toml:9: costs.budgets.rack-a: Input should be "
-                                                           "greater than 0")):
+                                                           "greater than 0"),
+                         ('[costs.budgets]\n"rack-a/ml" = 10\n', 'config.toml:9: costs.budgets.rack-a/ml: a namespace '
+                                                                'budget is "CLUSTER/NAMESPACE" with a Kubernetes source '
+                                                                '(rack-a is libvirt)')):
         config.write_text(base + bad)
         r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "cost", "budgets"],
                            capture_output=True, text=True, env=env, timeout=120)

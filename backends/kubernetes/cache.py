@@ -363,7 +363,8 @@ def attach_pods(nodes: list[KubeNode], pods: list[KubePod]) -> list[KubeNode]:
                 mig_used[profile] = mig_used.get(profile, 0) + k
         mig = tuple(MigSlice(s.profile, s.capacity, s.allocatable, mig_used.get(s.profile, 0)) for s in n.mig)
         refs = tuple(PodRef(p.namespace, p.name, p.phase, p.gpus, p.mig, f"{p.owner_kind}/{p.owner_name}"
-                            if p.owner_kind else "") for p in sorted(held, key=lambda p: (p.namespace, p.name)))
+                            if p.owner_kind else "", p.cpu_m, p.memory_mib, p.isvc)
+                     for p in sorted(held, key=lambda p: (p.namespace, p.name)))
         out.append(replace(n, gpu_allocated=gpus, mig=mig, pods=refs, cpu_requested_m=sum(p.cpu_m for p in held),
                            memory_requested_mib=sum(p.memory_mib for p in held)))
     return out

@@ -31,6 +31,8 @@ REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 MODEL_ANNOTATIONS = ("cockpit.dev/model", "mlflow.org/model-uri", "serving.kserve.io/model")
 MODEL_ENV = ("MODEL_URI", "MLFLOW_MODEL_URI", "MODEL_ID", "MODEL_NAME", "STORAGE_URI")
+ISVC_LABEL = "serving.kserve.io/inferenceservice"
+"""KServe labels every predictor pod with its InferenceService: the cost of serving it is theirs."""
 
 
 def timestamp(text: object) -> datetime | None:
@@ -135,6 +137,7 @@ def pod(obj: Obj) -> KubePod:
         mig=tuple(sorted((k[len(MIG_PREFIX):], v) for k, v in want.items() if k.startswith(MIG_PREFIX) and v)),
         restarts=sum(int(c.get("restartCount") or 0) for c in statuses),
         created_at=timestamp(meta.get("creationTimestamp")),
+        isvc=str((meta.get("labels") or {}).get(ISVC_LABEL) or ""),
     )
 
 

@@ -6,7 +6,7 @@ from cockpit.commands.registry import CommandSpec, Context, Invocation, Outcome,
 
 
 def build_registry() -> Registry:
-    from cockpit.commands import builtin, costs, deploy, metrics, model_deploy, models, nodes, serving, vm
+    from cockpit.commands import builtin, cost_alloc, costs, deploy, metrics, model_deploy, models, nodes, serving, vm
 
     reg = Registry()
     vm.register(reg)
@@ -17,6 +17,7 @@ def build_registry() -> Registry:
     model_deploy.register(reg)
     metrics.register(reg)
     costs.register(reg)
+    cost_alloc.register(reg)
     builtin.register(reg)
     return reg
 

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from cockpit import format as fmt
+from cockpit.allocation import allocate, namespace_hourly
 from cockpit.commands.common import gather, merged, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
@@ -24,14 +25,14 @@ from cockpit.costs import (
     node_rate,
 )
 from cockpit.model import Machine
-from cockpit.model_kube import KubeNode
+from cockpit.model_kube import ClusterSnapshot, KubeNode
 from cockpit.prices import Catalogue, current
 
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
 
 
-def _fleet(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], list[KubeNode], CockpitError | None]:
-    """Every machine and every Kubernetes node (of `--source` only, when given), asked at once."""
+def fleet(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], list[ClusterSnapshot], CockpitError | None]:
+    """Every machine and every cluster (of `--source` only, when given), asked at once."""
     wanted = args.get("source")
 
     def of(role: str) -> list[str]:
@@ -39,7 +40,11 @@ def _fleet(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], list[K
 
     machines, e1 = gather(ctx, of("machines"), lambda b: b.list_machines())
     snaps, e2 = gather(ctx, of("clusters"), lambda b: [b.snapshot()])
-    return machines, [n for snap in snaps for n in snap.nodes], merged((e1, e2))
+    return machines, snaps, merged((e1, e2))
+
+
+def nodes_of(snaps: list[ClusterSnapshot]) -> list[KubeNode]:
+    return [n for snap in snaps for n in snap.nodes]
 
 
 def _footer(cat: Catalogue, b: Burn, today: date) -> str:
@@ -61,7 +66,8 @@ def burn_dict(cat: Catalogue, b: Burn, today: date) -> dict[str, Any]:
 
 def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
-        machines, nodes, error = _fleet(ctx, args)
+        machines, snaps, error = fleet(ctx, args)
+        nodes = nodes_of(snaps)
         cat = current()
         b = burn(machines, cat, ctx.hub.config.onprem, nodes)
         rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
@@ -78,7 +84,8 @@ def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
 def _by(dim: str) -> CommandSpec:
     def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
         def run() -> Outcome:
-            machines, nodes, error = _fleet(ctx, args)
+            machines, snaps, error = fleet(ctx, args)
+            nodes = nodes_of(snaps)
             cat = current()
             b = burn(machines, cat, ctx.hub.config.onprem, nodes)
             lines = {"provider": b.by_provider, "source": b.by_source, "region": b.by_region}[dim]
@@ -96,7 +103,8 @@ def _by(dim: str) -> CommandSpec:
 
 def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
-        machines, nodes, error = _fleet(ctx, args)
+        machines, snaps, error = fleet(ctx, args)
+        nodes = nodes_of(snaps)
         cat = current()
         rows = []
         data = []
@@ -163,16 +171,18 @@ def _budgets(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     def run() -> Outcome:
         if not budgets:
-            return Outcome(data=[], text="no budgets: add [costs.budgets] to config.toml (a source = $ per month)")
-        machines, nodes, error = _fleet(ctx, {})
-        b = burn(machines, current(), ctx.hub.config.onprem, nodes)
-        uses = budget_use(b, budgets)
-        rows = tuple((u.source, fmt.dollars(u.budget), fmt.dollars(u.projected), f"{u.ratio:.0%}",
+            return Outcome(data=[], text="no budgets: add [costs.budgets] to config.toml (a source, or a cluster's "
+                           "\"SOURCE/NAMESPACE\" = $ per month)")
+        machines, snaps, error = fleet(ctx, {})
+        cat, onprem = current(), ctx.hub.config.onprem
+        b = burn(machines, cat, onprem, nodes_of(snaps))
+        uses = budget_use(b, budgets, namespace_hourly(allocate(snaps, cat, onprem)))
+        rows = tuple((u.key, u.kind, fmt.dollars(u.budget), fmt.dollars(u.projected), f"{u.ratio:.0%}",
                       f"over by {fmt.dollars(u.projected - u.budget)}" if u.over else "within") for u in uses)
-        data = [{"source": u.source, "budget_usd": u.budget, "projected_usd": u.projected, "ratio": round(u.ratio, 4),
-                 "over": u.over} for u in uses]
-        return Outcome(data=data, error=error, text=_footer(current(), b, ctx.hub.now().date()),
-                       table=Table(("SOURCE", "BUDGET/MONTH", "PROJECTED", "USE", "STATUS"), rows))
+        data = [{"budget": u.key, "kind": u.kind, "budget_usd": u.budget, "projected_usd": u.projected,
+                 "ratio": round(u.ratio, 4), "over": u.over} for u in uses]
+        return Outcome(data=data, error=error, text=_footer(cat, b, ctx.hub.now().date()),
+                       table=Table(("BUDGET", "KIND", "BUDGET/MONTH", "PROJECTED", "USE", "STATUS"), rows))
 
     return Plan("cost budgets", "budgets against the month projected from the burn now", run)
 
