@@ -1,5 +1,6 @@
 """The Costs screen: what the fleet burns per hour now and over 30 days, the top spenders, and the
-same money grouped by provider, source or region (`b` cycles). Every figure comes from the cost
+same money grouped by provider, source or region, and the clusters' cost split across namespaces
+and workloads by pod requests, idle capacity as its own line (`b` cycles). Every figure comes from the cost
 engine over the inventory the other screens show; the summary names the price catalogue and its
 age, and a machine without a price says why instead of counting as $0."""
 
@@ -13,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
+from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate
 from cockpit.costs import (
     HOURS_PER_MONTH,
     Burn,
@@ -29,7 +31,7 @@ from cockpit.prices import current
 from screens.detail_table import DetailTableScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
-GROUPS = ("machine", "provider", "source", "region")
+GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD)
 COLUMNS = (
     Column("name", "NAME", min_width=10, max_width=28, priority=0),
     Column("source", "SOURCE", min_width=6, max_width=14, priority=1),
@@ -54,6 +56,7 @@ class CostsScreen(DetailTableScreen):
     ]
     group = "machine"
     _burn: Burn | None = None
+    _alloc: Allocation | None = None
     _rates: dict[str, Priced] = {}
 
     def inventory_changed(self) -> None:
@@ -73,6 +76,12 @@ class CostsScreen(DetailTableScreen):
             self._rates[ref] = Priced(ref, n.name, n.source, n.instance_type or "-", n.status,
                                       node_rate(n, cat, onprem), True, _key_of(provider or "on-prem", n.zone),
                                       node=True)
+        if self.group in (NAMESPACE, WORKLOAD):
+            self._alloc = allocate(inv.clusters.values(), cat, onprem)
+            self.show_rows(self._allocation_rows(), noun="lines", configured=bool(hub.sources("clusters")),
+                           role="clusters", unconfigured="no Kubernetes source to split by namespace: add one to "
+                                                         "config.toml (see README) or run cockpit --demo")
+            return
         rows = self._machine_rows() if self.group == "machine" else self._group_rows()
         self.show_rows(rows, noun="machines", configured=bool(hub.sources("machines")), role="machines",
                        unconfigured="no machines source to price: add one to config.toml (see README) or run "
@@ -112,7 +121,34 @@ class CostsScreen(DetailTableScreen):
             fmt.dollars(line.hourly * HOURS_PER_MONTH), self._share(line.hourly), f"by {self.group}",
         )) for line in self._lines()]
 
+    def _allocation_rows(self) -> list[Row]:
+        assert self._alloc is not None
+        total = self._alloc.hourly
+        colours = self.source_colours()
+        rows = []
+        for share in self._alloc.by(self.group):
+            source, _, rest = share.key.partition("/")
+            ns, _, workload = rest.partition("/")
+            kind, _, name = workload.partition("/")
+            if share.key == IDLE:
+                cells = (IDLE, "", "unrequested", _count(share.pods, "node"))
+            else:
+                cells = (f"{ns}/{name}" if workload else ns, source, kind or "namespace", _count(share.pods, "pod"))
+            rows.append(Row(f"{self.group}:{share.key}", (
+                *cells, fmt.dollars(share.hourly), fmt.dollars(share.hourly * HOURS_PER_MONTH),
+                f"{share.hourly / total:.0%}" if total else "-", _split(share),
+            ), style=tag_style(colours.get(source)) if share.key != IDLE else None))
+        return rows
+
     def summary_text(self) -> str:
+        if self.group in (NAMESPACE, WORKLOAD) and self._alloc is not None:
+            a = self._alloc
+            idle = sum(h for _, h in a.idle)
+            text = (f"clusters {fmt.dollars(a.hourly)}/h · {fmt.dollars(a.hourly * HOURS_PER_MONTH)}/30d split by "
+                    f"pod requests · idle {fmt.dollars(idle)}/h" + (f" ({idle / a.hourly:.0%})" if a.hourly else ""))
+            if a.unpriced:
+                text += f", {len(a.unpriced)} nodes without a price (not counted)"
+            return text + f" · {current().describe(self.cockpit.hub.now().date())} · by {self.group}"
         b = self._burn
         if b is None:
             return "no machines priced yet"
@@ -122,6 +158,8 @@ class CostsScreen(DetailTableScreen):
         return text + f" · {current().describe(self.cockpit.hub.now().date())} · by {self.group}"
 
     def detail_for(self, key: Hashable) -> Content | None:
+        if self.group in (NAMESPACE, WORKLOAD) and str(key).startswith(f"{self.group}:"):
+            return self._allocation_detail(str(key).split(":", 1)[1])
         if str(key).startswith(f"{self.group}:"):
             return self._group_detail(str(key).split(":", 1)[1])
         p = self._rates.get(str(key))
@@ -154,6 +192,28 @@ class CostsScreen(DetailTableScreen):
         lines += [Content.from_markup("  $h  $r", h=fmt.dollars(p.rate.hourly).rjust(9), r=p.ref) for p in members]
         return Content("\n").join(lines)
 
+    def _allocation_detail(self, key: str) -> Content:
+        a = self._alloc
+        lines = [Content.from_markup("[b]$k[/] [$muted](by $g; requests x the node's prices)[/]", k=key, g=self.group)]
+        if a is None:
+            return lines[0]
+        if key == IDLE:
+            lines.append(Content.from_markup("[$muted]capacity no pod requested, and what the kubelet reserves[/]"))
+            lines += [Content.from_markup("  $h  $n", h=fmt.dollars(h).rjust(9), n=ref)
+                      for ref, h in sorted(a.idle, key=lambda x: -x[1]) if h]
+            lines += [Content.from_markup("  [$warning]$n: $w[/]", n=ref, w=why) for ref, why in a.unpriced]
+            return Content("\n").join(lines)
+        pods = sorted((p for p in a.pods if (f"{p.source}/{p.namespace}" if self.group == NAMESPACE
+                                             else f"{p.source}/{p.namespace}/{p.workload}") == key),
+                      key=lambda p: (-p.hourly, p.pod))
+        for p in pods[:40]:
+            lines += [Content.from_markup("  $h  $p", h=fmt.dollars(p.hourly).rjust(9), p=p.pod),
+                      Content.from_markup("  [$muted]           on $n: GPU $g CPU $c MEM $m[/]", n=p.node,
+                                          g=fmt.dollars(p.gpu), c=fmt.dollars(p.cpu), m=fmt.dollars(p.memory))]
+        if len(pods) > 40:
+            lines.append(Content(f"  ... and {len(pods) - 40} more pods"))
+        return Content("\n").join(lines)
+
     def action_group(self) -> None:
         self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]
         self.inventory_changed()
@@ -180,6 +240,16 @@ class Priced:
 
     def key(self, group: str) -> str:
         return {"provider": self.where[0], "source": self.source}.get(group, self.where[1])
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _split(share: Share) -> str:
+    if share.key == IDLE:
+        return "node capacity no pod requested"
+    return f"GPU {fmt.dollars(share.gpu)} · CPU {fmt.dollars(share.cpu)} · MEM {fmt.dollars(share.memory)}"
 
 
 def _key_of(provider: str, location: str) -> tuple[str, str]:

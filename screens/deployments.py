@@ -13,8 +13,11 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
+from cockpit.allocation import allocate
 from cockpit.commands.serving import traffic_text
+from cockpit.costs import HOURS_PER_MONTH
 from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of
+from cockpit.prices import current
 from cockpit.promql import Figures
 from screens.detail_table import NO_CLUSTER, DetailTableScreen
 from screens.metric_columns import P95, RPS, figures, serving_cells, serving_line
@@ -31,6 +34,7 @@ COLUMNS = (
     Column("rollout", "ROLLOUT", min_width=8, max_width=12, priority=0, style=ROLLOUT_STYLE.get),
     Column("rev", "REV", min_width=3, max_width=5, align="right", priority=3),
     Column("gpus", "GPUS", min_width=4, max_width=6, align="right", priority=1),
+    Column("cost", "$/H", min_width=5, max_width=8, align="right", priority=1),
     RPS,
     P95,
     Column("traffic", "TRAFFIC", min_width=7, max_width=12, priority=2),
@@ -53,28 +57,41 @@ def hpa_text(h: Hpa | None) -> str:
     return f"{h.min_replicas}..{h.max_replicas}" if h else "-"
 
 
+def cost_text(hourly: float | None) -> str:
+    """The workload's share of its nodes' price per hour ("-" with no pods on a priced node)."""
+    return fmt.dollars(hourly) if hourly else "-"
+
+
 def deploy_row(d: Deployment, h: Hpa | None, now: datetime, colour: str | None,
-               figures: Figures | None = None) -> Row:
+               figures: Figures | None = None, hourly: float | None = None) -> Row:
     use = serving_cells(figures.workload(d.source, d.namespace, d.name) if figures else None)
     return Row(f"deploy:{d.ref}", (
         "deploy", f"{d.namespace}/{d.name}", d.source, f"{d.ready}/{d.replicas}", d.rollout.value, str(d.revision),
-        gpus_text(d), *use, "-", hpa_text(h), d.model or "-",
+        gpus_text(d), cost_text(hourly), *use, "-", hpa_text(h), d.model or "-",
         ",".join(d.images), fmt.age(d.created_at, now),
     ), style=tag_style(colour))
 
 
-def isvc_row(i: InferenceService, now: datetime, colour: str | None, figures: Figures | None = None) -> Row:
+def isvc_row(i: InferenceService, now: datetime, colour: str | None, figures: Figures | None = None,
+             hourly: float | None = None) -> Row:
     rev = i.latest_ready_revision.rsplit("-", 1)[-1].lstrip("0") if i.latest_ready_revision else "-"
     use = serving_cells(figures.workload(i.source, i.namespace, i.name) if figures else None)
     return Row(f"isvc:{i.ref}", (
         "isvc", f"{i.namespace}/{i.name}", i.source, "True" if i.ready else "False",
-        "ready" if i.ready else "not ready", rev or "-", str(i.gpus) if i.gpus else "-", *use, traffic_text(i), "-",
+        "ready" if i.ready else "not ready", rev or "-", str(i.gpus) if i.gpus else "-", cost_text(hourly), *use,
+        traffic_text(i), "-",
         i.storage_uri or "-", i.model_format or "-", fmt.age(i.created_at, now),
     ), style=tag_style(colour))
 
 
+def cost_line(hourly: float | None) -> Content:
+    if not hourly:
+        return Content("cost      - (no pods on a priced node)")
+    return Content(f"cost      {fmt.dollars(hourly)}/h, {fmt.dollars(hourly * HOURS_PER_MONTH)}/30d (requests)")
+
+
 def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[KubeNode, ...] = (),
-                  traffic: Content | None = None) -> Content:
+                  traffic: Content | None = None, hourly: float | None = None) -> Content:
     lines = [
         Content.from_markup("[b]$ref[/]  [$muted]Deployment[/]", ref=d.ref),
         Content(f"rollout   {d.rollout.value}: {d.rollout_message}"),
@@ -83,6 +100,7 @@ def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[Kube
         Content(f"model     {d.model or '-'}"),
         Content(f"GPUs      {d.gpus_per_replica} per replica, {d.gpus_per_replica * d.replicas} in all"
                 + "".join(f"; MIG {p} ×{k} per replica" for p, k in d.mig_per_replica)),
+        cost_line(hourly),
         Content(f"age       {fmt.age(d.created_at, now)}"),
         Content.from_markup("[b]Containers[/]"),
     ]
@@ -107,13 +125,15 @@ def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[Kube
     return Content("\n").join(lines)
 
 
-def isvc_detail(i: InferenceService, now: datetime, traffic: Content | None = None) -> Content:
+def isvc_detail(i: InferenceService, now: datetime, traffic: Content | None = None,
+                hourly: float | None = None) -> Content:
     lines = [
         Content.from_markup("[b]$ref[/]  [$muted]InferenceService[/]", ref=i.ref),
         Content(f"ready     {i.ready}" + (f" ({i.message})" if i.message and not i.ready else "")),
         Content(f"url       {i.url or '-'}"),
         Content(f"storage   {i.storage_uri or '-'}"),
         Content(f"format    {i.model_format or '-'}   GPUs {i.gpus}"),
+        cost_line(hourly),
         Content(f"canary    {'-' if i.canary_percent is None else f'{i.canary_percent}%'}"),
         Content(f"latest    {i.latest_ready_revision or '-'}"),
         Content(f"previous  {i.previous_revision or '-'}"),
@@ -157,12 +177,20 @@ class DeploymentsScreen(DetailTableScreen):
         now = hub.now()
         hpas = self._hpas()
         figs = figures(self.cockpit)
-        rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source), figs)
-                for d in inv.deployments()]
-        rows += [isvc_row(i, now, colours.get(i.source), figs) for i in inv.inference_services()]
+        costs = self._costs()
+        rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source), figs,
+                           costs.get(f"{d.source}/{d.namespace}/Deployment/{d.name}")) for d in inv.deployments()]
+        rows += [isvc_row(i, now, colours.get(i.source), figs,
+                          costs.get(f"{i.source}/{i.namespace}/InferenceService/{i.name}"))
+                 for i in inv.inference_services()]
         rows.sort(key=lambda r: (r.cells[2], r.cells[1], r.cells[0]))
         self.show_rows(rows, noun="deployments", configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER,
                        problems=self._problems(), role="clusters")
+
+    def _costs(self) -> dict[str, float]:
+        """Each workload's $/h: its pods' requests at their nodes' prices (the Costs screen's split)."""
+        return allocate(self.cockpit.inventory.clusters.values(), current(),
+                        self.cockpit.hub.config.onprem).workload_hourly()
 
     def _problems(self) -> list[str]:
         inv = self.cockpit.inventory
@@ -198,12 +226,14 @@ class DeploymentsScreen(DetailTableScreen):
             snap = inv.clusters.get(d.source)
             traffic = serving_line(figs.workload(d.source, d.namespace, d.name), figs.why_no_serving(d.name))
             return deploy_detail(d, self._hpas().get((d.source, d.namespace, d.name)), now,
-                                 snap.nodes if snap else (), traffic)
+                                 snap.nodes if snap else (), traffic,
+                                 self._costs().get(f"{d.source}/{d.namespace}/Deployment/{d.name}"))
         i = next((i for i in inv.inference_services() if i.ref == ref), None)
         if i is None:
             return None
         return isvc_detail(i, now, serving_line(figs.workload(i.source, i.namespace, i.name),
-                                                figs.why_no_serving(i.name)))
+                                                figs.why_no_serving(i.name)),
+                           self._costs().get(f"{i.source}/{i.namespace}/InferenceService/{i.name}"))
 
     # -- actions -----------------------------------------------------------------------------
     def _selected(self) -> tuple[str, str] | None:

@@ -12,8 +12,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cockpit import format as fmt
-from cockpit.commands.nodes import product
 from cockpit.allocation import allocate, namespace_hourly
+from cockpit.commands.nodes import product
 from cockpit.costs import budget_use, burn
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode

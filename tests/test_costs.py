@@ -245,9 +245,9 @@ def test_budgets_against_the_projected_month(tmp_path: Path) -> None:
                                                              "'rack-c' (sources: rack-a, rack-b)"),
                          ("[costs.budgets]\nrack-a = 0\n", "config.toml:9: costs.budgets.rack-a: Input should be "
                                                            "greater than 0"),
-                         ('[costs.budgets]\n"rack-a/ml" = 10\n', 'config.toml:9: costs.budgets.rack-a/ml: a namespace '
-                                                                'budget is "CLUSTER/NAMESPACE" with a Kubernetes source '
-                                                                '(rack-a is libvirt)')):
+                         ('[costs.budgets]\n"rack-a/ml" = 10\n',
+                          'config.toml:9: costs.budgets.rack-a/ml: a namespace budget is "CLUSTER/NAMESPACE" with a '
+                          'Kubernetes source (rack-a is libvirt)')):
         config.write_text(base + bad)
         r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "cost", "budgets"],
                            capture_output=True, text=True, env=env, timeout=120)

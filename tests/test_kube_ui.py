@@ -191,3 +191,32 @@ async def test_models_screen_promotes_and_rolls_back_an_alias(kube: KubeFake, db
         await wait_for(pilot, lambda: len(audit(tmp_path)) == 2, timeout=20)
         assert int(reg.get_registered_model("llama-70b-chat").aliases["production"]) == 8
         assert audit(tmp_path)[1]["previous"] == {"alias": "production", "version": 7}
+
+
+async def test_costs_split_by_namespace_and_workload_and_the_deployments_column(kube: KubeFake, tmp_path: Path
+                                                                                  ) -> None:
+    app = app_on(kube, tmp_path, "costs")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("b", "b", "b", "b")  # machine -> provider -> source -> region -> namespace
+        t = table(app, "costs")
+        # pretrain-7b on h100-01 (bare metal, the on-prem model): 8 x 2.20 + 2 x 0.015 + 8 x 0.002 = 17.646
+        row = t.row("namespace:gpu-prod/training")
+        assert row is not None and row.cells[:5] == ("training", "gpu-prod", "namespace", "1 pod", "$17.65")
+        assert t.visible_keys()[-1] == "namespace:(idle)"
+        summary = str(app.screen.query_one("#costs-summary").render())
+        assert "split by pod requests" in summary and "by namespace" in summary
+        t.move_to("namespace:gpu-prod/training")
+        await pilot.pause()
+        assert "pretrain-7b-" in str(app.screen.query_one("#detail").render())
+        await pilot.press("b")  # by workload
+        # llama-70b: 2 replicas x (4 x 1.30 + 2 x 0.015 + 8 x 0.002) on the A100 nodes = 10.492
+        llama = t.row("deployment:gpu-prod/inference/Deployment/llama-70b")
+        assert llama is not None and llama.cells[:5] == ("inference/llama-70b", "gpu-prod", "Deployment", "2 pods",
+                                                         "$10.49")
+        await pilot.press("5")
+        await wait_for(pilot, lambda: table(app, "deployments").row("deploy:gpu-prod/inference/llama-70b") is not None)
+        deploys = table(app, "deployments")
+        cost = [c.key for c in deploys.columns].index("cost")
+        assert deploys.row("deploy:gpu-prod/inference/llama-70b").cells[cost] == "$10.49"  # type: ignore[union-attr]
+        assert deploys.row("deploy:gpu-prod/inference/router").cells[cost] == "$0.092"  # type: ignore[union-attr]

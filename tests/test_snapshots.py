@@ -177,3 +177,13 @@ def test_metrics_with_prometheus(snap_compare, prom, size: tuple[int, int]) -> N
 @prometheus_missing
 def test_nodes_with_gpu_utilisation(snap_compare, prom) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app_for("nodes", prom_url=prom.url), terminal_size=(120, 40), run_before=loaded)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_costs_by_namespace(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await loaded(pilot)
+        await pilot.press("b", "b", "b", "b")
+        await pilot.pause(0.05)
+
+    assert snap_compare(app_for("costs"), terminal_size=size, run_before=run_before)
