@@ -101,11 +101,19 @@ def mig_fraction(profile: str, product: str) -> float:
     return min(1.0, int(found.group(1)) / slices) if found else 1.0
 
 
-def unit_prices(n: KubeNode, hourly: float, onprem: OnPremModel) -> UnitPrices:
-    gpu_w, core_w, gib_w = onprem.gpu_rate(n.gpu_product), onprem.vcpu_hour, onprem.gib_hour
-    weight = node_gpus(n) * gpu_w + n.cpu_capacity_m / 1000 * core_w + n.memory_capacity_mib / 1024 * gib_w
+def split_prices(hourly: float, gpus: int, product: str, cores: float, gib: float,
+                 onprem: OnPremModel) -> UnitPrices:
+    """A machine's price per hour as prices per GPU, core and GiB: the on-prem model's rates,
+    scaled so that what the machine holds adds up to `hourly`."""
+    gpu_w, core_w, gib_w = onprem.gpu_rate(product), onprem.vcpu_hour, onprem.gib_hour
+    weight = gpus * gpu_w + cores * core_w + gib * gib_w
     k = hourly / weight if weight else 0.0
     return UnitPrices(k * gpu_w, k * core_w, k * gib_w)
+
+
+def unit_prices(n: KubeNode, hourly: float, onprem: OnPremModel) -> UnitPrices:
+    return split_prices(hourly, node_gpus(n), n.gpu_product, n.cpu_capacity_m / 1000, n.memory_capacity_mib / 1024,
+                        onprem)
 
 
 def workload_of(p: PodRef, namespace_deployments: Mapping[tuple[str, str], Deployment]) -> str:

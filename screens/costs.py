@@ -6,8 +6,9 @@ age, and a machine without a price says why instead of counting as $0."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -15,6 +16,7 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate
+from cockpit.commands.cost_idle import gpu_peaks
 from cockpit.costs import (
     HOURS_PER_MONTH,
     Burn,
@@ -28,10 +30,14 @@ from cockpit.costs import (
     place,
 )
 from cockpit.prices import current
+from cockpit.waste import THRESHOLD, WINDOW, GpuPeak, Waste, idle_gpus
 from screens.detail_table import DetailTableScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
-GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD)
+IDLE_GPUS = "idle GPUs"
+GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD, IDLE_GPUS)
+WASTE_EVERY_S = 60.0
+"""How often the idle-GPU query runs again while that grouping is shown (it asks for an hour of data)."""
 COLUMNS = (
     Column("name", "NAME", min_width=10, max_width=28, priority=0),
     Column("source", "SOURCE", min_width=6, max_width=14, priority=1),
@@ -42,6 +48,20 @@ COLUMNS = (
     Column("share", "SHARE", min_width=5, max_width=6, align="right", priority=2),
     Column("basis", "PRICE FROM", min_width=8, max_width=60, grow=True, priority=4),
 )
+HEADINGS = {
+    NAMESPACE: ("NAMESPACE", "CLUSTER", "TYPE", "PODS", "SPLIT"),
+    WORKLOAD: ("WORKLOAD", "CLUSTER", "KIND", "PODS", "SPLIT"),
+    IDLE_GPUS: ("WHERE", "GPU", "MODEL", "PEAK", "HELD BY"),
+}
+"""What the NAME, SOURCE, TYPE, STATE and PRICE FROM columns hold in the groupings that are not machines."""
+
+
+def columns_for(group: str) -> tuple[Column, ...]:
+    names = HEADINGS.get(group)
+    if names is None:
+        return COLUMNS
+    relabel = dict(zip(("name", "source", "type", "state", "basis"), names, strict=True))
+    return tuple(replace(c, label=relabel.get(c.key, c.label)) for c in COLUMNS)
 
 
 class CostsScreen(DetailTableScreen):
@@ -58,8 +78,13 @@ class CostsScreen(DetailTableScreen):
     _burn: Burn | None = None
     _alloc: Allocation | None = None
     _rates: dict[str, Priced] = {}
+    _waste: Waste | None = None
+    _peaks: list[GpuPeak] | None = None
+    _waste_error: str = ""
+    _waste_at: float = 0.0
 
     def inventory_changed(self) -> None:
+        self.table.set_columns(columns_for(self.group))
         hub = self.cockpit.hub
         inv = self.cockpit.inventory
         machines, nodes = inv.all_machines(), inv.nodes()
@@ -76,6 +101,9 @@ class CostsScreen(DetailTableScreen):
             self._rates[ref] = Priced(ref, n.name, n.source, n.instance_type or "-", n.status,
                                       node_rate(n, cat, onprem), True, _key_of(provider or "on-prem", n.zone),
                                       node=True)
+        if self.group == IDLE_GPUS:
+            self._show_waste()
+            return
         if self.group in (NAMESPACE, WORKLOAD):
             self._alloc = allocate(inv.clusters.values(), cat, onprem)
             self.show_rows(self._allocation_rows(), noun="lines", configured=bool(hub.sources("clusters")),
@@ -121,6 +149,45 @@ class CostsScreen(DetailTableScreen):
             fmt.dollars(line.hourly * HOURS_PER_MONTH), self._share(line.hourly), f"by {self.group}",
         )) for line in self._lines()]
 
+    # -- idle GPUs ------------------------------------------------------------------------------
+    def _prom_sources(self) -> list[str]:
+        return [s.name for s in self.cockpit.hub.sources("series") if s.kind == "prometheus"]
+
+    def _show_waste(self) -> None:
+        names = self._prom_sources()
+        if names and time.monotonic() - self._waste_at > WASTE_EVERY_S:
+            self._waste_at = time.monotonic()
+            self.run_worker(lambda: self._load_waste(names), thread=True, group="waste", exit_on_error=False)
+        # the peaks are asked for once a minute; the join to machines and nodes follows every refresh
+        inv, hub = self.cockpit.inventory, self.cockpit.hub
+        self._waste = w = None if self._peaks is None else idle_gpus(
+            self._peaks, inv.all_machines(), list(inv.clusters.values()), current(), hub.config.onprem)
+        rows = [] if w is None else [Row(f"idle:{g.where}/{g.gpu}", (
+            g.where, g.gpu, g.model or "-", f"{g.peak:.1f}%",
+            fmt.dollars(g.hourly) if g.hourly is not None else "no price",
+            fmt.dollars(g.hourly * HOURS_PER_MONTH) if g.hourly is not None else "-",
+            self._share_of_waste(g.hourly), ", ".join(g.holders) or g.why,
+        )) for g in w.idle]
+        self.show_rows(rows, noun="idle GPUs", configured=bool(names), role="series",
+                       unconfigured="idle GPUs need DCGM utilisation from Prometheus: add [sources.NAME] kind = "
+                                    "\"prometheus\" to config.toml (see README) or run cockpit --demo",
+                       problems=[self._waste_error] if self._waste_error else ())
+
+    def _share_of_waste(self, hourly: float | None) -> str:
+        total = self._waste.hourly if self._waste else 0.0
+        return f"{hourly / total:.0%}" if hourly and total else "-"
+
+    def _load_waste(self, names: list[str]) -> None:
+        """In a worker: each GPU's peak over the window, from every Prometheus source."""
+        peaks, error = gpu_peaks(self.cockpit.hub, names, WINDOW)
+
+        def done() -> None:
+            self._peaks, self._waste_error = peaks, error.message if error and not peaks else ""
+            if self.group == IDLE_GPUS:
+                self.inventory_changed()
+
+        self.app.call_from_thread(done)
+
     def _allocation_rows(self) -> list[Row]:
         assert self._alloc is not None
         total = self._alloc.hourly
@@ -141,6 +208,13 @@ class CostsScreen(DetailTableScreen):
         return rows
 
     def summary_text(self) -> str:
+        if self.group == IDLE_GPUS:
+            w = self._waste
+            if w is None:
+                return "idle GPUs: asking Prometheus for each GPU's peak over the last hour..."
+            return (f"{len(w.idle)} of {w.checked} GPUs under {w.threshold:g}% for {w.window} · waste "
+                    f"{fmt.dollars(w.hourly)}/h, {fmt.dollars(w.daily)}/day · "
+                    f"{current().describe(self.cockpit.hub.now().date())} · by {self.group}")
         if self.group in (NAMESPACE, WORKLOAD) and self._alloc is not None:
             a = self._alloc
             idle = sum(h for _, h in a.idle)
@@ -158,6 +232,8 @@ class CostsScreen(DetailTableScreen):
         return text + f" · {current().describe(self.cockpit.hub.now().date())} · by {self.group}"
 
     def detail_for(self, key: Hashable) -> Content | None:
+        if self.group == IDLE_GPUS:
+            return self._idle_detail(str(key))
         if self.group in (NAMESPACE, WORKLOAD) and str(key).startswith(f"{self.group}:"):
             return self._allocation_detail(str(key).split(":", 1)[1])
         if str(key).startswith(f"{self.group}:"):
@@ -190,6 +266,23 @@ class CostsScreen(DetailTableScreen):
         members.sort(key=lambda p: -(p.rate.hourly or 0.0))
         lines = [Content.from_markup("[b]$k[/] [$muted]($g)[/]", k=key, g=self.group)]
         lines += [Content.from_markup("  $h  $r", h=fmt.dollars(p.rate.hourly).rjust(9), r=p.ref) for p in members]
+        return Content("\n").join(lines)
+
+    def _idle_detail(self, key: str) -> Content | None:
+        g = next((g for g in (self._waste.idle if self._waste else ()) if f"idle:{g.where}/{g.gpu}" == key), None)
+        if g is None:
+            return None
+        lines = [Content.from_markup("[b]$w[/] GPU $g [$muted]($m)[/]", w=g.where, g=g.gpu, m=g.model or "-"),
+                 Content.from_markup("[$muted]peak[/]     $p over the last $win (under $t%)", p=f"{g.peak:.1f}%",
+                                     win=WINDOW, t=f"{THRESHOLD:g}")]
+        if g.hourly is None:
+            lines.append(Content.from_markup("[$warning]$w[/]", w=g.why))
+        else:
+            lines.append(Content.from_markup("[$muted]wasting[/]  $h/h, $d/day, $mo per 30 days",
+                                             h=fmt.dollars(g.hourly), d=fmt.dollars(g.daily),
+                                             mo=fmt.dollars(g.hourly * HOURS_PER_MONTH)))
+        lines.append(Content.from_markup("[b]Held by[/]"))
+        lines += [Content(f"  {h}") for h in g.holders] or [Content("  -")]
         return Content("\n").join(lines)
 
     def _allocation_detail(self, key: str) -> Content:

@@ -6,7 +6,19 @@ from cockpit.commands.registry import CommandSpec, Context, Invocation, Outcome,
 
 
 def build_registry() -> Registry:
-    from cockpit.commands import builtin, cost_alloc, costs, deploy, metrics, model_deploy, models, nodes, serving, vm
+    from cockpit.commands import (
+        builtin,
+        cost_alloc,
+        cost_idle,
+        costs,
+        deploy,
+        metrics,
+        model_deploy,
+        models,
+        nodes,
+        serving,
+        vm,
+    )
 
     reg = Registry()
     vm.register(reg)
@@ -18,6 +30,7 @@ def build_registry() -> Registry:
     metrics.register(reg)
     costs.register(reg)
     cost_alloc.register(reg)
+    cost_idle.register(reg)
     builtin.register(reg)
     return reg
 

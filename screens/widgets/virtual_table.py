@@ -103,6 +103,18 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cache: dict[tuple[int, bool, bool], Strip] = {}
         self.empty_text = "no rows"
 
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Other headings for as many cells: a screen whose grouping changes what a column holds
+        (the Costs screen's GPU and PEAK where a machine's SOURCE and STATE were)."""
+        columns = tuple(columns)
+        if columns == self.columns:
+            return
+        assert len(columns) == len(self.columns), "a table keeps its number of cells"
+        self.columns = columns
+        self._cache.clear()
+        self._measure()
+        self.refresh()
+
     # -- data --------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace every row; the cursor stays on the same key when it still exists."""

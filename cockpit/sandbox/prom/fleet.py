@@ -136,6 +136,8 @@ class Fleet:
         """DCGM field -> value for one GPU at time t."""
         key = (h.node, labels["gpu"], labels.get("GPU_I_ID", ""))
         jitter = 0.0 if self.steady else 12 * _wave(t, 900, _phase(*key)) + 4 * _wave(t, 97, _phase(*key, 1))
+        if h.util < 5:  # an idle GPU stays idle (under 5% all the time), as `cost idle` expects of one
+            jitter *= h.util / 40
         util = max(0.0, min(100.0, h.util + jitter))
         mem_total = h.memory_mib // (h.mig_slices or 1)
         used = round(mem_total * (0.2 + 0.7 * util / 100))

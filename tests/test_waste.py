@@ -1,0 +1,53 @@
+"""Idle waste: the peak utilisation query against Debian's real Prometheus scraping the steady
+exporter (each GPU at its fleet figure), joined to the demo's cluster and HPC machines, with the
+figures computed by hand from the on-prem model's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cockpit.audit import AuditLog
+from cockpit.commands import build_registry
+from cockpit.commands.registry import Context
+from cockpit.hub import Hub
+from cockpit.sandbox import demo_config, prom_source
+from cockpit.sandbox.kube.server import KubeFake
+from cockpit.sandbox.prom import PromServer
+from tests.conftest import FIXED_NOW
+
+
+def test_idle_gpus_priced_with_their_holders(kube: KubeFake, prom: PromServer, tmp_path: Path) -> None:
+    base = demo_config(kube=kube, audit_path=tmp_path / "audit.jsonl")
+    config = replace(base, sources=(*(s for s in base.sources if s.kind != "local"), prom_source("prom", prom.url)))
+    hub = Hub(config, now=lambda: FIXED_NOW)
+    try:
+        ctx = Context(hub=hub, audit=AuditLog(config.audit_path), origin="script")
+        result = build_registry().run_line("cost idle --window 5m", ctx)
+        assert result.status == "ok", result
+        data = result.outcome.data  # type: ignore[union-attr]
+        # the steady fleet's idle GPUs: l4-01 (2%), l40s-02 (3%, gpu-eu: not configured here), the HPC VM
+        # a100-node-02 (1%) and the EC2 instance batch-embed (2%, no EC2 source here)
+        idle = {(g["where"], g["gpu"]): g for g in data["idle"]}
+        assert {w for w, _ in idle} == {"gpu-prod/l4-01", "rack-a/a100-node-02", "l40s-02", "batch-embed"}
+        # l4-01: bare metal, the on-prem model splits at its own rates: an L4 is $0.40/h, $9.60/day
+        l4 = idle["gpu-prod/l4-01", "0"]
+        assert (l4["peak_percent"], l4["hourly_usd"], l4["daily_usd"]) == (2.0, pytest.approx(0.40), 9.6)
+        assert l4["holders"] == ["no pod holds GPUs"]
+        vm = idle["rack-a/a100-node-02", "1"]
+        assert vm["hourly_usd"] == pytest.approx(1.30) and vm["holders"] == ["rack-a/a100-node-02"]
+        assert idle["batch-embed", "0"]["why"] == "no machine or node named batch-embed to price it by"
+        assert data["gpus_checked"] == 74 and data["window"] == "5m" and data["threshold_percent"] == 5.0
+        assert data["hourly_usd"] == pytest.approx(4 * 0.40 + 2 * 1.30)
+        assert data["daily_usd"] == pytest.approx(24 * 4.20)
+        assert [(g["where"], g["gpu"]) for g in data["idle"]][:2] == [("rack-a/a100-node-02", "0"),
+                                                                      ("rack-a/a100-node-02", "1")]
+        # a higher threshold takes in the A100s at 41%
+        wider = build_registry().run_line("cost idle --window 5m --threshold 50", ctx)
+        assert any(g["where"] == "gpu-prod/a100-02" for g in wider.outcome.data["idle"])  # type: ignore[union-attr]
+        bad = build_registry().run_line("cost idle --threshold 150", ctx)
+        assert bad.status == "invalid" and "--threshold: 150 is out of range (0..100)" in str(bad.error)
+    finally:
+        hub.close()
