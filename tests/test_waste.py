@@ -51,3 +51,30 @@ def test_idle_gpus_priced_with_their_holders(kube: KubeFake, prom: PromServer, t
         assert bad.status == "invalid" and "--threshold: 150 is out of range (0..100)" in str(bad.error)
     finally:
         hub.close()
+
+
+async def test_the_costs_screen_lists_idle_gpus(kube: KubeFake, prom: PromServer, tmp_path: Path) -> None:
+    from screens.widgets.virtual_table import VirtualTable
+    from tests.ui_helpers import loaded, make_app, wait_for
+
+    base = demo_config(kube=kube, audit_path=tmp_path / "audit.jsonl")
+    config = replace(base, sources=(*(s for s in base.sources if s.kind != "local"), prom_source("prom", prom.url)))
+    app = make_app(tmp_path / "audit.jsonl", config=config, start_view="costs")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press(*"bbbbbb")  # ... namespace -> workload -> idle GPUs
+        t = app.screen.query_one("#costs-table", VirtualTable)
+        await wait_for(pilot, lambda: t.row("idle:gpu-prod/l4-01/0") is not None, timeout=15)
+        assert [c.label for c in t.columns][:4] == ["WHERE", "GPU", "MODEL", "PEAK"]
+        row = t.row("idle:gpu-prod/l4-01/0")
+        assert row is not None and row.cells == ("gpu-prod/l4-01", "0", "NVIDIA L4", "2.0%", "$0.400", "$288.00",
+                                                 "10%", "no pod holds GPUs")  # 0.40 of 4.20 $/h
+        assert t.row("idle:gpu-prod/a100-01/0") is None  # busy at 78%
+        summary = str(app.screen.query_one("#costs-summary").render())
+        assert "under 5% for 1h · waste $4.20/h, $100.80/day" in summary
+        t.move_to("idle:rack-a/a100-node-02/0")
+        await pilot.pause()
+        detail = str(app.screen.query_one("#detail").render())
+        assert "wasting  $1.30/h, $31.20/day" in detail and "rack-a/a100-node-02" in detail
+        await pilot.press("b")  # back to machines: the headings are the machines' again
+        assert [c.label for c in t.columns][:2] == ["NAME", "SOURCE"]
