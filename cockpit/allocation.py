@@ -130,19 +130,37 @@ def workload_of(p: PodRef, namespace_deployments: Mapping[tuple[str, str], Deplo
 
 
 def pod_cost(p: PodRef, n: KubeNode, unit: UnitPrices, workload: str) -> PodCost:
-    gpus = p.gpus + sum(k * mig_fraction(profile, n.gpu_product) for profile, k in p.mig)
+    gpus = p.gpus + (sum(k * mig_fraction(profile, n.gpu_product) for profile, k in p.mig) if p.mig else 0)
     return PodCost(n.source, p.namespace, p.name, n.name, workload, gpus * unit.gpu,
                    p.cpu_m / 1000 * unit.core, p.memory_mib / 1024 * unit.gib)
 
 
+_MEMO: list[tuple[tuple[ClusterSnapshot, ...], Catalogue, OnPremModel, Allocation]] = []
+"""The last few answers: the Costs, Deployments and Overview screens ask about the same snapshots
+(a snapshot object is rebuilt only when its cluster changed), and 100,000 pods take a few hundred ms."""
+
+
 def allocate(snaps: Iterable[ClusterSnapshot], catalogue: Catalogue, onprem: OnPremModel) -> Allocation:
     """Every node of every cluster priced and split across its pods."""
+    key = tuple(snaps)
+    for seen, cat, model, answer in _MEMO:
+        if cat is catalogue and model == onprem and len(seen) == len(key) and all(
+                a is b for a, b in zip(seen, key, strict=True)):
+            return answer
+    answer = _allocate(key, catalogue, onprem)
+    _MEMO.insert(0, (key, catalogue, onprem, answer))
+    del _MEMO[4:]
+    return answer
+
+
+def _allocate(snaps: tuple[ClusterSnapshot, ...], catalogue: Catalogue, onprem: OnPremModel) -> Allocation:
     total = 0.0
     pods: list[PodCost] = []
     idle: list[tuple[str, float]] = []
     unpriced: list[tuple[str, str]] = []
     for snap in snaps:
         deployments = {(d.namespace, d.name): d for d in snap.deployments}
+        workloads: dict[tuple[str, str, str], str] = {}  # replicas share an owner: resolve it once
         for n in snap.nodes:
             rate = node_rate(n, catalogue, onprem)
             if rate.hourly is None:
@@ -150,9 +168,16 @@ def allocate(snaps: Iterable[ClusterSnapshot], catalogue: Catalogue, onprem: OnP
                 continue
             total += rate.hourly
             unit = unit_prices(n, rate.hourly, onprem)
-            held = [pod_cost(p, n, unit, workload_of(p, deployments)) for p in n.pods]
-            pods.extend(held)
-            idle.append((n.ref, max(0.0, round(rate.hourly - sum(p.hourly for p in held), 6))))
+            spent = 0.0
+            for p in n.pods:
+                owner = (p.namespace, p.owner, p.isvc)
+                workload = workloads.get(owner) if p.owner else None
+                if workload is None:
+                    workload = workloads[owner] = workload_of(p, deployments)
+                cost = pod_cost(p, n, unit, workload)
+                spent += cost.gpu + cost.cpu + cost.memory
+                pods.append(cost)
+            idle.append((n.ref, max(0.0, round(rate.hourly - spent, 6))))
     return Allocation(round(total, 6), tuple(pods), tuple(idle), tuple(sorted(unpriced)))
 
 
