@@ -220,6 +220,10 @@ def _per_s(cell: str) -> float:
     return float(cell.removesuffix("/s"))
 
 
+def _column(t: VirtualTable, key: str) -> int:
+    return [c.key for c in t.columns].index(key)
+
+
 def _cells(t: VirtualTable, key: str) -> tuple[str, ...]:
     row = t.row(key)
     assert row is not None, f"no row {key}"
@@ -277,11 +281,12 @@ async def test_metrics_screen_and_metric_columns(kube: KubeFake, prom: PromServe
         await pilot.press("5")  # Deployments
         await wait_for(pilot, lambda: app.screen.query("#deployments-table"))
         deploys = app.screen.query_one("#deployments-table", VirtualTable)
+        rps, p95 = (_column(deploys, key) for key in ("rps", "p95"))
         llama = _cells(deploys, "deploy:gpu-prod/inference/llama-70b")
-        assert _per_s(llama[7]) == pytest.approx(42.0, rel=0.1)
-        assert float(llama[8].rstrip("s")) == pytest.approx(expected_quantile(0.95, served("llama-70b")), abs=0.011)
-        assert _per_s(_cells(deploys, "isvc:gpu-prod/inference/mistral-7b")[7]) == pytest.approx(28.0, rel=0.1)
-        assert _cells(deploys, "deploy:gpu-prod/training/pretrain-7b")[7:9] == ("-", "-")
+        assert _per_s(llama[rps]) == pytest.approx(42.0, rel=0.1)
+        assert float(llama[p95].rstrip("s")) == pytest.approx(expected_quantile(0.95, served("llama-70b")), abs=0.011)
+        assert _per_s(_cells(deploys, "isvc:gpu-prod/inference/mistral-7b")[rps]) == pytest.approx(28.0, rel=0.1)
+        assert _cells(deploys, "deploy:gpu-prod/training/pretrain-7b")[rps:p95 + 1] == ("-", "-")
 
         await pilot.press("2")  # Machines: a VM's exporter reports its own name as Hostname
         await wait_for(pilot, lambda: app.screen.query("#machines-table"))
