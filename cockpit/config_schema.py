@@ -46,6 +46,9 @@ class AwsSettings(SourceCommon):
     regions: list[str] | None = Field(default=None, description="default: the profile's region")
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
                                      description="an EC2-compatible endpoint (moto, a VPC endpoint)")
+    price_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
+                                           description="where `cost catalogue refresh` asks the Price List API and "
+                                                       "the spot price history (a local fake); default: AWS's own")
     max_attempts: int = Field(default=5, ge=1, le=20, description="tries per call (throttling, 5xx)")
 
     @field_validator("regions")
@@ -100,6 +103,8 @@ class AzureSettings(SourceCommon):
     endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$",
                                  description="the Resource Manager URL (sovereign clouds, a local fake)")
     ca_bundle: str | None = Field(default=None, description="a PEM file of CAs to trust for the endpoint")
+    prices_url: str = Field(default="https://prices.azure.com/api/retail/prices", pattern=r"^https?://[^\s]+$",
+                            description="the retail prices API `cost catalogue refresh` reads (no credentials)")
     token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                   description="an environment variable holding an access token")
     max_attempts: int = Field(default=5, ge=1, le=20, description="tries per call (throttling, 5xx)")

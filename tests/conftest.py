@@ -31,6 +31,9 @@ def isolated_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    from cockpit.prices import current
+
+    current.cache_clear()  # the catalogue is read once per process: a refresh in one test stays in it
     return tmp_path
 
 

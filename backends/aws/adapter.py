@@ -26,6 +26,7 @@ from cockpit.contracts import (
     Unsupported,
 )
 from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
+from cockpit.prices import Offer
 
 FORBIDDEN = {"UnauthorizedOperation", "AuthFailure", "AccessDenied", "AccessDeniedException", "OptInRequired"}
 SPOT_REFUSED = {"InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded",
@@ -60,6 +61,8 @@ class AwsBackend(CloudBackend):
         endpoint = settings.get("endpoint_url")
         self._clients = {r: session.client("ec2", region_name=r, endpoint_url=endpoint, config=config)
                          for r in regions}
+        self._session, self._config, self._endpoint = session, config, endpoint
+        self._price_endpoint = settings.get("price_endpoint_url")
         self._types: dict[tuple[str, str], TypeInfo] = {}
         self._lock = threading.Lock()
 
@@ -237,6 +240,21 @@ class AwsBackend(CloudBackend):
         return Provisioned(tuple(sorted((self._machine(_listed(region, raw), shown[str(raw["InstanceId"])] or
                                                        str(raw["InstanceId"])) for raw in after),
                                         key=lambda m: m.name)), tuple(steps))
+
+    # -- prices ------------------------------------------------------------------------------
+    def price_offers(self, wanted: list[tuple[str, str]], known: Mapping[tuple[str, str], Offer]) -> list[Offer]:
+        """On-demand and spot $/hour of (type, region) pairs, from AWS's own price APIs."""
+        from backends.aws.prices import fetch
+
+        pricing = self._session.client("pricing", region_name="us-east-1", endpoint_url=self._price_endpoint,
+                                       config=self._config)
+
+        def ec2_for(region: str) -> Any:
+            return self._session.client("ec2", region_name=region, endpoint_url=self._price_endpoint or self._endpoint,
+                                        config=self._config)
+
+        with self._errors("us-east-1", "read the Price List API and the spot price history"):
+            return fetch(pricing, ec2_for, wanted, known)
 
     def close(self) -> None:
         super().close()

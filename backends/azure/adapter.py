@@ -19,7 +19,7 @@ from typing import Any
 
 from backends._lazy import require
 from backends.azure.translate import SizeInfo, gpus, machine, size_info, where
-from backends.cloud import CloudBackend, Listed, as_json, first_line, one_by_one, taken
+from backends.cloud import CloudBackend, Listed, as_json, first_line, one_by_one, taken, with_retries
 from cockpit.contracts import (
     BackendError,
     BackendTimeout,
@@ -31,6 +31,7 @@ from cockpit.contracts import (
     Unsupported,
 )
 from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
+from cockpit.prices import Offer
 
 # cockpit action -> (operation, its keyword arguments, the verb an error names)
 ACTIONS: Mapping[str, tuple[str, Mapping[str, Any], str]] = {
@@ -87,6 +88,9 @@ class AzureBackend(CloudBackend):
         if settings.get("ca_bundle"):
             kw["connection_verify"] = str(settings["ca_bundle"])
         self._where = str(settings.get("endpoint") or "management.azure.com")
+        self._prices_url = str(settings.get("prices_url") or "https://prices.azure.com/api/retail/prices")
+        self._verify: str | bool = str(settings["ca_bundle"]) if settings.get("ca_bundle") else True
+        self._attempts = int(settings.get("max_attempts") or 5)
         self._clients = {s: compute.ComputeManagementClient(credential, s, **kw) for s in subscriptions}
         self._sizes: dict[tuple[str, str], dict[str, SizeInfo]] = {}  # (subscription, region) -> size -> info
         self._lock = threading.Lock()
@@ -255,6 +259,39 @@ class AzureBackend(CloudBackend):
             return next((c for c in ALLOCATION_FAILED if c in getattr(e, "message", "")), None)
 
         return one_by_one(spec, spec.location, create, refused)
+
+    # -- prices ------------------------------------------------------------------------------
+    def price_offers(self, wanted: list[tuple[str, str]], known: Mapping[tuple[str, str], Offer]) -> list[Offer]:
+        """Pay-as-you-go and spot $/hour of (size, region) pairs from the public retail prices API."""
+        import requests
+
+        from backends.azure.prices import fetch
+
+        def transient(e: BaseException) -> float | None:
+            if isinstance(e, requests.HTTPError) and e.response is not None and (
+                    e.response.status_code == 429 or e.response.status_code >= 500):
+                return float(e.response.headers.get("Retry-After") or 0)
+            return None
+
+        def get(url: str, params: dict[str, str] | None) -> Any:
+            def once() -> Any:
+                r = requests.get(url, params=params, timeout=(5, 30), verify=self._verify)
+                r.raise_for_status()
+                return r.json()
+            return with_retries(once, transient, self._attempts)
+
+        try:
+            return fetch(get, self._prices_url, wanted, known)
+        except requests.HTTPError as e:
+            status = e.response.status_code if e.response is not None else "?"
+            raise BackendError(f"{self.source}: retail prices API: HTTP {status} from {self._prices_url}") from None
+        except requests.ConnectionError:
+            raise BackendUnavailable(f"{self.source}: cannot reach the retail prices API at "
+                                     f"{self._prices_url}") from None
+        except requests.Timeout:
+            raise BackendTimeout(f"{self.source}: the retail prices API did not answer in time") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise BackendError(f"{self.source}: retail prices API: an answer not in its shape ({e})") from None
 
     def close(self) -> None:
         super().close()

@@ -9,6 +9,7 @@ def build_registry() -> Registry:
     from cockpit.commands import (
         builtin,
         cost_alloc,
+        cost_catalogue,
         cost_idle,
         costs,
         deploy,
@@ -31,6 +32,7 @@ def build_registry() -> Registry:
     costs.register(reg)
     cost_alloc.register(reg)
     cost_idle.register(reg)
+    cost_catalogue.register(reg)
     builtin.register(reg)
     return reg
 

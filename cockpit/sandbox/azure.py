@@ -79,6 +79,12 @@ class ArmFake(JsonFake):
         self.route("POST", VM + r"/([^/]+)/(start|powerOff|deallocate|restart)", self._act)
         self.route("GET", S + r"/providers/Microsoft\.Compute/skus", self._skus)
         self.route("GET", S + r"/providers/Microsoft\.Compute/locations/([^/]+)/operations/([^/]+)", self._operation)
+        from cockpit.prices import bundled
+        from cockpit.sandbox.azure_prices import retail_items, serve_retail
+
+        self.retail = retail_items(bundled())
+        """The retail prices API's items (the bundled catalogue's Azure rows); a test replaces them in place."""
+        serve_retail(self, self.retail)
 
     def error_body(self, status: int, message: str) -> Obj:
         code = {429: "TooManyRequests", 403: "AuthorizationFailed"}.get(status, "InternalServerError")
@@ -269,7 +275,8 @@ def azure_source(name: str, endpoint: str, ca_bundle: str, subscriptions: tuple[
                  token_env: str = TOKEN_ENV) -> SourceConfig:
     return SourceConfig(name, "azure", timeout_seconds=30, colour="cyan", label="azure",
                         settings={"subscriptions": list(subscriptions), "endpoint": endpoint, "ca_bundle": ca_bundle,
-                                  "token_env": token_env, "max_attempts": 3})
+                                  "token_env": token_env, "max_attempts": 3,
+                                  "prices_url": f"{endpoint}/api/retail/prices"})
 
 
 def tls(ca_path: str) -> Any:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 Obj = dict[str, Any]
 Reply = tuple[int, Any] | tuple[int, Any, dict[str, str]]
@@ -56,6 +56,8 @@ class JsonFake:
         self.scheme = "http"
         self.token: str | None = None
         """When set, a request without `Authorization: Bearer <token>` gets 401."""
+        self.public: tuple[str, ...] = ()
+        """Path prefixes that need no token (a public API served beside an authenticated one)."""
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler))
@@ -74,7 +76,8 @@ class JsonFake:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self.lock:
             self.requests.append((method, parts.path))
-            if self.token is not None and (headers.get("Authorization") or "") != f"Bearer {self.token}":
+            if self.token is not None and not parts.path.startswith(self.public or ("\0",)) and (
+                    headers.get("Authorization") or "") != f"Bearer {self.token}":
                 return 401, self.error_body(401, "the access token is missing or invalid"), {
                     "WWW-Authenticate": 'Bearer error="invalid_token"'}
             for fault in self.faults:
@@ -105,17 +108,22 @@ class JsonFake:
                 n = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(n) if n else b""
                 try:
-                    body = json.loads(raw) if raw else None
+                    if "x-www-form-urlencoded" in (self.headers.get("content-type") or ""):  # AWS query APIs
+                        body: Any = dict(parse_qsl(raw.decode()))
+                    else:
+                        body = json.loads(raw) if raw else None
                 except ValueError:
                     extra: dict[str, str] = {}
                     status, payload = 400, fake.error_body(400, "the body is not JSON")
                 else:
                     status, payload, extra = fake.handle(self.command, self.path, body, self.headers)
-                out = b"" if payload is None else json.dumps(payload).encode()
+                text = isinstance(payload, str)  # an XML answer (AWS query APIs), sent as it is
+                out = b"" if payload is None else str(payload).encode() if text else json.dumps(payload).encode()
                 self.send_response(status)
                 for k, v in extra.items():
                     self.send_header(k, v)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                if "Content-Type" not in extra:
+                    self.send_header("Content-Type", "text/xml" if text else "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
