@@ -93,6 +93,9 @@ def _config(args: argparse.Namespace) -> Config:
 
         config = demo_config(kube=LazyCluster(), kube_edge=LazyCluster("edge"), registry=LazyRegistry(),
                              prometheus=LazyPrometheus(), aws=LazyAws(), gcp=LazyGce(), azure=LazyAzure())
+        from cockpit import prices
+
+        prices.CACHE_FILE[0] = "demo-prices.json"  # prices the demo's fakes gave never price a real fleet
     else:
         config = load_config(args.config)
     changes: dict[str, object] = {}

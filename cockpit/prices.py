@@ -111,9 +111,13 @@ def bundled() -> Catalogue:
         return Catalogue("bundled", BUNDLED_DATE, read_offers(csv.DictReader(f)))
 
 
+CACHE_FILE = ["prices.json"]
+"""The demo keeps its refreshed prices (from local fakes) apart: `demo-prices.json`."""
+
+
 def cache_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cockpit" / "prices.json"
+    return Path(base) / "cockpit" / CACHE_FILE[0]
 
 
 def _offer(raw: Mapping[str, Any]) -> Offer:

@@ -147,7 +147,7 @@ def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Pat
     if aws is not None:
         from cockpit.sandbox.aws import aws_source
 
-        sources += (aws_source("aws", aws.url),)
+        sources += (aws_source("aws", aws.url, price_endpoint=aws.prices_url),)
         prepare["aws"] = aws.ensure
     if gcp is not None:
         from cockpit.sandbox.gcp import gcp_source

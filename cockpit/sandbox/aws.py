@@ -14,9 +14,12 @@ from cockpit.sandbox.lazy import LazyService
 DEMO_REGIONS = ("us-east-1", "us-west-2")
 
 
-def aws_source(name: str, endpoint: str, regions: tuple[str, ...] = DEMO_REGIONS) -> SourceConfig:
-    return SourceConfig(name, "aws", timeout_seconds=30, colour="amber", label="ec2",
-                        settings={"regions": list(regions), "endpoint_url": endpoint, "max_attempts": 3})
+def aws_source(name: str, endpoint: str, regions: tuple[str, ...] = DEMO_REGIONS,
+               price_endpoint: str | None = None) -> SourceConfig:
+    settings = {"regions": list(regions), "endpoint_url": endpoint, "max_attempts": 3}
+    if price_endpoint:
+        settings["price_endpoint_url"] = price_endpoint
+    return SourceConfig(name, "aws", timeout_seconds=30, colour="amber", label="ec2", settings=settings)
 
 
 def seed(endpoint: str) -> None:
@@ -75,8 +78,23 @@ class LazyAws(LazyService):
 
     server: MotoServer | None = None
 
+    def __init__(self) -> None:
+        super().__init__()
+        from cockpit.sandbox.lazy import free_port
+
+        self.prices_port = free_port()
+        """The Price List API and spot history fake (moto has neither): `cost catalogue refresh`."""
+
+    @property
+    def prices_url(self) -> str:
+        return f"http://127.0.0.1:{self.prices_port}"
+
     def _start(self) -> None:
+        from cockpit.prices import bundled
+        from cockpit.sandbox.aws_prices import AwsPricesFake
+
         dummy_credentials()
         server = MotoServer(self.port)
         seed(server.url)
+        AwsPricesFake.from_catalogue(bundled()).start(port=self.prices_port)
         self.server = server
