@@ -104,3 +104,14 @@ def test_azure_refresh_from_the_retail_prices_api(tmp_path: Path, arm: ArmFake) 
         assert gone.outcome.data["results"]["gcp"] == "not refreshed: no gcp source in the config"  # type: ignore[union-attr]
     finally:
         ctx.hub.close()
+
+
+def test_a_damaged_cache_is_said_and_the_bundled_prices_used() -> None:
+    path = cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_text('{"version": 1, "clouds": {"aws": {"api": "x"')
+    cat = current()
+    assert cat.offers == bundled().offers and not cat.refreshed
+    assert cat.describe(FIXED_NOW.date()).startswith(
+        f"bundled catalogue of 2026-11-23 (today); refreshed prices unreadable ({path}: JSONDecodeError: ")
+    assert cat.describe(FIXED_NOW.date()).endswith("bundled prices used")
