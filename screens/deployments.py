@@ -57,6 +57,12 @@ def hpa_text(h: Hpa | None) -> str:
     return f"{h.min_replicas}..{h.max_replicas}" if h else "-"
 
 
+def cost_key(w: Deployment | InferenceService) -> str:
+    """The allocation's workload key (`source/namespace/Kind/name`) of a row."""
+    kind = "Deployment" if isinstance(w, Deployment) else "InferenceService"
+    return f"{w.source}/{w.namespace}/{kind}/{w.name}"
+
+
 def cost_text(hourly: float | None) -> str:
     """The workload's share of its nodes' price per hour ("-" with no pods on a priced node)."""
     return fmt.dollars(hourly) if hourly else "-"
@@ -179,9 +185,9 @@ class DeploymentsScreen(DetailTableScreen):
         figs = figures(self.cockpit)
         costs = self._costs()
         rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source), figs,
-                           costs.get(f"{d.source}/{d.namespace}/Deployment/{d.name}")) for d in inv.deployments()]
+                           costs.get(cost_key(d))) for d in inv.deployments()]
         rows += [isvc_row(i, now, colours.get(i.source), figs,
-                          costs.get(f"{i.source}/{i.namespace}/InferenceService/{i.name}"))
+                          costs.get(cost_key(i)))
                  for i in inv.inference_services()]
         rows.sort(key=lambda r: (r.cells[2], r.cells[1], r.cells[0]))
         self.show_rows(rows, noun="deployments", configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER,
@@ -227,13 +233,13 @@ class DeploymentsScreen(DetailTableScreen):
             traffic = serving_line(figs.workload(d.source, d.namespace, d.name), figs.why_no_serving(d.name))
             return deploy_detail(d, self._hpas().get((d.source, d.namespace, d.name)), now,
                                  snap.nodes if snap else (), traffic,
-                                 self._costs().get(f"{d.source}/{d.namespace}/Deployment/{d.name}"))
+                                 self._costs().get(cost_key(d)))
         i = next((i for i in inv.inference_services() if i.ref == ref), None)
         if i is None:
             return None
         return isvc_detail(i, now, serving_line(figs.workload(i.source, i.namespace, i.name),
                                                 figs.why_no_serving(i.name)),
-                           self._costs().get(f"{i.source}/{i.namespace}/InferenceService/{i.name}"))
+                           self._costs().get(cost_key(i)))
 
     # -- actions -----------------------------------------------------------------------------
     def _selected(self) -> tuple[str, str] | None:
