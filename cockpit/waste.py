@@ -21,7 +21,7 @@ from cockpit.model import Machine
 from cockpit.model_kube import ClusterSnapshot, KubeNode
 from cockpit.model_metrics import Series
 from cockpit.prices import Catalogue
-from cockpit.promql import gpu_labels
+from cockpit.promql import DEFAULTS, gpu_labels
 
 THRESHOLD, WINDOW = 5.0, "1h"
 HOURS_PER_DAY = 24
@@ -87,8 +87,8 @@ def peaks_query(settings: Mapping[str, Any], window: str) -> str:
 
 
 def to_peaks(source: str, settings: Mapping[str, Any], series: Iterable[Series]) -> list[GpuPeak]:
-    cluster_label, node_label = (settings.get("cluster_label") or "cluster"), (settings.get("node_label")
-                                                                                or "Hostname")
+    cluster_label = settings.get("cluster_label") or DEFAULTS["cluster_label"]
+    node_label = settings.get("node_label") or DEFAULTS["node_label"]
     out = []
     for s in series:
         value = s.last

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from cockpit.commands.registry import Context
 from cockpit.contracts import CockpitError
+from cockpit.hub import Hub
 
 T = TypeVar("T")
 
@@ -18,9 +19,15 @@ def sources_of(ctx: Context, args: Mapping[str, Any], role: str) -> list[str]:
 
 def gather(ctx: Context, sources: list[str], fn: Callable[[Any], Iterable[T]]) -> tuple[list[T], CockpitError | None]:
     """Ask every source at once; what the healthy ones answered, and one error naming the others."""
+    return gather_from(ctx.hub, sources, fn)
+
+
+def gather_from(hub: Hub, sources: list[str], fn: Callable[[Any], Iterable[T]]
+                ) -> tuple[list[T], CockpitError | None]:
+    """`gather` for a caller with a hub and no command context (a screen's worker)."""
     items: list[T] = []
     errors: list[CockpitError] = []
-    for got in ctx.hub.call_many(sources, fn).values():
+    for got in hub.call_many(sources, fn).values():
         if isinstance(got, CockpitError):
             errors.append(got)
         else:

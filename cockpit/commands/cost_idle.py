@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cockpit import format as fmt
-from cockpit.commands.common import merged, sources_of
+from cockpit.commands.common import gather_from, merged, sources_of
 from cockpit.commands.costs import fleet
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
@@ -26,16 +26,11 @@ def prom_window(seconds: float) -> str:
 
 def gpu_peaks(hub: Hub, names: list[str], window: str) -> tuple[list[GpuPeak], CockpitError | None]:
     """Every GPU's peak utilisation over the window, from each Prometheus source at once."""
-    results = hub.call_many(names, lambda b: to_peaks(b.source, hub.source(b.source).settings,
-                                                      b.query(peaks_query(hub.source(b.source).settings, window))))
-    peaks: list[GpuPeak] = []
-    errors: list[CockpitError] = []
-    for got in results.values():
-        if isinstance(got, CockpitError):
-            errors.append(got)
-        else:
-            peaks.extend(got)
-    return peaks, merged(errors)
+    def ask(b: Any) -> list[GpuPeak]:
+        settings = hub.source(b.source).settings
+        return to_peaks(b.source, settings, b.query(peaks_query(settings, window)))
+
+    return gather_from(hub, names, ask)
 
 
 def waste_dict(w: Waste) -> dict[str, Any]:
