@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from cockpit import __version__
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # requests asks urllib3 for SOCKS proxies, and urllib3 warns on stderr that PySocks is missing
+    # (when sources start in parallel threads, whichever imports first): noise in a script's stderr
+    warnings.filterwarnings("ignore", message="SOCKS support in urllib3 requires")
     try:
         return _main(argv)
     except BrokenPipeError:
