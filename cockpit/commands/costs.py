@@ -47,6 +47,15 @@ def nodes_of(snaps: list[ClusterSnapshot]) -> list[KubeNode]:
     return [n for snap in snaps for n in snap.nodes]
 
 
+def burn_now(ctx: Context, args: Mapping[str, Any]
+             ) -> tuple[Catalogue, Burn, list[ClusterSnapshot], CockpitError | None]:
+    """The fleet's burn now, from the catalogue in use: what `cost now`, `cost by` and `cost
+    budgets` start from (the clusters too, for the namespace budgets)."""
+    machines, snaps, error = fleet(ctx, args)
+    cat = current()
+    return cat, burn(machines, cat, ctx.hub.config.onprem, nodes_of(snaps)), snaps, error
+
+
 def _footer(cat: Catalogue, b: Burn, today: date) -> str:
     lines = [f"prices: {cat.describe(today)}; on-prem machines from the on-prem cost model"]
     lines += [f"not counted: {ref}: {why}" for ref, why in b.unpriced]
@@ -66,10 +75,7 @@ def burn_dict(cat: Catalogue, b: Burn, today: date) -> dict[str, Any]:
 
 def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
-        machines, snaps, error = fleet(ctx, args)
-        nodes = nodes_of(snaps)
-        cat = current()
-        b = burn(machines, cat, ctx.hub.config.onprem, nodes)
+        cat, b, _, error = burn_now(ctx, args)
         rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
                       fmt.dollars(line.hourly * HOURS_PER_MONTH)) for line in b.by_provider)
         rows += (("total", str(b.priced), fmt.dollars(b.hourly), fmt.dollars(b.month)),)
@@ -84,10 +90,7 @@ def _now(ctx: Context, args: Mapping[str, Any]) -> Plan:
 def _by(dim: str) -> CommandSpec:
     def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
         def run() -> Outcome:
-            machines, snaps, error = fleet(ctx, args)
-            nodes = nodes_of(snaps)
-            cat = current()
-            b = burn(machines, cat, ctx.hub.config.onprem, nodes)
+            cat, b, _, error = burn_now(ctx, args)
             lines = {"provider": b.by_provider, "source": b.by_source, "region": b.by_region}[dim]
             rows = tuple((line.key, str(line.machines), fmt.dollars(line.hourly),
                           fmt.dollars(line.hourly * HOURS_PER_MONTH), f"{line.hourly / b.hourly:.0%}" if b.hourly
@@ -173,10 +176,8 @@ def _budgets(ctx: Context, args: Mapping[str, Any]) -> Plan:
         if not budgets:
             return Outcome(data=[], text="no budgets: add [costs.budgets] to config.toml (a source, or a cluster's "
                            "\"SOURCE/NAMESPACE\" = $ per month)")
-        machines, snaps, error = fleet(ctx, {})
-        cat, onprem = current(), ctx.hub.config.onprem
-        b = burn(machines, cat, onprem, nodes_of(snaps))
-        uses = budget_use(b, budgets, namespace_hourly(allocate(snaps, cat, onprem)))
+        cat, b, snaps, error = burn_now(ctx, {})
+        uses = budget_use(b, budgets, namespace_hourly(allocate(snaps, cat, ctx.hub.config.onprem)))
         rows = tuple((u.key, u.kind, fmt.dollars(u.budget), fmt.dollars(u.projected), f"{u.ratio:.0%}",
                       f"over by {fmt.dollars(u.projected - u.budget)}" if u.over else "within") for u in uses)
         data = [{"budget": u.key, "kind": u.kind, "budget_usd": u.budget, "projected_usd": u.projected,
