@@ -72,6 +72,9 @@ class GcpSettings(SourceCommon):
     zones: list[str] | None = Field(default=None, description="only these zones (default: every zone)")
     endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
                                  description="a Compute-compatible endpoint (a local fake, Private Service Connect)")
+    prices_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
+                                        description="where `cost catalogue refresh` asks the Cloud Billing Catalog "
+                                                    "API (a local fake); default: cloudbilling.googleapis.com")
     anonymous: bool = Field(default=False, description="send no credentials (only with a local endpoint)")
     max_attempts: int = Field(default=5, ge=1, le=20, description="tries per call (throttling, 5xx)")
     operation_timeout_seconds: float = Field(default=600, gt=0, le=3600)

@@ -22,10 +22,13 @@ from cockpit.sandbox.aws import aws_source
 from cockpit.sandbox.aws_prices import AwsPricesFake
 from cockpit.sandbox.azure import ArmFake
 from cockpit.sandbox.azure_prices import retail_items
-from tests.cloud_helpers import MotoServer, arm, arm_settings, creds, moto_server
+from cockpit.sandbox.gcp import GceFake
+from cockpit.sandbox.gcp_prices import PAGE
+from cockpit.sandbox.gcp_prices import PATH as SKUS
+from tests.cloud_helpers import MotoServer, arm, arm_settings, creds, gce, gce_settings, moto_server
 from tests.conftest import FIXED_NOW
 
-__all__ = ["arm", "creds", "moto_server"]
+__all__ = ["arm", "creds", "gce", "moto_server"]
 
 
 @pytest.fixture
@@ -100,8 +103,39 @@ def test_azure_refresh_from_the_retail_prices_api(tmp_path: Path, arm: ArmFake) 
         assert (nc.on_demand, nc.spot) == (pytest.approx(old.on_demand * 1.1), pytest.approx(old.spot * 1.1))
         # no credentials go to the public API; Windows and Low Priority meters are not Linux prices
         assert all(p.startswith("/api/retail/prices") for m, p in arm.requests if "retail" in p)
-        gone = build_registry().run_line("cost catalogue refresh --cloud gcp", ctx)
-        assert gone.outcome.data["results"]["gcp"] == "not refreshed: no gcp source in the config"  # type: ignore[union-attr]
+        gone = build_registry().run_line("cost catalogue refresh --cloud aws", ctx)
+        assert gone.outcome.data["results"]["aws"] == "not refreshed: no aws source in the config"  # type: ignore[union-attr]
+    finally:
+        ctx.hub.close()
+
+
+def test_gcp_refresh_composes_types_from_the_billing_catalogs_skus(tmp_path: Path, gce: GceFake) -> None:
+    ctx = context(tmp_path, SourceConfig("gcp", "gcp", timeout_seconds=30, settings=gce_settings(gce)))
+    try:
+        result = build_registry().run_line("cost catalogue refresh --cloud gcp", ctx)
+        assert result.status == "ok", result
+        cat = current()
+        # G2 in us-central1: 4 vCPUs x $0.025048 + 16 GiB x $0.0029125 + one L4 at $0.56004
+        g2 = cat.offers["gcp", "g2-standard-4", "us-central1"]
+        assert (g2.on_demand, g2.spot) == (pytest.approx(0.706832), pytest.approx(0.28184))
+        assert (g2.vcpus, g2.memory_gib, g2.accelerator, g2.accelerator_count) == (4, 16.0, "L4", 1)
+        # N2: the custom, sole-tenant and committed-use cores ($0.05) are not a plain instance's price
+        assert cat.offers["gcp", "n2-standard-4", "us-central1"].on_demand == pytest.approx(0.194236)
+        # a type the bundle lacks, in the shape Compute Engine's machineTypes gave: n1-standard-8 in
+        # europe-west4 (x1.1): (8 x 0.031611 + 30 GiB x 0.004237) x 1.1, and its attached T4 row
+        assert cat.offers["gcp", "n1-standard-8", "europe-west4"].on_demand == pytest.approx(0.417998)
+        assert cat.offers["gcp", "gpu:T4:1", "europe-west4"].on_demand == pytest.approx(0.385)
+        # no SKU for the H100 Mega: the bundled row stays
+        assert cat.offers["gcp", "a3-megagpu-8g", "us-central1"] == bundled().offers["gcp", "a3-megagpu-8g",
+                                                                                       "us-central1"]
+        assert cat.describe(FIXED_NOW.date()).endswith("gcp from the Cloud Billing Catalog API of 2026-11-23 (today)")
+        pages = -(-len(gce.skus) // PAGE)
+        assert pages > 1 and sum(1 for _, p in gce.requests if p == SKUS) == pages  # every page, once
+        gce.fail(SKUS, 503, count=100, message="backend error")
+        failed = build_registry().run_line("cost catalogue refresh --cloud gcp", ctx)
+        assert failed.status == "failed"
+        assert str(failed.error).endswith("kept the Cloud Billing Catalog API of 2026-11-23")
+        assert current().offers["gcp", "g2-standard-4", "us-central1"].on_demand == pytest.approx(0.706832)
     finally:
         ctx.hub.close()
 

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from backends._lazy import require
 from backends.cloud import CloudBackend, Listed, as_json, first_line, one_by_one, taken, with_retries
-from backends.gcp.translate import TypeInfo, custom_type, gpus, last, machine, type_info
+from backends.gcp.prices import DEFAULT_ENDPOINT, SERVICE, Shape, offers, rates_of, shape_of
+from backends.gcp.translate import ACCELERATORS, TypeInfo, custom_type, gpus, last, machine, type_info
 from cockpit.contracts import (
     BackendError,
     BackendTimeout,
@@ -32,6 +33,7 @@ from cockpit.contracts import (
     Unsupported,
 )
 from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
+from cockpit.prices import Offer
 
 T = TypeVar("T")
 CALL_TIMEOUT = 30.0
@@ -72,7 +74,8 @@ class GcpBackend(CloudBackend):
         else:
             auth = require("google.auth", "gcp")
             try:
-                credentials, project = auth.default(scopes=["https://www.googleapis.com/auth/compute"])
+                credentials, project = auth.default(scopes=["https://www.googleapis.com/auth/compute",
+                                                            "https://www.googleapis.com/auth/cloud-billing.readonly"])
             except auth.exceptions.DefaultCredentialsError:
                 raise BackendUnavailable(f"{source}: no Application Default Credentials: run gcloud auth "
                                          "application-default login, or set GOOGLE_APPLICATION_CREDENTIALS") from None
@@ -92,6 +95,8 @@ class GcpBackend(CloudBackend):
         self._operations = self._cv.ZoneOperationsClient(**kw)
         self._zones_client = self._cv.ZonesClient(**kw)
         self._where = str(endpoint or "compute.googleapis.com")
+        self._credentials = credentials
+        self._prices_endpoint = str(settings.get("prices_endpoint") or DEFAULT_ENDPOINT)
         self._types: dict[tuple[str, str, str], TypeInfo] = {}
         self._lock = threading.Lock()
 
@@ -107,14 +112,15 @@ class GcpBackend(CloudBackend):
                 return 0.0
         return None
 
-    def _call(self, scope: str, what: str, method: Callable[..., T], **kw: Any) -> T:
+    def _call(self, scope: str, what: str, method: Callable[..., T], service: str = "Compute Engine",
+              **kw: Any) -> T:
         """One client method with our retries, no client retry, and a timeout per attempt."""
-        with self._errors(scope, what):
+        with self._errors(scope, what, service):
             return with_retries(lambda: method(**kw, retry=None, timeout=CALL_TIMEOUT), self._transient,
                                 self._attempts)
 
     @contextmanager
-    def _errors(self, scope: str, what: str) -> Iterator[None]:
+    def _errors(self, scope: str, what: str, service: str = "Compute Engine") -> Iterator[None]:
         exc, rq = self._exc, self._requests.exceptions
         try:
             yield
@@ -129,9 +135,10 @@ class GcpBackend(CloudBackend):
         except exc.GoogleAPICallError as e:  # after the retries: a 5xx or throttling that kept coming
             raise BackendError(f"{self.source}: {scope}: {what}: HTTP {e.code}: {first_line(e.message)}") from None
         except rq.ConnectionError:
-            raise BackendUnavailable(f"{self.source}: cannot reach Compute Engine at {self._where}") from None
+            where = self._where if service == "Compute Engine" else self._prices_endpoint
+            raise BackendUnavailable(f"{self.source}: cannot reach {service} at {where}") from None
         except rq.Timeout:
-            raise BackendTimeout(f"{self.source}: {scope}: Compute Engine did not answer {what} in time") from None
+            raise BackendTimeout(f"{self.source}: {scope}: {service} did not answer {what} in time") from None
 
     # -- reads -------------------------------------------------------------------------------
     def ping(self) -> None:
@@ -301,6 +308,41 @@ class GcpBackend(CloudBackend):
             return e.code if isinstance(e, OperationFailed) and e.code in STOCKOUT else None
 
         return one_by_one(spec, zone, insert, refused)
+
+    # -- prices ------------------------------------------------------------------------------
+    def price_offers(self, wanted: list[tuple[str, str]], known: Mapping[tuple[str, str], Offer]) -> list[Offer]:
+        """On-demand and spot $/hour of (type, region) pairs, composed from the Cloud Billing
+        Catalog's per-family core, RAM and GPU SKUs (backends.gcp.prices says why)."""
+        billing = require("google.cloud.billing_v1", "gcp")
+        options = require("google.api_core.client_options", "gcp").ClientOptions
+        client = billing.CloudCatalogClient(credentials=self._credentials, transport="rest",
+                                            client_options=options(api_endpoint=self._prices_endpoint))
+        skus: list[dict[str, Any]] = []
+        token = ""
+        try:
+            while True:
+                request = billing.ListSkusRequest(parent=SERVICE, currency_code="USD", page_size=5000,
+                                                  page_token=token)
+                pager = self._call("billing", "list Compute Engine's SKUs", client.list_skus,
+                                   "Cloud Billing Catalog API", request=request)
+                page = next(iter(pager.pages))  # one page per call: paging stays under our retries
+                skus += [self._json(s) for s in page.skus]
+                token = page.next_page_token
+                if not token:
+                    break
+        finally:
+            client.transport.close()
+        shapes: dict[tuple[str, str], Shape] = {}
+        names: dict[tuple[str, str], str | None] = {}
+        for (_, zone, kind), info in sorted(self._types.items()):  # types the source runs, as listed
+            gpu, count = info.accelerators[0] if info.accelerators else (None, 0)
+            shapes[kind, zone.rsplit("-", 1)[0]] = Shape(info.vcpus, info.memory_mib / 1024, gpu, count)
+            names[kind, zone.rsplit("-", 1)[0]] = ACCELERATORS.get(gpu or "", (None, 0))[0]
+        for key, offer in known.items():
+            shape = shape_of(offer)
+            if shape is not None:
+                shapes[key], names[key] = shape, offer.accelerator
+        return offers(rates_of(skus), wanted, shapes, names)
 
     def close(self) -> None:
         super().close()

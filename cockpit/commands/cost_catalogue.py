@@ -46,10 +46,10 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 
 def wanted_for(ctx: Context, cloud: str, source: str) -> tuple[list[tuple[str, str]], dict[tuple[str, str], Offer]]:
-    """What to ask a cloud for: every type and region of the bundled catalogue, and the types the
-    source's machines run (in their regions), so a type the bundle lacks gets a price too."""
-    known = {(kind, region): o for (c, kind, region), o in bundled().offers.items()
-             if c == cloud and not kind.startswith("gpu:")}
+    """What to ask a cloud for: every type and region of the bundled catalogue (with Compute
+    Engine's attached-GPU rows), and the types the source's machines run (in their regions), so a
+    type the bundle lacks gets a price too."""
+    known = {(kind, region): o for (c, kind, region), o in bundled().offers.items() if c == cloud}
     wanted = set(known)
     try:
         machines = ctx.hub.call(source, lambda b: b.list_machines())
@@ -75,10 +75,6 @@ def _refresh(ctx: Context, args: Mapping[str, Any]) -> Plan:
             if source is None:
                 results[cloud] = f"not refreshed: no {cloud} source in the config"
                 continue
-            if cloud == "gcp":
-                results[cloud] = (f"not refreshed: the {APIS[cloud]} prices cores, memory and GPUs apart, which "
-                                  f"cockpit does not compose yet; kept {_origin(before, cloud)}")
-                continue
             wanted, known = wanted_for(ctx, cloud, source)
             try:
                 offers = ctx.hub.call(source, _asker(wanted, known), timeout=REFRESH_TIMEOUT_S)
@@ -99,6 +95,6 @@ def _refresh(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 def register(reg: Registry) -> None:
     reg.add(CommandSpec(("cost", "catalogue"), "which prices are in use, from where and of when", _show, ()))
-    reg.add(CommandSpec(("cost", "catalogue", "refresh"), "prices from AWS's Price List API and spot history, and "
-                        "Azure's retail prices, kept in the cache", _refresh, (
+    reg.add(CommandSpec(("cost", "catalogue", "refresh"), "prices from AWS's Price List API and spot history, "
+                        "Azure's retail prices and Google's Cloud Billing Catalog, kept in the cache", _refresh, (
         Param("--cloud", "only this cloud", kind="choice", choices=CLOUDS, metavar="CLOUD"),)))

@@ -16,6 +16,7 @@ from typing import Any
 
 from cockpit.config import SourceConfig
 from cockpit.sandbox.cloudfake import HttpError, JsonFake, Obj, Reply
+from cockpit.sandbox.gcp_prices import serve_skus, skus
 from cockpit.sandbox.lazy import LazyService
 
 API = "https://www.googleapis.com/compute/v1"
@@ -85,6 +86,9 @@ class GceFake(JsonFake):
         self.route("POST", Z + r"/instances/([^/]+)/(start|stop|reset|suspend|resume)", self._act)
         self.route("POST", Z + r"/operations/([^/]+)/wait", self._poll)
         self.route("GET", Z + r"/operations/([^/]+)", self._poll)
+        self.skus = skus()
+        """The Cloud Billing Catalog's Compute Engine SKUs, served at the same address."""
+        serve_skus(self, self.skus)
 
     def error_body(self, status: int, message: str) -> Obj:
         reason = {429: "rateLimitExceeded", 403: "forbidden", 404: "notFound"}.get(status, "backendError")
@@ -303,7 +307,8 @@ def seed_demo(fake: GceFake, now: datetime | None = None) -> None:
 
 def gcp_source(name: str, endpoint: str, projects: tuple[str, ...] = (DEMO_PROJECT,)) -> SourceConfig:
     return SourceConfig(name, "gcp", timeout_seconds=30, colour="blue", label="gce",
-                        settings={"projects": list(projects), "endpoint": endpoint, "anonymous": True,
+                        settings={"projects": list(projects), "endpoint": endpoint, "prices_endpoint": endpoint,
+                                  "anonymous": True,
                                   "max_attempts": 3})
 
 
