@@ -49,6 +49,9 @@ class AwsSettings(SourceCommon):
     price_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
                                            description="where `cost catalogue refresh` asks the Price List API and "
                                                        "the spot price history (a local fake); default: AWS's own")
+    cost_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$",
+                                          description="where `cost spend` asks Cost Explorer (moto); default: "
+                                                      "AWS's own")
     max_attempts: int = Field(default=5, ge=1, le=20, description="tries per call (throttling, 5xx)")
 
     @field_validator("regions")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from backends._lazy import require
@@ -27,6 +28,7 @@ from cockpit.contracts import (
 )
 from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
 from cockpit.prices import Offer
+from cockpit.spend import Spend
 
 FORBIDDEN = {"UnauthorizedOperation", "AuthFailure", "AccessDenied", "AccessDeniedException", "OptInRequired"}
 SPOT_REFUSED = {"InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded",
@@ -37,7 +39,7 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}
 
 class AwsBackend(CloudBackend):
     kind = "aws"
-    capabilities = frozenset({"machines", "actions", "destroy", "provision"})
+    capabilities = frozenset({"machines", "actions", "destroy", "provision", "spend"})
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         boto3 = require("boto3", "aws")
@@ -63,12 +65,13 @@ class AwsBackend(CloudBackend):
                          for r in regions}
         self._session, self._config, self._endpoint = session, config, endpoint
         self._price_endpoint = settings.get("price_endpoint_url")
+        self._cost_endpoint = settings.get("cost_endpoint_url")
         self._types: dict[tuple[str, str], TypeInfo] = {}
         self._lock = threading.Lock()
 
     # -- errors ------------------------------------------------------------------------------
     @contextmanager
-    def _errors(self, region: str, what: str) -> Iterator[None]:
+    def _errors(self, region: str, what: str, service: str = "EC2") -> Iterator[None]:
         bc = self._bc
         try:
             yield
@@ -76,9 +79,9 @@ class AwsBackend(CloudBackend):
             raise BackendUnavailable(f"{self.source}: no AWS credentials (boto3 looked in the environment, ~/.aws and "
                                      "the instance role): run aws configure, or set profile for the source") from None
         except (bc.EndpointConnectionError, bc.ConnectTimeoutError) as e:
-            raise BackendUnavailable(f"{self.source}: cannot reach EC2 in {region}: {e}") from None
+            raise BackendUnavailable(f"{self.source}: cannot reach {service} in {region}: {e}") from None
         except bc.ReadTimeoutError:
-            raise BackendTimeout(f"{self.source}: EC2 in {region} did not answer {what} in time") from None
+            raise BackendTimeout(f"{self.source}: {service} in {region} did not answer {what} in time") from None
         except bc.ClientError as e:
             err = e.response.get("Error", {})
             code, message = str(err.get("Code", "")), str(err.get("Message", "")).split("\n")[0]
@@ -255,6 +258,29 @@ class AwsBackend(CloudBackend):
 
         with self._errors("us-east-1", "read the Price List API and the spot price history"):
             return fetch(pricing, ec2_for, wanted, known)
+
+    # -- spend -------------------------------------------------------------------------------
+    def spend(self, start: date, end: date) -> Spend:
+        """What the account was charged per day and service over [start, end), from Cost Explorer."""
+        from backends.aws.spend import lines_of, request
+
+        ce = self._session.client("ce", region_name="us-east-1", endpoint_url=self._cost_endpoint,
+                                  config=self._config)
+        pages: list[dict[str, Any]] = []
+        token: str | None = None
+        try:
+            with self._errors("us-east-1", "read Cost Explorer (ce:GetCostAndUsage)", "Cost Explorer"):
+                while True:
+                    page = ce.get_cost_and_usage(**request(start, end), **({"NextPageToken": token} if token else {}))
+                    pages.append(page)
+                    token = page.get("NextPageToken")
+                    if not token:
+                        break
+        finally:
+            ce.close()
+        lines, currency = lines_of(pages, start, end)
+        return Spend(self.source, "aws", "AWS Cost Explorer", "the whole account", start, end, currency,
+                     tuple(lines))
 
     def close(self) -> None:
         super().close()

@@ -6,22 +6,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-AMI = "ami-12c6146b"  # one of moto's built-in images
+from cockpit.sandbox.aws import FLEET
 
-FLEET: dict[str, tuple[tuple[str, str, bool, bool, dict[str, str]], ...]] = {
-    # region: (Name, type, spot, running, tags)
-    "us-east-1": (
-        ("llm-pretrain-0", "p4d.24xlarge", True, True, {"team": "llm-pretrain", "env": "prod"}),
-        ("llm-pretrain-1", "p4d.24xlarge", True, True, {"team": "llm-pretrain", "env": "prod"}),
-        ("infer-a10g-1", "g5.xlarge", False, True, {"team": "serving", "env": "prod"}),
-        ("h100-dev", "p5.48xlarge", False, False, {"team": "research", "env": "dev"}),
-        ("bastion", "t3.large", False, True, {"team": "platform"}),
-    ),
-    "us-west-2": (
-        ("batch-embed", "g5.12xlarge", True, True, {"team": "search", "env": "prod"}),
-        ("notebook-l4", "g6.xlarge", False, False, {"team": "research", "env": "dev"}),
-    ),
-}
+AMI = "ami-12c6146b"  # one of moto's built-in images
 
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from backends._lazy import require
@@ -25,6 +26,7 @@ from cockpit.contracts import (
     BackendTimeout,
     BackendUnavailable,
     BadInput,
+    CockpitError,
     Conflict,
     Forbidden,
     NotFound,
@@ -32,6 +34,7 @@ from cockpit.contracts import (
 )
 from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
 from cockpit.prices import Offer
+from cockpit.spend import Spend, SpendLine
 
 # cockpit action -> (operation, its keyword arguments, the verb an error names)
 ACTIONS: Mapping[str, tuple[str, Mapping[str, Any], str]] = {
@@ -61,7 +64,7 @@ class _StaticToken:
 
 class AzureBackend(CloudBackend):
     kind = "azure"
-    capabilities = frozenset({"machines", "actions", "destroy", "provision"})
+    capabilities = frozenset({"machines", "actions", "destroy", "provision", "spend"})
     scope_word = "subscription"
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
@@ -92,6 +95,7 @@ class AzureBackend(CloudBackend):
         self._verify: str | bool = str(settings["ca_bundle"]) if settings.get("ca_bundle") else True
         self._attempts = int(settings.get("max_attempts") or 5)
         self._clients = {s: compute.ComputeManagementClient(credential, s, **kw) for s in subscriptions}
+        self._credential, self._client_kw = credential, kw
         self._sizes: dict[tuple[str, str], dict[str, SizeInfo]] = {}  # (subscription, region) -> size -> info
         self._lock = threading.Lock()
 
@@ -292,6 +296,49 @@ class AzureBackend(CloudBackend):
             raise BackendTimeout(f"{self.source}: the retail prices API did not answer in time") from None
         except (ValueError, KeyError, TypeError) as e:
             raise BackendError(f"{self.source}: retail prices API: an answer not in its shape ({e})") from None
+
+    # -- spend -------------------------------------------------------------------------------
+    def spend(self, start: date, end: date) -> Spend:
+        """What each subscription was charged per day and service over [start, end), from Cost
+        Management; a subscription that fails is named in `missing`, the others still count."""
+        from backends.azure.spend import definition, lines_of
+
+        costs = require("azure.mgmt.costmanagement", "azure")
+        rest = require("azure.core.rest", "azure")
+        body = definition(start, end)
+
+        def one(sub: str) -> tuple[list[SpendLine], str | None] | CockpitError:
+            client = costs.CostManagementClient(self._credential, **self._client_kw)
+            try:
+                with self._errors(sub, "read Cost Management (Microsoft.CostManagement/query/read)"):
+                    got = client.query.usage(f"/subscriptions/{sub}", body)
+                    columns, rows = [c.name for c in got.columns or []], list(got.rows or [])
+                    link = got.next_link
+                    while link:  # further pages: the same definition, posted to nextLink
+                        page = client.send_request(rest.HttpRequest("POST", link, json=body))
+                        page.raise_for_status()
+                        props = page.json().get("properties") or {}
+                        rows += props.get("rows") or []
+                        link = props.get("nextLink")
+                try:
+                    return lines_of(columns, rows)
+                except ValueError as e:
+                    return BackendError(f"{self.source}: {sub}: Cost Management: an answer not in its shape ({e})")
+            except CockpitError as e:
+                return e
+            finally:
+                client.close()
+
+        results = dict(zip(self.scopes, self._pool.map(one, self.scopes), strict=True))
+        failed = {s: r for s, r in results.items() if isinstance(r, CockpitError)}
+        if len(failed) == len(self.scopes):
+            raise next(iter(failed.values()))
+        lines = [line for r in results.values() if not isinstance(r, CockpitError) for line in r[0]]
+        currency = next((r[1] for r in results.values() if not isinstance(r, CockpitError) and r[1]), "USD")
+        return Spend(self.source, "azure", "Azure Cost Management", f"{len(self.scopes)} subscription(s)", start, end,
+                     currency, tuple(lines),
+                     tuple((s, e.message.removeprefix(f"{self.source}: ").removeprefix(f"{s}: "))
+                           for s, e in failed.items()))
 
     def close(self) -> None:
         super().close()

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 from typing import Any, TypeVar
 
 from backends._lazy import require
@@ -34,6 +35,7 @@ from cockpit.contracts import (
 )
 from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
 from cockpit.prices import Offer
+from cockpit.spend import Spend
 
 T = TypeVar("T")
 CALL_TIMEOUT = 30.0
@@ -343,6 +345,12 @@ class GcpBackend(CloudBackend):
             if shape is not None:
                 shapes[key], names[key] = shape, offer.accelerator
         return offers(rates_of(skus), wanted, shapes, names)
+
+    def spend(self, start: date, end: date) -> Spend:
+        """Not read: said plainly, so a reader of `cost spend` knows why Compute Engine has no line."""
+        raise Unsupported(f"{self.source}: Compute Engine's actual spend is not read: Google gives it only as a Cloud "
+                          "Billing export to BigQuery (console: Billing > Billing export); its burn rate is shown "
+                          "from the catalogue")
 
     def close(self) -> None:
         super().close()

@@ -11,6 +11,7 @@ def build_registry() -> Registry:
         cost_alloc,
         cost_catalogue,
         cost_idle,
+        cost_spend,
         costs,
         deploy,
         metrics,
@@ -33,6 +34,7 @@ def build_registry() -> Registry:
     cost_alloc.register(reg)
     cost_idle.register(reg)
     cost_catalogue.register(reg)
+    cost_spend.register(reg)
     builtin.register(reg)
     return reg
 

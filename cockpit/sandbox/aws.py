@@ -13,10 +13,25 @@ from cockpit.sandbox.lazy import LazyService
 
 DEMO_REGIONS = ("us-east-1", "us-west-2")
 
+FLEET: dict[str, tuple[tuple[str, str, bool, bool, dict[str, str]], ...]] = {
+    # region: (Name, type, spot, running, tags)
+    "us-east-1": (
+        ("llm-pretrain-0", "p4d.24xlarge", True, True, {"team": "llm-pretrain", "env": "prod"}),
+        ("llm-pretrain-1", "p4d.24xlarge", True, True, {"team": "llm-pretrain", "env": "prod"}),
+        ("infer-a10g-1", "g5.xlarge", False, True, {"team": "serving", "env": "prod"}),
+        ("h100-dev", "p5.48xlarge", False, False, {"team": "research", "env": "dev"}),
+        ("bastion", "t3.large", False, True, {"team": "platform"}),
+    ),
+    "us-west-2": (
+        ("batch-embed", "g5.12xlarge", True, True, {"team": "search", "env": "prod"}),
+        ("notebook-l4", "g6.xlarge", False, False, {"team": "research", "env": "dev"}),
+    ),
+}
+
 
 def aws_source(name: str, endpoint: str, regions: tuple[str, ...] = DEMO_REGIONS,
                price_endpoint: str | None = None) -> SourceConfig:
-    settings = {"regions": list(regions), "endpoint_url": endpoint, "max_attempts": 3}
+    settings = {"regions": list(regions), "endpoint_url": endpoint, "cost_endpoint_url": endpoint, "max_attempts": 3}
     if price_endpoint:
         settings["price_endpoint_url"] = price_endpoint
     return SourceConfig(name, "aws", timeout_seconds=30, colour="amber", label="ec2", settings=settings)
@@ -96,5 +111,8 @@ class LazyAws(LazyService):
         dummy_credentials()
         server = MotoServer(self.port)
         seed(server.url)
+        from cockpit.sandbox.aws_costs import preload_costs
+
+        preload_costs(server.url)
         AwsPricesFake.from_catalogue(bundled()).start(port=self.prices_port)
         self.server = server

@@ -85,6 +85,11 @@ class ArmFake(JsonFake):
         self.retail = retail_items(bundled())
         """The retail prices API's items (the bundled catalogue's Azure rows); a test replaces them in place."""
         serve_retail(self, self.retail)
+        from cockpit.sandbox.azure_costs import Charges, serve_costs
+
+        self.charges: Charges = {s: [] for s in subscriptions}
+        """Cost Management's answers: subscription -> (day, service, $); a test fills them."""
+        serve_costs(self, self.charges)
 
     def error_body(self, status: int, message: str) -> Obj:
         code = {429: "TooManyRequests", 403: "AuthorizationFailed"}.get(status, "InternalServerError")
@@ -269,6 +274,17 @@ def seed_demo(fake: ArmFake, now: datetime | None = None) -> None:
              tags={"team": "search"}, started=now - timedelta(days=21))
     fake.add(s, "platform", "jumpbox", "Standard_D4s_v5", "westus2", tags={"team": "platform"},
              started=now - timedelta(days=40))
+    from cockpit.prices import bundled
+    from cockpit.sandbox.azure_costs import demo_charges
+
+    offers = bundled().offers
+    hourly = 0.0
+    for key, vm in fake.vms.items():
+        offer = offers.get(("azure", vm["properties"]["hardwareProfile"]["vmSize"], vm["location"]))
+        if key[0] == s and offer is not None and fake.power.get(key) == "running":
+            spot = vm["properties"].get("priority") == "Spot"
+            hourly += (offer.spot if spot else offer.on_demand) or 0.0
+    fake.charges[s][:] = demo_charges(now.date(), hourly)
 
 
 def azure_source(name: str, endpoint: str, ca_bundle: str, subscriptions: tuple[str, ...] = (DEMO_SUBSCRIPTION,),
