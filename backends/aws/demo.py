@@ -1,21 +1,22 @@
 """The demo's EC2 fleet, created in moto through the real boto3 client:
-`python -m backends.aws.demo ENDPOINT` (the sandbox runs it; the core never imports boto3)."""
+`python -m backends.aws.demo ENDPOINT FLEET_JSON` (the sandbox runs it with its FLEET; the core
+never imports boto3)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
-
-from cockpit.sandbox.aws import FLEET
 
 AMI = "ami-12c6146b"  # one of moto's built-in images
 
 
 
-def seed(endpoint: str) -> None:
+def seed(endpoint: str, fleets: dict[str, list[list[Any]]]) -> None:
+    """`fleets`: region -> [Name, type, spot, running, tags] per instance."""
     import boto3  # type: ignore[import-untyped]
 
-    for region, fleet in FLEET.items():
+    for region, fleet in fleets.items():
         ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
         for name, kind, spot, running, tags in fleet:
             extra: dict[str, Any] = {"InstanceMarketOptions": {"MarketType": "spot"}} if spot else {}
@@ -27,4 +28,4 @@ def seed(endpoint: str) -> None:
 
 
 if __name__ == "__main__":
-    seed(sys.argv[1])
+    seed(sys.argv[1], json.loads(sys.argv[2]))

@@ -5,6 +5,7 @@ only this process sees (the demo never reaches real AWS)."""
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 
@@ -45,8 +46,8 @@ def seed(endpoint: str) -> None:
 
     from cockpit.contracts import BackendUnavailable
 
-    done = subprocess.run([sys.executable, "-m", "backends.aws.demo", endpoint], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "backends.aws.demo", endpoint, json.dumps(FLEET)],
+                          capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise BackendUnavailable(f"the demo EC2 could not be seeded: {tail}")
