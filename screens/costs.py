@@ -17,6 +17,8 @@ from textual.content import Content
 from cockpit import format as fmt
 from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate
 from cockpit.commands.cost_idle import gpu_peaks
+from cockpit.commands.cost_spend import SpendAnswer, billed_sources, gather_spend
+from cockpit.commands.costs import free_hpc
 from cockpit.costs import (
     HOURS_PER_MONTH,
     Burn,
@@ -30,13 +32,18 @@ from cockpit.costs import (
     place,
 )
 from cockpit.prices import current
+from cockpit.spend import month_to_date
 from cockpit.waste import THRESHOLD, WINDOW, GpuPeak, Waste, idle_gpus
+from screens import costs_spend as spend
 from screens.detail_table import DetailTableScreen
+from screens.widgets.compare_form import Choice, CompareScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
 IDLE_GPUS = "idle GPUs"
-GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD, IDLE_GPUS)
+GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD, IDLE_GPUS, spend.SPEND)
 WASTE_EVERY_S = 60.0
+SPEND_EVERY_S = 300.0
+"""How often the billing is asked again while the spend grouping is shown (answers are kept an hour)."""
 """How often the idle-GPU query runs again while that grouping is shown (it asks for an hour of data)."""
 COLUMNS = (
     Column("name", "NAME", min_width=10, max_width=28, priority=0),
@@ -58,9 +65,9 @@ HEADINGS = {
 
 def columns_for(group: str) -> tuple[Column, ...]:
     names = HEADINGS.get(group)
-    if names is None:
-        return COLUMNS
-    relabel = dict(zip(("name", "source", "type", "state", "basis"), names, strict=True))
+    relabel = dict(zip(("name", "source", "type", "state", "basis"), names, strict=True)) if names else {}
+    if group == spend.SPEND:
+        relabel = spend.HEADINGS
     return tuple(replace(c, label=relabel.get(c.key, c.label)) for c in COLUMNS)
 
 
@@ -72,6 +79,7 @@ class CostsScreen(DetailTableScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="costs.filter"),
         Binding("b", "group", "Group by", id="costs.group"),
+        Binding("c", "compare", "Compare", id="costs.compare"),
         Binding("d", "toggle_detail", "Detail", id="costs.detail"),
     ]
     group = "machine"
@@ -82,6 +90,8 @@ class CostsScreen(DetailTableScreen):
     _peaks: list[GpuPeak] | None = None
     _waste_error: str = ""
     _waste_at: float = 0.0
+    _spend: SpendAnswer | None = None
+    _spend_at: float = 0.0
 
     def inventory_changed(self) -> None:
         self.table.set_columns(columns_for(self.group))
@@ -103,6 +113,9 @@ class CostsScreen(DetailTableScreen):
                                       node=True)
         if self.group == IDLE_GPUS:
             self._show_waste()
+            return
+        if self.group == spend.SPEND:
+            self._show_spend()
             return
         if self.group in (NAMESPACE, WORKLOAD):
             self._alloc = allocate(inv.clusters.values(), cat, onprem)
@@ -188,6 +201,35 @@ class CostsScreen(DetailTableScreen):
 
         self.app.call_from_thread(done)
 
+    # -- spend ---------------------------------------------------------------------------------
+    def _burns(self) -> dict[str, float]:
+        return {line.key: line.hourly for line in self._burn.by_source} if self._burn else {}
+
+    def _show_spend(self) -> None:
+        hub = self.cockpit.hub
+        names = billed_sources(hub)
+        if names and time.monotonic() - self._spend_at > SPEND_EVERY_S:
+            self._spend_at = time.monotonic()
+            self.run_worker(lambda: self._load_spend(names), thread=True, group="spend", exit_on_error=False)
+        answer = self._spend
+        rows = [] if answer is None else spend.rows(answer, self._burns(), hub.now(), self.source_colours())
+        problems = [answer.error.message] if answer is not None and answer.error is not None else []
+        self.show_rows(rows, noun="charges", configured=bool(names), role="machines", problems=problems,
+                       unconfigured="actual spend comes from AWS Cost Explorer and Azure Cost Management: add an aws "
+                                    "or azure source to config.toml (see README) or run cockpit --demo")
+
+    def _load_spend(self, names: list[str]) -> None:
+        """In a worker: the month to date from each cloud's billing (kept an hour)."""
+        hub = self.cockpit.hub
+        answer = gather_spend(hub, names, *month_to_date(hub.now().date()))
+
+        def done() -> None:
+            self._spend = answer
+            if self.group == spend.SPEND:
+                self.inventory_changed()
+
+        self.app.call_from_thread(done)
+
     def _allocation_rows(self) -> list[Row]:
         assert self._alloc is not None
         total = self._alloc.hourly
@@ -208,6 +250,8 @@ class CostsScreen(DetailTableScreen):
         return rows
 
     def summary_text(self) -> str:
+        if self.group == spend.SPEND:
+            return spend.summary(self._spend, self._burns(), self.cockpit.hub.now())
         if self.group == IDLE_GPUS:
             w = self._waste
             if w is None:
@@ -232,6 +276,8 @@ class CostsScreen(DetailTableScreen):
         return text + f" · {current().describe(self.cockpit.hub.now().date())} · by {self.group}"
 
     def detail_for(self, key: Hashable) -> Content | None:
+        if self.group == spend.SPEND:
+            return spend.detail(self._spend, str(key), self._burns(), self.cockpit.hub.now())
         if self.group == IDLE_GPUS:
             return self._idle_detail(str(key))
         if self.group in (NAMESPACE, WORKLOAD) and str(key).startswith(f"{self.group}:"):
@@ -306,6 +352,45 @@ class CostsScreen(DetailTableScreen):
         if len(pods) > 40:
             lines.append(Content(f"  ... and {len(pods) - 40} more pods"))
         return Content("\n").join(lines)
+
+    def action_compare(self) -> None:
+        """The comparator dialog; an offer chosen there opens the provision form of a writable
+        source in that cloud, filled in with the type, the region and spot."""
+        hub = self.cockpit.hub
+        cat = current()
+
+        def chosen(choice: Choice | None) -> None:
+            if choice is not None:
+                self._provision(choice)
+
+        self.app.push_screen(CompareScreen(cat, hub.config.onprem, cat.describe(hub.now().date()),
+                                           lambda gpu: free_hpc(hub, gpu)[0]), chosen)
+
+    def _provision(self, choice: Choice) -> None:
+        from screens.widgets.provision_form import FORMS, ProvisionScreen
+
+        hub = self.cockpit.hub
+        kind = "libvirt" if choice.cloud == "hpc" else choice.cloud
+        names = [s.name for s in hub.sources("machines") if s.kind == kind and not hub.is_read_only(s.name)]
+        if choice.cloud == "hpc":
+            names = [choice.region] if choice.region in names else []
+        if not names or kind not in FORMS:
+            where = choice.region if choice.cloud == "hpc" else f"{choice.cloud} {choice.region} {choice.machine_type}"
+            self.notify(f"no writable {kind} source in the config to provision {where}", severity="warning")
+            return
+        where = choice.region
+        if kind == "gcp":  # a zone: the source's own in that region, else the region's first
+            zones = [z for z in hub.source(names[0]).settings.get("zones") or [] if str(z).startswith(where + "-")]
+            where = str(zones[0]) if zones else f"{where}-a"
+        defaults = {} if kind == "libvirt" else {"where": where, "--type": choice.machine_type}
+        if choice.spot:
+            defaults["--spot"] = "yes"
+
+        def line(text: str | None) -> None:
+            if text:
+                self.cockpit.dispatch([text])
+
+        self.app.push_screen(ProvisionScreen(names[0], kind, defaults), line)
 
     def action_group(self) -> None:
         self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]

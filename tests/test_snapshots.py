@@ -187,3 +187,21 @@ def test_costs_by_namespace(snap_compare, size: tuple[int, int]) -> None:  # typ
         await pilot.pause(0.05)
 
     assert snap_compare(app_for("costs"), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_costs_compare_dialog(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """2×A100 on demand: the clouds' offers, and rack-a's two free A100s priced by the on-prem model."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        from screens.widgets.compare_form import CompareScreen
+
+        await loaded(pilot)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen))
+        pilot.app.screen.query_one("#c-count").value = "2"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pilot.app.screen.hpc)  # the free HPC GPUs, asked in a worker
+        await pilot.pause(0.05)
+
+    assert snap_compare(app_for("costs"), terminal_size=size, run_before=run_before)

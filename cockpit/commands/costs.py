@@ -10,12 +10,14 @@ from typing import Any
 
 from cockpit import format as fmt
 from cockpit.allocation import allocate, namespace_hourly
-from cockpit.commands.common import gather, merged, sources_of
+from cockpit.commands.common import gather, gather_from, merged
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
 from cockpit.costs import (
     HOURS_PER_MONTH,
     Burn,
+    OnPremModel,
+    Quote,
     billed,
     budget_use,
     burn,
@@ -24,6 +26,7 @@ from cockpit.costs import (
     machine_rate,
     node_rate,
 )
+from cockpit.hub import Hub
 from cockpit.model import Machine
 from cockpit.model_kube import ClusterSnapshot, KubeNode
 from cockpit.prices import Catalogue, current
@@ -133,6 +136,34 @@ def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("cost machines", "what each machine costs per hour", run)
 
 
+def free_hpc(hub: Hub, gpu: str) -> tuple[dict[str, int], CockpitError | None]:
+    """Per HPC source, how many of its passthrough GPUs of that model no running VM holds (asks
+    the sources: a worker's or a command's call, never the UI thread's)."""
+    free, error = gather_from(hub, [s.name for s in hub.sources("machines")], lambda b: [
+        g for g in b.host_gpus() if not g.assigned_running])
+    hpc: dict[str, int] = {}
+    for g in free:
+        if gpu.lower().split("-")[0] in g.model.lower().replace(" ", ""):
+            hpc[g.source] = hpc.get(g.source, 0) + 1
+    return hpc, error
+
+
+def compare_rows(quotes: list[Quote], hpc: Mapping[str, int], gpu: str, count: int, hours: float,
+                 onprem: OnPremModel) -> tuple[tuple[str, ...], ...]:
+    """The comparator's table, for `cost compare` and the Costs screen's dialog alike: the cloud
+    quotes, then each HPC source with enough free GPUs priced by the on-prem model."""
+    rows = tuple((q.cloud, q.region, q.machine_type, fmt.dollars(q.hourly), fmt.dollars(q.total),
+                  f"{q.saving:.0%}" if q.saving else "-") for q in quotes)
+    return rows + tuple(("hpc", src, f"{n} free {gpu} GPU{'s' if n > 1 else ''}",
+                         fmt.dollars(onprem.gpu_rate(gpu) * count) + " (model)",
+                         fmt.dollars(onprem.gpu_rate(gpu) * count * hours), "-")
+                        for src, n in sorted(hpc.items()) if n >= count)
+
+
+def compare_columns(hours: float) -> tuple[str, ...]:
+    return ("CLOUD", "REGION", "TYPE", "$/HOUR", f"$ FOR {hours:g} H", "VS DEAREST")
+
+
 def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:
     gpu, count, hours = args["gpu"], args["count"] or 1, args["hours"] or 1
     cat = current()
@@ -141,18 +172,8 @@ def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     def run() -> Outcome:
         quotes = compare(cat, gpu, count, hours, spot=args["spot"], region_prefix=args["region_prefix"] or "")
-        free, error = gather(ctx, sources_of(ctx, {}, "machines"), lambda b: [
-            g for g in b.host_gpus() if not g.assigned_running])
-        matching = [g for g in free if gpu.lower().split("-")[0] in g.model.lower().replace(" ", "")]
-        rows = tuple((q.cloud, q.region, q.machine_type, fmt.dollars(q.hourly), fmt.dollars(q.total),
-                      f"{q.saving:.0%}" if q.saving else "-") for q in quotes)
-        hpc: dict[str, int] = {}
-        for g in matching:
-            hpc[g.source] = hpc.get(g.source, 0) + 1
-        rows += tuple(("hpc", src, f"{n} free {gpu} GPU{'s' if n > 1 else ''}",
-                       fmt.dollars(ctx.hub.config.onprem.gpu_rate(gpu) * count) + " (model)",
-                       fmt.dollars(ctx.hub.config.onprem.gpu_rate(gpu) * count * hours), "-")
-                      for src, n in sorted(hpc.items()) if n >= count)
+        hpc, error = free_hpc(ctx.hub, gpu)
+        rows = compare_rows(quotes, hpc, gpu, count, hours, ctx.hub.config.onprem)
         capacity = "spot" if args["spot"] else "on-demand"
         where = f" in {args['region_prefix']}*" if args["region_prefix"] else ""
         text = (f"{count}×{gpu} for {hours:g} h, {capacity}; prices: {cat.describe(ctx.hub.now().date())}"
@@ -163,8 +184,7 @@ def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:
                            for q in quotes],
                 "hpc_free": [{"source": s, "gpus": n} for s, n in sorted(hpc.items())],
                 "catalogue": {"name": cat.name, "as_of": cat.as_of.isoformat()}}
-        return Outcome(data=data, error=error, text=text, table=Table(
-            ("CLOUD", "REGION", "TYPE", "$/HOUR", f"$ FOR {hours:g} H", "VS DEAREST"), rows))
+        return Outcome(data=data, error=error, text=text, table=Table(compare_columns(hours), rows))
 
     return Plan("cost compare", f"compare {count}×{gpu}", run)
 

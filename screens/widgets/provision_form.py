@@ -128,7 +128,7 @@ class ProvisionScreen(ModalScreen[str | None]):
                 for f in FORMS[self.kind]:
                     fid = "f-" + f.option.strip("-")
                     if f.flag:
-                        yield _Flag(f.label, id=fid, classes="form-flag")
+                        yield _Flag(f.label, bool(self.defaults.get(f.option)), id=fid, classes="form-flag")
                     else:
                         with Horizontal(classes="form-row"):
                             yield Label(f.label + (" *" if f.required else ""), classes="form-label")

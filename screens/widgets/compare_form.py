@@ -1,0 +1,175 @@
+"""The comparator dialog of the Costs screen: GPU model, count, hours, spot and a region prefix in,
+the cheapest offer per cloud and region out (the same engine and table as `cost compare`), with
+the HPC sources' free GPUs of that model. Enter on an offer hands it back, and the Costs screen
+opens the provision form of a source in that cloud with the type and region filled in: from
+"where is 8xA100 cheapest" to a planned `vm provision` in two keys.
+
+The quotes come from the catalogue (pure and quick, on the UI thread); the free HPC GPUs need the
+sources, so they are asked in a worker and added when they come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, DataTable, Input, Label, Static
+
+from cockpit.commands.costs import compare_columns, compare_rows
+from cockpit.costs import OnPremModel, Quote, compare, gpu_names
+from cockpit.prices import Catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The offer Enter picked: a cloud's type in a region, or an HPC source (`cloud` = "hpc")."""
+
+    cloud: str
+    region: str
+    machine_type: str
+    spot: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    gpu: str
+    count: int
+    hours: float
+    spot: bool
+    prefix: str
+
+
+class _Flag(Checkbox, inherit_bindings=False):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "toggle_button", "Toggle", show=False)]
+
+
+class CompareScreen(ModalScreen[Choice | None]):
+    """Edit the fields (Enter compares), then Enter on an offer; Esc closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close", id="compare.cancel")]
+
+    def __init__(self, catalogue: Catalogue, onprem: OnPremModel, describe: str,
+                 free_hpc: Callable[[str], Mapping[str, int]], gpu: str = "A100", count: int = 8) -> None:
+        super().__init__()
+        self.catalogue, self.onprem, self.describe = catalogue, onprem, describe
+        self._free_hpc = free_hpc
+        self.defaults = (gpu, count)
+        self.quotes: list[Quote] = []
+        self.hpc: dict[str, int] = {}
+        self.asked: Ask | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="compare"):
+            yield Static(Content.from_markup("[b]Compare offers[/] [$muted]· enter compares, then provisions the "
+                                             "offer · esc[/]"), id="dialog-title")
+            with Horizontal(classes="form-row"):
+                yield Label("GPU model *", classes="form-label")
+                yield Input(self.defaults[0], placeholder=", ".join(gpu_names(self.catalogue)), id="c-gpu")
+            with Horizontal(classes="form-row"):
+                yield Label("GPUs per machine", classes="form-label")
+                yield Input(str(self.defaults[1]), placeholder="8", id="c-count", type="integer")
+            with Horizontal(classes="form-row"):
+                yield Label("hours of use", classes="form-label")
+                yield Input("100", placeholder="100", id="c-hours", type="number")
+            with Horizontal(classes="form-row"):
+                yield Label("region prefix", classes="form-label")
+                yield Input("", placeholder="us-, europe-, asia- (all when empty)", id="c-prefix")
+            yield _Flag("spot prices", id="c-spot", classes="form-flag")
+            yield Static("", id="form-error")
+            yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=False)
+            yield Static("", id="compare-note")
+
+    def on_mount(self) -> None:
+        self.query_one("#c-gpu", Input).focus()
+        self.action_compare()
+
+    def _ask(self) -> Ask | str:
+        """The fields as a question, or what is wrong with them."""
+        gpu = self.query_one("#c-gpu", Input).value.strip()
+        names = {g.lower(): g for g in gpu_names(self.catalogue)}
+        if gpu.lower() not in names:
+            return f"GPU model: no {gpu!r} in the {self.catalogue.name} catalogue (it has {', '.join(names.values())})"
+        try:
+            count = int(self.query_one("#c-count", Input).value or "1")
+            hours = float(self.query_one("#c-hours", Input).value or "1")
+        except ValueError:
+            return "GPUs and hours take numbers"
+        if count < 1 or hours <= 0:
+            return "GPUs per machine and hours must be above 0"
+        return Ask(names[gpu.lower()], count, hours, self.query_one("#c-spot", Checkbox).value,
+                   self.query_one("#c-prefix", Input).value.strip())
+
+    def action_compare(self) -> None:
+        ask = self._ask()
+        error = self.query_one("#form-error", Static)
+        if isinstance(ask, str):
+            error.update(Content.from_markup("[$error]$e[/]", e=ask))
+            return
+        error.update("")
+        if self.asked is None or ask.gpu != self.asked.gpu:
+            self.hpc = {}
+            self.run_worker(lambda: self._load_hpc(ask.gpu), thread=True, group="hpc", exclusive=True,
+                            exit_on_error=False)
+        self.asked = ask
+        self.quotes = compare(self.catalogue, ask.gpu, ask.count, ask.hours, spot=ask.spot, region_prefix=ask.prefix)
+        self._fill()
+
+    def _fill(self) -> None:
+        ask = self.asked
+        if ask is None:
+            return
+        table = self.query_one("#compare-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*compare_columns(ask.hours))
+        for i, row in enumerate(compare_rows(self.quotes, self.hpc, ask.gpu, ask.count, ask.hours, self.onprem)):
+            table.add_row(*row, key=str(i))
+        capacity = "spot" if ask.spot else "on-demand"
+        where = f" in {ask.prefix}*" if ask.prefix else ""
+        note = (f"{ask.count}×{ask.gpu}, {capacity}{where}: {len(self.quotes)} offers · {self.describe}"
+                if self.quotes else f"no {ask.count}×{ask.gpu} offer{where} in the {self.catalogue.name} catalogue "
+                                    f"({capacity})")
+        self.query_one("#compare-note", Static).update(Content.from_markup("[$muted]$n[/]", n=note))
+
+    def _load_hpc(self, gpu: str) -> None:
+        """In a worker: the HPC sources' free GPUs of that model."""
+        try:
+            free = dict(self._free_hpc(gpu))
+        except Exception:  # a source's failure leaves the cloud offers as they are
+            free = {}
+
+        def done() -> None:
+            if self.asked is not None and self.asked.gpu == gpu:
+                self.hpc = free
+                self._fill()
+
+        self.app.call_from_thread(done)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_compare()
+        if self.quotes or self.hpc:
+            self.query_one("#compare-table", DataTable).focus()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.action_compare()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        ask = self.asked
+        index = int(str(event.row_key.value))
+        if ask is None:
+            return
+        if index < len(self.quotes):
+            q = self.quotes[index]
+            self.dismiss(Choice(q.cloud, q.region, q.machine_type, ask.spot))
+            return
+        hpc = [src for src, n in sorted(self.hpc.items()) if n >= ask.count]
+        if index - len(self.quotes) < len(hpc):
+            self.dismiss(Choice("hpc", hpc[index - len(self.quotes)], "", False))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,93 @@
+"""The Costs screen's spend grouping (Cost Explorer in moto, Cost Management on the ARM fake,
+Compute Engine not read) and its comparator dialog, from the offers to a filled-in provision form."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from textual.widgets import Checkbox, DataTable, Input
+
+from cockpit import format as fmt
+from cockpit.prices import bundled, current
+from cockpit.sandbox.aws import MotoServer
+from cockpit.sandbox.aws_costs import cost_results, fleet_hourly, preload_costs
+from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, ArmFake
+from cockpit.sandbox.gcp import GceFake
+from cockpit.spend import month_forecast
+from screens.widgets.compare_form import CompareScreen
+from screens.widgets.provision_form import ProvisionScreen
+from screens.widgets.virtual_table import VirtualTable
+from tests.cloud_helpers import arm, creds, gce, moto_server
+from tests.conftest import FIXED_NOW
+from tests.test_clouds_ui import cells, mixed
+from tests.ui_helpers import loaded, make_app, wait_for
+
+__all__ = ["arm", "creds", "gce", "moto_server"]
+
+
+def azure_burn() -> float:
+    """The demo subscription's running VMs at the bundled prices (the spot one at its spot price)."""
+    offers = bundled().offers
+    return (offers["azure", "Standard_ND96isr_H100_v5", "eastus"].on_demand  # type: ignore[operator]
+            + offers["azure", "Standard_NC24ads_A100_v4", "eastus"].spot
+            + offers["azure", "Standard_NV36ads_A10_v5", "westus2"].on_demand
+            + offers["azure", "Standard_D4s_v5", "westus2"].on_demand)
+
+
+async def test_spend_grouping_then_compare_and_provision(tmp_path: Path, moto_server: MotoServer, gce: GceFake,
+                                                         arm: ArmFake) -> None:
+    preload_costs(moto_server.url, FIXED_NOW)
+    app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="costs")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot)
+        await pilot.press(*"b" * 7)  # machine, provider, source, region, namespace, workload, idle GPUs: spend
+        t = app.screen.query_one("#costs-table", VirtualTable)
+        await wait_for(pilot, lambda: t.row("spend:azure") is not None, timeout=20)
+        assert [c.label for c in t.columns][:6] == ["SERVICE", "SOURCE", "FROM", "", "CHARGED", "MONTH FCST"]
+        charged = sum(c for _, _, c in arm.charges[DEMO_SUBSCRIPTION])
+        azure = cells(t, "spend:azure")
+        assert (azure["hourly"], azure["month"]) == (
+            fmt.dollars(charged), fmt.dollars(month_forecast(charged, azure_burn(), FIXED_NOW) or 0.0))
+        assert cells(t, "spend:azure:Virtual Machines")["share"] == "99%"
+        history = cost_results(FIXED_NOW.date(), fleet_hourly(), 9.5)["ResultsByTime"]
+        aws_charged = sum(float(g["Metrics"]["UnblendedCost"]["Amount"]) for r in history
+                          if date.fromisoformat(r["TimePeriod"]["Start"]) >= date(2026, 11, 1) for g in r["Groups"])
+        assert cells(t, "spend:aws")["hourly"] == fmt.dollars(aws_charged)
+        gcp = cells(t, "spend:gcp")
+        assert gcp["type"] == "not read" and "billing export" in gcp["basis"].lower()
+        summary = str(app.screen.query_one("#costs-summary").render())
+        assert summary.startswith(f"charged {fmt.dollars(charged + aws_charged)} this month") and "not read: gcp" in \
+            summary
+        t.move_to("spend:azure")
+        await pilot.pause()
+        detail = str(app.screen.query_one("#detail").render())
+        assert "Per day" in detail and "11-23" in detail and "burn now for the rest of the month" in detail
+
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        dialog = app.screen
+        dialog.query_one("#c-gpu", Input).value = "H100"
+        await pilot.press("enter")  # compares, and the offers take the focus
+        offers = dialog.query_one("#compare-table", DataTable)
+        assert offers.has_focus
+        quotes = dialog.quotes  # type: ignore[attr-defined]
+        assert quotes and [q.hourly for q in quotes] == sorted(q.hourly for q in quotes)
+        assert all(q.machine_type and current().offers[q.cloud, q.machine_type, q.region].accelerator == "H100"
+                   for q in quotes)
+        first = [str(c) for c in offers.get_row_at(0)]
+        assert first[:4] == [quotes[0].cloud, quotes[0].region, quotes[0].machine_type, fmt.dollars(quotes[0].hourly)]
+        dialog.query_one("#c-spot", Checkbox).value = True  # spot prices: compared again
+        await pilot.pause()
+        assert dialog.asked.spot and all(q.hourly == current().offers[  # type: ignore[attr-defined]
+            q.cloud, q.machine_type, q.region].spot for q in dialog.quotes)  # type: ignore[attr-defined]
+        chosen = dialog.quotes[0]  # type: ignore[attr-defined]
+        offers.focus()
+        await pilot.press("enter")  # the cheapest spot offer: its cloud's provision form, filled in
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen))
+        form = app.screen
+        assert form.kind == chosen.cloud  # type: ignore[attr-defined]
+        assert form.query_one("#f-type", Input).value == chosen.machine_type
+        assert form.query_one("#f-where", Input).value.startswith(chosen.region)
+        assert form.query_one("#f-spot", Checkbox).value is True
+        await pilot.press("escape")
