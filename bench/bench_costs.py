@@ -81,6 +81,24 @@ def main() -> None:
     print(f"roll-up by namespace: {ms_ns:.0f} ms; by workload: {ms_wl:.0f} ms")
     print(f"burn over the nodes: {ms_burn:.0f} ms")
     print(f"idle join: {len(peaks)} GPU peaks, {len(w.idle)} idle: {ms_idle:.0f} ms")
+    compose_bench(cat)
+
+
+def compose_bench(cat: Any) -> None:
+    """Compute Engine's refresh after the SKUs are read: the real catalogue lists tens of thousands
+    of SKUs (every region, license, disk and commitment); parse them and compose every type."""
+    from backends.gcp.prices import offers, rates_of, shape_of
+    from cockpit.sandbox.gcp_prices import REGIONS, skus
+
+    regions = {f"{r}-{i}" if i else r: v for i in range(180) for r, v in REGIONS.items()}  # 720 regions
+    every = skus(regions=regions)
+    known = {(k, r): o for (c, k, r), o in cat.offers.items() if c == "gcp"}
+    wanted = sorted({(k, r) for k, _ in known for r in regions})
+    shapes = {(k, r): sh for (k, _), o in known.items() for r in regions if (sh := shape_of(o)) is not None}
+    rates, ms_rates = timed(lambda: rates_of(every))
+    got, ms_compose = timed(lambda: offers(rates, wanted, shapes, {}))
+    print(f"gcp refresh: {len(every)} SKUs parsed into {len(rates)} rates in {ms_rates:.0f} ms; "
+          f"{len(got)} of {len(wanted)} types x regions composed in {ms_compose:.0f} ms")
 
 
 if __name__ == "__main__":
