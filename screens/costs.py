@@ -15,16 +15,18 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
-from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate
+from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate, namespace_hourly
 from cockpit.commands.cost_idle import gpu_peaks
 from cockpit.commands.cost_spend import SpendAnswer, billed_sources, gather_spend
 from cockpit.commands.costs import free_hpc
 from cockpit.costs import (
     HOURS_PER_MONTH,
+    BudgetUse,
     Burn,
     Line,
     Rate,
     billed,
+    budget_use,
     burn,
     machine_rate,
     node_provider,
@@ -40,7 +42,7 @@ from screens.widgets.compare_form import Choice, CompareScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
 IDLE_GPUS = "idle GPUs"
-GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD, IDLE_GPUS, spend.SPEND)
+GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD, IDLE_GPUS, spend.SPEND, spend.BUDGETS)
 WASTE_EVERY_S = 60.0
 SPEND_EVERY_S = 300.0
 """How often the billing is asked again while the spend grouping is shown (answers are kept an hour)."""
@@ -66,8 +68,8 @@ HEADINGS = {
 def columns_for(group: str) -> tuple[Column, ...]:
     names = HEADINGS.get(group)
     relabel = dict(zip(("name", "source", "type", "state", "basis"), names, strict=True)) if names else {}
-    if group == spend.SPEND:
-        relabel = spend.HEADINGS
+    if group in (spend.SPEND, spend.BUDGETS):
+        relabel = spend.HEADINGS if group == spend.SPEND else spend.BUDGET_HEADINGS
     return tuple(replace(c, label=relabel.get(c.key, c.label)) for c in COLUMNS)
 
 
@@ -91,6 +93,7 @@ class CostsScreen(DetailTableScreen):
     _waste_error: str = ""
     _waste_at: float = 0.0
     _spend: SpendAnswer | None = None
+    _uses: list[BudgetUse] = []
     _spend_at: float = 0.0
 
     def inventory_changed(self) -> None:
@@ -116,6 +119,14 @@ class CostsScreen(DetailTableScreen):
             return
         if self.group == spend.SPEND:
             self._show_spend()
+            return
+        if self.group == spend.BUDGETS:
+            self._uses = budget_use(self._burn, hub.config.budgets,
+                                    namespace_hourly(allocate(inv.clusters.values(), cat, onprem)))
+            charged = {s.source: s.total for s in self._spend.spends} if self._spend else {}
+            self.show_rows(spend.budget_rows(self._uses, charged), noun="budgets", configured=bool(hub.config.budgets),
+                           unconfigured="no budgets: add [costs.budgets] to config.toml, a source or a cluster's "
+                                        "\"SOURCE/NAMESPACE\" = $ per month (see README)")
             return
         if self.group in (NAMESPACE, WORKLOAD):
             self._alloc = allocate(inv.clusters.values(), cat, onprem)
@@ -250,6 +261,8 @@ class CostsScreen(DetailTableScreen):
         return rows
 
     def summary_text(self) -> str:
+        if self.group == spend.BUDGETS:
+            return spend.budget_summary(self._uses)
         if self.group == spend.SPEND:
             return spend.summary(self._spend, self._burns(), self.cockpit.hub.now())
         if self.group == IDLE_GPUS:

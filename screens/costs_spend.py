@@ -1,7 +1,9 @@
-"""The Costs screen's `spend` grouping: what the clouds' billing says was charged this month, per
-source and service, beside the month's forecast (charged so far plus the burn rate now for the
-hours left). The answers come from `cost spend`'s gather in a worker (kept an hour: Cost Explorer
-bills each request); these functions only lay them out."""
+"""The Costs screen's `spend` and `budgets` groupings. Spend: what the clouds' billing says was
+charged this month, per source and service, beside the month's forecast (charged so far plus the
+burn rate now for the hours left); the answers come from `cost spend`'s gather in a worker (kept
+an hour: Cost Explorer bills each request). Budgets: each `[costs.budgets]` entry against the month
+projected from the burn now, as `cost budgets` and the Overview say it. These functions only lay
+the figures out."""
 
 from __future__ import annotations
 
@@ -12,10 +14,14 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.commands.cost_spend import SpendAnswer
+from cockpit.costs import BudgetUse
 from cockpit.spend import Spend, month_forecast
 from screens.widgets.virtual_table import Row, tag_style
 
 SPEND = "spend"
+BUDGETS = "budgets"
+BUDGET_HEADINGS = {"name": "BUDGET", "source": "KIND", "type": "", "state": "STATUS", "hourly": "BUDGET/MO",
+                   "month": "PROJECTED", "share": "USE", "basis": "HOW"}
 HEADINGS = {"name": "SERVICE", "type": "FROM", "state": "", "hourly": "CHARGED", "month": "MONTH FCST",
             "basis": "NOTE"}
 """The machine columns as the spend rows use them."""
@@ -78,3 +84,20 @@ def detail(answer: SpendAnswer | None, key: str, burns: Mapping[str, float], now
     lines += [Content.from_markup("  $d $a $bar", d=d.isoformat()[5:], a=fmt.dollars(a).rjust(9),
                                   bar="█" * (round(20 * a / top) if top else 0)) for d, a in days]
     return Content("\n").join(lines)
+
+
+def budget_rows(uses: list[BudgetUse], charged: Mapping[str, float]) -> list[Row]:
+    """The most over first; a cloud source's row also says what its billing charged so far."""
+    return [Row(f"budget:{u.key}", (
+        u.key, u.kind, "", f"over by {fmt.dollars(u.projected - u.budget)}" if u.over else "within",
+        fmt.dollars(u.budget), fmt.dollars(u.projected), f"{u.ratio:.0%}",
+        "its pods' share of the split x 730 h" if u.kind == "namespace" else "burn now x 730 h"
+        + (f"; billing says {fmt.dollars(charged[u.key])} so far" if u.key in charged else "")),
+        cell_styles=(None, None, None, "vt--bad" if u.over else "vt--good")) for u in uses]
+
+
+def budget_summary(uses: list[BudgetUse]) -> str:
+    over = [u for u in uses if u.over]
+    by = f" (by {fmt.dollars(sum(u.projected - u.budget for u in over))})" if over else ""
+    noun = "budget" if len(uses) == 1 else "budgets"
+    return f"{len(uses)} {noun} · {len(over)} projected over{by} · projected from the burn now · by budgets"

@@ -266,3 +266,13 @@ async def test_the_overview_shows_the_burn_and_a_budget_overrun(tmp_path: Path) 
         # rack-a 10.228 + rack-b 10.48 (this machine, `local`, has no price model: it is not a machine source)
         assert "burn $20.71/h · $14,910 per 30 days · 6 priced" in text
         assert "budget rack-b  projected $7,546 of $5,000 (151%)  over by $2,546" in text
+        await pilot.press("6", *"b" * 8)  # the Costs screen's budgets grouping, last of the cycle
+        from screens.widgets.virtual_table import VirtualTable
+
+        t = app.screen.query_one("#costs-table", VirtualTable)
+        row = t.row("budget:rack-b")
+        assert row is not None and row.cells[:7] == ("rack-b", "source", "", "over by $2,546", "$5,000", "$7,546",
+                                                     "151%")
+        assert [c.label for c in t.columns][3:7] == ["STATUS", "BUDGET/MO", "PROJECTED", "USE"]
+        summary = str(app.screen.query_one("#costs-summary").render())
+        assert summary.startswith("1 budget · 1 projected over (by $2,546)")
