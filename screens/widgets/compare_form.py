@@ -137,11 +137,8 @@ class CompareScreen(ModalScreen[Choice | None]):
         self.query_one("#compare-note", Static).update(Content.from_markup("[$muted]$n[/]", n=note))
 
     def _load_hpc(self, gpu: str) -> None:
-        """In a worker: the HPC sources' free GPUs of that model."""
-        try:
-            free = dict(self._free_hpc(gpu))
-        except Exception:  # a source's failure leaves the cloud offers as they are
-            free = {}
+        """In a worker: the HPC sources' free GPUs of that model (a source that fails is left out)."""
+        free = dict(self._free_hpc(gpu))
 
         def done() -> None:
             if self.asked is not None and self.asked.gpu == gpu:
