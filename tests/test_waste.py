@@ -76,5 +76,7 @@ async def test_the_costs_screen_lists_idle_gpus(kube: KubeFake, prom: PromServer
         await pilot.pause()
         detail = str(app.screen.query_one("#detail").render())
         assert "wasting  $1.30/h, $31.20/day" in detail and "rack-a/a100-node-02" in detail
-        await pilot.press("b")  # back to machines: the headings are the machines' again
+        await pilot.press("b")  # spend: no cloud source here, and the empty table says where spend comes from
+        assert t.columns[0].label == "SERVICE" and "AWS Cost Explorer" in t.empty_text
+        await pilot.press("b", "b")  # budgets, then machines: the headings are the machines' again
         assert [c.label for c in t.columns][:2] == ["NAME", "SOURCE"]
