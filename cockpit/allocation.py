@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cockpit.costs import OnPremModel, node_gpus, node_rate
+from cockpit.costs import BudgetUse, Burn, OnPremModel, budget_use, node_gpus, node_rate
 from cockpit.model_kube import ClusterSnapshot, Deployment, KubeNode, PodRef
 from cockpit.prices import Catalogue
 
@@ -184,3 +184,10 @@ def _allocate(snaps: tuple[ClusterSnapshot, ...], catalogue: Catalogue, onprem: 
 def namespace_hourly(a: Allocation) -> dict[str, float]:
     """`cluster/namespace` -> $/h: what namespace budgets are held against."""
     return {s.key: s.hourly for s in a.by(NAMESPACE) if s.key != IDLE}
+
+
+def budgets_now(b: Burn, budgets: Mapping[str, float], snaps: Iterable[ClusterSnapshot], cat: Catalogue,
+                onprem: OnPremModel) -> list[BudgetUse]:
+    """Every budget against its projected month: a source's from the burn, a namespace's from its
+    pods' share of the split. What `cost budgets`, the Overview and the Costs screen all show."""
+    return budget_use(b, budgets, namespace_hourly(allocate(snaps, cat, onprem)))

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
-from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate, namespace_hourly
+from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate, budgets_now
 from cockpit.commands.cost_idle import gpu_peaks
 from cockpit.commands.cost_spend import SpendAnswer, billed_sources, gather_spend
 from cockpit.commands.costs import free_hpc
@@ -26,7 +26,6 @@ from cockpit.costs import (
     Line,
     Rate,
     billed,
-    budget_use,
     burn,
     machine_rate,
     node_provider,
@@ -121,8 +120,7 @@ class CostsScreen(DetailTableScreen):
             self._show_spend()
             return
         if self.group == spend.BUDGETS:
-            self._uses = budget_use(self._burn, hub.config.budgets,
-                                    namespace_hourly(allocate(inv.clusters.values(), cat, onprem)))
+            self._uses = budgets_now(self._burn, hub.config.budgets, inv.clusters.values(), cat, onprem)
             charged = {s.source: s.total for s in self._spend.spends} if self._spend else {}
             self.show_rows(spend.budget_rows(self._uses, charged), noun="budgets", configured=bool(hub.config.budgets),
                            unconfigured="no budgets: add [costs.budgets] to config.toml, a source or a cluster's "

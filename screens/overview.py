@@ -12,9 +12,9 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cockpit import format as fmt
-from cockpit.allocation import allocate, namespace_hourly
+from cockpit.allocation import budgets_now
 from cockpit.commands.nodes import product
-from cockpit.costs import budget_use, burn
+from cockpit.costs import burn
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode
 from cockpit.model_metrics import NvmlState, PromSnapshot
@@ -119,8 +119,7 @@ class OverviewScreen(CockpitScreen):
                                       u=f", {len(b.unpriced)} without a price" if b.unpriced else ""),
                   Content.from_markup("  [$muted]$c; HPC machines and bare-metal nodes from the on-prem model[/]",
                                       c=current().describe(hub.now().date()))]
-        namespaces = namespace_hourly(allocate(inv.clusters.values(), current(), hub.config.onprem))
-        for use in budget_use(b, hub.config.budgets, namespaces):
+        for use in budgets_now(b, hub.config.budgets, inv.clusters.values(), current(), hub.config.onprem):
             olines.append(Content.from_markup(
                 "  budget [b]$s[/]  projected $p of $m ($r)" + ("  [$error]over by $o[/]" if use.over else ""),
                 s=use.key, p=fmt.dollars(use.projected), m=fmt.dollars(use.budget), r=f"{use.ratio:.0%}",

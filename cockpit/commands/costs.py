@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from cockpit import format as fmt
-from cockpit.allocation import allocate, namespace_hourly
+from cockpit.allocation import budgets_now
 from cockpit.commands.common import gather, gather_from, merged
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
@@ -19,7 +19,6 @@ from cockpit.costs import (
     OnPremModel,
     Quote,
     billed,
-    budget_use,
     burn,
     compare,
     gpu_names,
@@ -197,7 +196,7 @@ def _budgets(ctx: Context, args: Mapping[str, Any]) -> Plan:
             return Outcome(data=[], text="no budgets: add [costs.budgets] to config.toml (a source, or a cluster's "
                            "\"SOURCE/NAMESPACE\" = $ per month)")
         cat, b, snaps, error = burn_now(ctx, {})
-        uses = budget_use(b, budgets, namespace_hourly(allocate(snaps, cat, ctx.hub.config.onprem)))
+        uses = budgets_now(b, budgets, snaps, cat, ctx.hub.config.onprem)
         rows = tuple((u.key, u.kind, fmt.dollars(u.budget), fmt.dollars(u.projected), f"{u.ratio:.0%}",
                       f"over by {fmt.dollars(u.projected - u.budget)}" if u.over else "within") for u in uses)
         data = [{"budget": u.key, "kind": u.kind, "budget_usd": u.budget, "projected_usd": u.projected,
