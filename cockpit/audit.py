@@ -1,8 +1,16 @@
-"""The audit log: one JSON line per mutation, from the UI and the script mode alike.
+"""The audit log: JSON lines, written ahead of every mutation, from the UI and the script mode alike.
+
+Each change is an operation with an id. Its record of *intent* (what, on which target, the
+previous value) is written and flushed before the change is made, so a change that crashes the
+process half way, or a disk that fills while it runs, still leaves a trace; if the intent cannot be
+written, the change is refused. The *outcome* follows as a second line with the same id. A change
+cockpit refused (read-only, no --yes) is one line of its own. `read()` joins the lines of one
+operation back into one entry; an intent without an outcome reads as `unfinished`.
 
 The previous value is what makes an undo possible (a destroyed domain's XML, the replica count
-before a scale, the alias before a promote), so it is always written, even when the change failed.
-The file is created with mode 0600: it names hosts and machines an outsider should not list.
+before a scale, the alias before a promote), so it is always written. The file is created with mode
+0600: it names hosts and machines an outsider should not list. A file at the path that is not a
+regular file, or that another user owns, is never written to and never chmod-ed.
 """
 
 from __future__ import annotations
@@ -11,13 +19,22 @@ import getpass
 import json
 import os
 import socket
-from dataclasses import dataclass
+import stat
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit.contracts import CockpitError
 from cockpit.secrets import redact
 from cockpit.serialize import to_jsonable
+
+INTENT, OUTCOME, REFUSED = "intent", "outcome", "refused"
+
+
+class AuditUnwritable(CockpitError):
+    """The audit log cannot take a record; a change that needs one is refused (exit code 1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +51,10 @@ class AuditEntry:
     result: str
     duration_ms: float
     error: str | None = None
+    id: str | None = None
+    """The operation's id: the intent and outcome lines of one change share it."""
+    phase: str | None = None
+    """intent | outcome | refused; None on lines written before operations had ids."""
 
 
 def current_user() -> str:
@@ -43,48 +64,101 @@ def current_user() -> str:
         return str(os.getuid())
 
 
+def new_operation_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, record_refusals: bool = True) -> None:
         self.path = path
+        self.record_refusals = record_refusals
 
     def append(self, entry: AuditEntry) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Write one line and flush it to disk; raise AuditUnwritable (one line, the path and why)."""
         record = to_jsonable(entry)
         record["command"] = redact(record["command"])
         if record["error"]:
             record["error"] = redact(record["error"])
-        line = json.dumps(record, sort_keys=False, separators=(",", ":")) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        line = (json.dumps(record, sort_keys=False, separators=(",", ":")) + "\n").encode()
+        where = f"cannot write the audit log {self.path}"
         try:
-            if os.fstat(fd).st_mode & 0o077:
-                os.fchmod(fd, 0o600)
-            os.write(fd, line.encode())
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except FileExistsError:
+            raise AuditUnwritable(f"{where}: {self.path.parent} is not a directory") from None
+        except OSError as e:
+            raise AuditUnwritable(f"{where}: {_why(e)}") from None
+        try:
+            mode = os.lstat(self.path).st_mode
+            if not stat.S_ISREG(mode):  # a directory, link, fifo, device: never ours to write
+                raise AuditUnwritable(f"{where}: {'is a directory' if stat.S_ISDIR(mode) else 'not a regular file'}")
+        except FileNotFoundError:
+            pass
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as e:
+            raise AuditUnwritable(f"{where}: {_why(e)}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise AuditUnwritable(f"{where}: not a regular file")
+            if st.st_uid != os.geteuid():
+                raise AuditUnwritable(f"{where}: owned by another user")
+            if os.write(fd, line) != len(line):
+                raise AuditUnwritable(f"{where}: short write (disk full?)")
+            os.fsync(fd)
+        except OSError as e:
+            raise AuditUnwritable(f"{where}: {_why(e)}") from None
         finally:
             os.close(fd)
 
     def read(self, limit: int | None = None) -> tuple[list[AuditEntry], int]:
-        """Newest last; returns (entries, number of unreadable lines skipped)."""
+        """One entry per operation, oldest first; returns (entries, number of unreadable lines skipped).
+
+        An operation's outcome line completes its intent line; an intent with no outcome (the
+        process died, or the outcome could not be written) reads as `unfinished`."""
         if not self.path.exists():
             return [], 0
         entries: list[AuditEntry] = []
+        by_id: dict[str, int] = {}
         bad = 0
-        with self.path.open(encoding="utf-8", errors="replace") as f:
+        try:
+            f = self.path.open(encoding="utf-8", errors="replace")
+        except OSError:
+            return [], 0
+        with f:
             for raw in f:
                 try:
                     d = json.loads(raw)
-                    entries.append(AuditEntry(**d))
+                    e = AuditEntry(**d)
                 except (ValueError, TypeError):
                     bad += 1
+                    continue
+                if e.id is None or e.phase == REFUSED:
+                    entries.append(e)
+                elif e.phase == INTENT:
+                    by_id[e.id] = len(entries)
+                    entries.append(replace(e, result="unfinished"))
+                elif e.id in by_id:
+                    i = by_id.pop(e.id)
+                    entries[i] = replace(e, time=entries[i].time, previous=entries[i].previous)
+                else:
+                    entries.append(e)  # an outcome whose intent line was lost
         if limit is not None:
             entries = entries[-limit:]
         return entries, bad
 
 
+def _why(e: OSError) -> str:
+    return e.strerror or type(e).__name__
+
+
 def make_entry(*, origin: str, source: str | None, command: str, target: str | None, previous: Any,
-               new: Any, result: str, duration_s: float, error: str | None = None) -> AuditEntry:
+               new: Any, result: str, duration_s: float, error: str | None = None, op_id: str | None = None,
+               phase: str | None = None) -> AuditEntry:
     return AuditEntry(
         time=datetime.now(UTC).isoformat(timespec="milliseconds"),
         user=current_user(), host=socket.gethostname(), origin=origin, source=source,
         command=command, target=target, previous=to_jsonable(previous), new=to_jsonable(new),
-        result=result, duration_ms=round(duration_s * 1000, 1), error=error,
+        result=result, duration_ms=round(duration_s * 1000, 1), error=error, id=op_id, phase=phase,
     )

@@ -154,9 +154,17 @@ def db(seeded_db: Path, tmp_path: Path) -> Path:
 
 def audit_entries(ctx):  # type: ignore[no-untyped-def]
     """The audit log a command context wrote, as dicts, oldest first."""
+    return read_audit(ctx.audit.path)
+
+
+def read_audit(path: Path) -> list[dict[str, Any]]:
+    """An audit log file as cockpit reads it back: one dict per operation (its intent and outcome
+    lines joined) or refusal, oldest first."""
     from dataclasses import asdict
 
-    return [asdict(e) for e in ctx.audit.read()[0]]
+    from cockpit.audit import AuditLog
+
+    return [asdict(e) for e in AuditLog(path).read()[0]]
 
 
 @pytest.fixture(scope="session")

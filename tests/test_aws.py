@@ -23,7 +23,7 @@ from cockpit.sandbox.aws import MotoServer, aws_source
 from screens.widgets.dialogs import ConfirmScreen
 from screens.widgets.virtual_table import VirtualTable
 from tests.cloud_helpers import FaultyEc2, creds, moto_server
-from tests.conftest import ROOT
+from tests.conftest import ROOT, read_audit
 from tests.ui_helpers import loaded, make_app, wait_for
 
 REGIONS = ["us-east-1", "us-west-2"]
@@ -154,7 +154,7 @@ def test_script_mode_stops_and_terminates_with_audit(tmp_path: Path, moto_server
     states = {t["Value"]: i["State"]["Name"] for res in ec2.describe_instances()["Reservations"]
               for i in res["Instances"] for t in i.get("Tags", []) if t["Key"] == "Name"}
     assert states["llm-pretrain-1"] == "stopped" and states["bastion"] == "terminated"
-    audit = [json.loads(x) for x in (tmp_path / "state" / "cockpit" / "audit.jsonl").read_text().splitlines()]
+    audit = read_audit(tmp_path / "state" / "cockpit" / "audit.jsonl")
     assert [(a["command"], a["target"], a["result"]) for a in audit] == [
         ("vm stop", "aws/llm-pretrain-1", "ok"), ("vm terminate", "aws/bastion", "ok")]
     assert audit[0]["previous"] == {"state": "running"}

@@ -23,7 +23,7 @@ from cockpit.contracts import BackendError, BadInput, Conflict, Forbidden
 from cockpit.model import MachineState
 from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, TOKEN_ENV, ArmFake
 from tests.cloud_helpers import OTHER_SUBSCRIPTION, TOKEN, arm, arm_settings
-from tests.conftest import FIXED_NOW, ROOT
+from tests.conftest import FIXED_NOW, ROOT, read_audit
 
 __all__ = ["arm"]
 
@@ -152,7 +152,7 @@ def test_script_mode_lists_stops_and_deletes_with_audit(tmp_path: Path, arm: Arm
     assert power(arm, tmp_path, "ml-train", "nd-h100-0") == "deallocated"
     audit_text = (tmp_path / "state" / "cockpit" / "audit.jsonl").read_text()
     assert TOKEN not in audit_text
-    audit = [json.loads(x) for x in audit_text.splitlines()]
+    audit = read_audit(tmp_path / "state" / "cockpit" / "audit.jsonl")
     assert [(a["command"], a["target"], a["result"], a["previous"]["state"]) for a in audit] == [
         ("vm stop", "azure/nd-h100-0", "ok", "running"), ("vm terminate", "azure/jumpbox", "ok", "running")]
     assert ("platform", "jumpbox") not in {(k[1], k[2]) for k in arm.vms}  # deleted, as the fake now holds it

@@ -12,6 +12,7 @@ import pytest
 from cockpit.commands import grammar
 from cockpit.contracts import BadInput
 from cockpit.hub import Hub
+from tests.conftest import audit_entries
 
 
 def test_sizes_and_pci() -> None:
@@ -65,14 +66,18 @@ def test_parse_options_and_flags(registry, hub: Hub) -> None:  # type: ignore[no
 def test_mutation_needs_yes_and_is_audited_with_previous_value(registry, ctx) -> None:  # type: ignore[no-untyped-def]
     refused = registry.run_line("vm stop rack-a/head-01", ctx)
     assert (refused.status, refused.exit_code) == ("refused", 3)
-    assert not ctx.audit.path.exists()
+    (refusal,) = audit_entries(ctx)  # the refusal is on record, and nothing was changed
+    assert (refusal["command"], refusal["target"], refusal["result"]) == ("vm stop", "rack-a/head-01", "refused")
+    assert "add --yes" in refusal["error"]
     assert ctx.hub.call("rack-a", lambda b: b.get_machine("head-01")).state.value == "running"
 
     done = registry.run_line("vm stop rack-a/head-01 --yes", ctx)
     assert (done.status, done.exit_code) == ("ok", 0)
     assert ctx.hub.call("rack-a", lambda b: b._conn.lookupByName("head-01").state()[0]) == 5
-    (line,) = ctx.audit.path.read_text().splitlines()
-    entry = json.loads(line)
+    intent, outcome = (json.loads(x) for x in ctx.audit.path.read_text().splitlines()[1:])
+    assert (intent["phase"], outcome["phase"], intent["id"]) == ("intent", "outcome", outcome["id"])
+    assert intent["previous"] == {"state": "running"} and intent["result"] == "started"
+    entry = audit_entries(ctx)[-1]
     assert entry["command"] == "vm stop" and entry["target"] == "rack-a/head-01"
     assert entry["previous"] == {"state": "running"} and entry["new"] == {"state": "stopped"}
     assert entry["result"] == "ok" and entry["origin"] == "script" and entry["user"] and entry["host"]
@@ -92,14 +97,14 @@ def test_failed_mutation_is_audited(registry, ctx) -> None:  # type: ignore[no-u
     r = registry.run_line("vm reboot rack-a/a100-node-03 --yes", ctx)
     assert (r.status, r.exit_code) == ("failed", 1)
     assert "cannot reboot: it is shut off" in (r.error or "")
-    entry = json.loads(ctx.audit.path.read_text())
+    (entry,) = audit_entries(ctx)
     assert entry["result"] == "failed" and "cannot reboot" in entry["error"]
 
 
 def test_destroy_audits_the_full_definition(registry, ctx) -> None:  # type: ignore[no-untyped-def]
     r = registry.run_line("vm destroy rack-b/h100-dev-01 --yes", ctx)
     assert r.status == "ok"
-    entry = json.loads(ctx.audit.path.read_text())
+    (entry,) = audit_entries(ctx)
     assert "<name>h100-dev-01</name>" in entry["previous"]["definition"]
     names = ctx.hub.call("rack-b", lambda b: [d.name() for d in b._conn.listAllDomains(0)])
     assert "h100-dev-01" not in names
@@ -115,7 +120,8 @@ def test_read_only_refuses_even_with_yes(registry, hub: Hub, ctx) -> None:  # ty
     ctx2 = replace(ctx, hub=Hub(per_source))
     assert registry.run_line("vm stop rack-a/head-01 --yes", ctx2).exit_code == 3
     assert registry.run_line("vm start rack-b/h100-dev-01 --yes", ctx2).exit_code == 0
-    assert not ctx.audit.path.exists() or "rack-a" not in ctx.audit.path.read_text()
+    assert {(e["target"], e["result"]) for e in audit_entries(ctx)} == {
+        ("rack-a/head-01", "refused"), ("rack-b/h100-dev-01", "ok")}
 
 
 def test_dry_run_changes_nothing(registry, ctx) -> None:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from cockpit.contracts import BackendError, BackendUnavailable, BadInput, Forbid
 from cockpit.model import MachineState
 from cockpit.sandbox.gcp import DEMO_PROJECT, GceFake
 from tests.cloud_helpers import OTHER_PROJECT, gce, gce_settings
-from tests.conftest import FIXED_NOW, ROOT
+from tests.conftest import FIXED_NOW, ROOT, read_audit
 
 __all__ = ["gce"]
 
@@ -151,7 +151,7 @@ def test_script_mode_lists_stops_and_deletes_with_audit(tmp_path: Path, gce: Gce
     assert status(gce, "us-central1-a", "a3-pretrain-0") == "TERMINATED"
     with pytest.raises(GoogleNotFound):
         sdk(gce).get(project=DEMO_PROJECT, zone="europe-west4-a", instance="ci-runner")
-    audit = [json.loads(x) for x in (tmp_path / "state" / "cockpit" / "audit.jsonl").read_text().splitlines()]
+    audit = read_audit(tmp_path / "state" / "cockpit" / "audit.jsonl")
     assert [(a["command"], a["target"], a["result"], a["previous"]["state"]) for a in audit] == [
         ("vm stop", "gcp/a3-pretrain-0", "ok", "running"), ("vm terminate", "gcp/ci-runner", "ok", "running")]
     assert json.loads(audit[1]["previous"]["definition"])["name"] == "ci-runner"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.sandbox.kube.server import KubeFake
-from tests.conftest import ROOT
+from tests.conftest import ROOT, read_audit
 from tests.kube_helpers import kget, kubectl_missing
 
 pytestmark = kubectl_missing
@@ -74,7 +74,7 @@ node drain a100-01
     assert kget(kube, "isvc", "mistral-7b", "-n", "inference")["spec"]["predictor"]["canaryTrafficPercent"] == 0
     assert "canaryTrafficPercent" not in kget(kube, "isvc", "whisper-large", "-n", "inference")["spec"]["predictor"]
     assert kget(kube, "node", "a100-01")["spec"]["unschedulable"] is True
-    audit = [json.loads(x) for x in (tmp_path / "state" / "cockpit" / "audit.jsonl").read_text().splitlines()]
+    audit = read_audit(tmp_path / "state" / "cockpit" / "audit.jsonl")
     assert [a["command"] for a in audit] == [
         "node cordon", "node uncordon", "deploy scale", "deploy restart", "deploy set-image", "deploy rollback",
         "hpa set", "isvc canary", "isvc rollback", "isvc promote", "node drain"]

@@ -26,7 +26,7 @@ from cockpit.sandbox.aws import MotoServer, aws_source
 from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, ArmFake
 from cockpit.sandbox.gcp import DEMO_PROJECT, GceFake, gcp_source
 from tests.cloud_helpers import FaultyEc2, arm, arm_settings, creds, gce, moto_server
-from tests.conftest import FIXED_NOW, ROOT
+from tests.conftest import FIXED_NOW, ROOT, read_audit
 from tests.test_azure import Token
 from tests.test_gcp import sdk
 
@@ -81,7 +81,7 @@ def test_aws_dry_run_then_real_then_the_fallback(clouds: Context, moto_server: M
     (made,) = named("train-1")
     assert (made["InstanceType"], made["InstanceLifecycle"]) == ("g5.xlarge", "spot")
     assert {t["Key"]: t["Value"] for t in made["Tags"]} == {"Name": "train-1", "team": "ml"}
-    audit = [json.loads(x) for x in clouds.hub.config.audit_path.read_text().splitlines()]
+    audit = read_audit(clouds.hub.config.audit_path)
     assert audit[-1]["command"] == "vm provision" and audit[-1]["new"]["machines"] == ["aws/train-0", "aws/train-1"]
 
     refused = run(clouds, "vm provision spotless/us-east-1 --type g5.xlarge --image ami-12c6146b --name spot1 "
@@ -96,7 +96,7 @@ def test_aws_dry_run_then_real_then_the_fallback(clouds: Context, moto_server: M
         "spotless/spot2: created (running, g5.xlarge)"]
     (second,) = named("spot2")
     assert "InstanceLifecycle" not in second  # on-demand, as the step said
-    assert json.loads(clouds.hub.config.audit_path.read_text().splitlines()[-1])["new"]["steps"][0].startswith(
+    assert read_audit(clouds.hub.config.audit_path)[-1]["new"]["steps"][0].startswith(
         "spot capacity refused")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, read_audit
 
 
 def run(args: list[str], tmp_path: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -20,8 +20,7 @@ def run(args: list[str], tmp_path: Path, stdin: str | None = None) -> subprocess
 
 
 def audit_lines(tmp_path: Path) -> list[dict[str, object]]:
-    p = tmp_path / "state" / "cockpit" / "demo-audit.jsonl"
-    return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
+    return read_audit(tmp_path / "state" / "cockpit" / "demo-audit.jsonl")
 
 
 def script(tmp_path: Path, text: str) -> Path:
@@ -89,7 +88,9 @@ def test_missing_yes_is_refused_with_exit_3(tmp_path: Path) -> None:
     records = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["status"] for x in records] == ["ok", "refused"]  # stops at the refusal
     assert "add --yes" in records[1]["error"]
-    assert audit_lines(tmp_path) == []
+    (refusal,) = audit_lines(tmp_path)  # the refusal is on record; nothing ran
+    assert (refusal["command"], refusal["target"], refusal["result"], refusal["error"]) == (
+        "vm stop", "rack-a/head-01", "refused", records[1]["error"])
 
 
 def test_per_line_yes(tmp_path: Path) -> None:
@@ -111,7 +112,8 @@ def test_read_only_refuses(tmp_path: Path) -> None:
     r = run(["--read-only", "--yes", "vm", "stop", "rack-a/head-01"], tmp_path)
     assert r.returncode == 3
     assert r.stderr.strip() == "cockpit: refused: cockpit runs read-only (--read-only or read_only = true)"
-    assert audit_lines(tmp_path) == []
+    assert [(a["command"], a["target"], a["result"]) for a in audit_lines(tmp_path)] == [
+        ("vm stop", "rack-a/head-01", "refused")]
 
 
 def test_failed_operation_exits_1_and_keep_going(tmp_path: Path) -> None:
@@ -151,3 +153,26 @@ def test_unreadable_script_file(tmp_path: Path) -> None:
 def test_reading_commands(tmp_path: Path, cmd: list[str]) -> None:
     r = run(cmd, tmp_path)
     assert r.returncode == 0 and r.stdout and not r.stderr
+
+
+def test_gpu_list_after_our_own_change_in_the_same_script(tmp_path: Path) -> None:
+    """A listing's GPU holders are reused for a moment; a provision or a start in the same script
+    must show in the next `gpu list`, or an operator double-books a GPU."""
+    f = script(tmp_path, """\
+vm list --source rack-b
+vm provision rack-b/taker --template gpu-node --gpu 0000:ba:00.0 --start
+gpu list --free --source rack-b
+vm list --source rack-b
+vm start rack-b/h100-node-02
+gpu list --source rack-b
+""")
+    r = run(["--script", str(f), "-o", "json", "--yes"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["status"] for x in records] == ["ok"] * 6
+    free = {g["pci_address"] for g in records[2]["data"]}
+    assert "0000:ba:00.0" not in free  # rack-b/taker runs with it
+    assert {"0000:9a:00.0", "0000:db:00.0"} <= free  # held by a stopped machine, or by none
+    held = {g["pci_address"]: (g["assigned_to"], g["assigned_running"]) for g in records[5]["data"]}
+    assert held["0000:9a:00.0"] == held["0000:ab:00.0"] == ("h100-node-02", True)  # no longer "(stopped)"
+    assert held["0000:ba:00.0"] == ("taker", True)

@@ -15,7 +15,7 @@ from screens.machines import MachinesScreen
 from screens.widgets.bars import StatusBar
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from screens.widgets.virtual_table import VirtualTable
-from tests.conftest import with_sources
+from tests.conftest import read_audit, with_sources
 from tests.ui_helpers import loaded, make_app, wait_for
 
 
@@ -49,7 +49,7 @@ async def test_filter_select_stop_confirm(tmp_path: Path) -> None:
         await pilot.press("y")
         await wait_for(pilot, lambda: cell(app, "rack-b/h100-node-01", "state") == "stopped")
         assert libvirt_state(app, "rack-b", "h100-node-01") == 5
-        entry = json.loads((tmp_path / "audit.jsonl").read_text())
+        (entry,) = read_audit(tmp_path / "audit.jsonl")
         assert (entry["origin"], entry["command"], entry["target"], entry["previous"], entry["new"]) == (
             "ui", "vm stop", "rack-b/h100-node-01", {"state": "running"}, {"state": "stopped"})
         await pilot.press("escape")  # clears the filter first
@@ -86,8 +86,7 @@ async def test_bulk_start_of_marked_machines(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: libvirt_state(app, "rack-b", "h100-dev-01") == 1)
         assert libvirt_state(app, "rack-a", "a100-node-03") == 1
         assert libvirt_state(app, "rack-b", "h100-node-02") == 5
-        lines = (tmp_path / "audit.jsonl").read_text().splitlines()
-        assert sorted(json.loads(x)["target"] for x in lines) == ["rack-a/a100-node-03", "rack-b/h100-dev-01"]
+        assert sorted(e["target"] for e in read_audit(tmp_path / "audit.jsonl")) == ["rack-a/a100-node-03", "rack-b/h100-dev-01"]
 
 
 async def test_destroy_needs_the_typed_name(tmp_path: Path) -> None:

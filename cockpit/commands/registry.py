@@ -8,13 +8,14 @@ current state (that is where the audit's previous value comes from) and returns 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.audit import AuditLog, make_entry
+from cockpit.audit import INTENT, OUTCOME, REFUSED, AuditLog, AuditUnwritable, make_entry, new_operation_id
 from cockpit.commands import grammar
 from cockpit.contracts import BadInput, CockpitError, Refused
 from cockpit.hub import Hub
@@ -271,29 +272,47 @@ class Registry:
     def plan(self, inv: Invocation, ctx: Context) -> Plan:
         plan = inv.spec.planner(ctx, inv.args)
         if plan.mutating and plan.source is not None and not plan.noop:
-            ctx.hub.require_writable(plan.source)
+            try:
+                ctx.hub.require_writable(plan.source)
+            except Refused as e:
+                self._refused(ctx, plan, e.message)
+                raise
         return plan
 
     def execute(self, plan: Plan, ctx: Context) -> Result:
-        """Run a plan the caller has already confirmed; mutations are audited, ok or not."""
+        """Run a plan the caller has already confirmed. A mutation's intent is written to the audit
+        log before it runs (no record, no change), and its outcome after, ok or not."""
         started = time.monotonic()
+        audited = plan.mutating and not plan.noop
+        op_id = new_operation_id()
+        if audited:
+            try:
+                self._audit(ctx, plan, op_id, INTENT, plan.new, "started", 0.0, None)
+            except AuditUnwritable as e:
+                msg = f"refused: {e.message}; nothing was changed"
+                return Result(plan.command, plan.summary, "failed", e.exit_code, plan=plan, error=msg)
         try:
             outcome = plan.run()
         except CockpitError as e:
             took = time.monotonic() - started
-            if plan.mutating and not plan.noop:
-                self._audit(ctx, plan, None, "failed", took, e.message)
             status = "refused" if isinstance(e, Refused) else "failed"
-            return Result(plan.command, plan.summary, status, e.exit_code, plan=plan, error=e.message,
+            error = e.message
+            if audited:
+                error = self._outcome(ctx, plan, op_id, None, "failed", took, e.message) or error
+            return Result(plan.command, plan.summary, status, e.exit_code, plan=plan, error=error,
                           duration_s=took)
         took = time.monotonic() - started
         failed = outcome.error
-        if plan.mutating and not plan.noop:
-            self._audit(ctx, plan, outcome.new, "failed" if failed else "ok", took,
-                        failed.message if failed else None)
+        unrecorded = None
+        if audited:
+            unrecorded = self._outcome(ctx, plan, op_id, outcome.new, "failed" if failed else "ok", took,
+                                       failed.message if failed else None)
         if failed:
             return Result(plan.command, plan.summary, "failed", failed.exit_code, outcome, plan,
-                          failed.message, took)
+                          unrecorded or failed.message, took)
+        if unrecorded:
+            return Result(plan.command, plan.summary, "failed", AuditUnwritable.exit_code, outcome, plan,
+                          unrecorded, took)
         return Result(plan.command, plan.summary, "ok", 0, outcome, plan, None, took)
 
     def run_line(self, line: str, ctx: Context, *, yes: bool = False, dry_run: bool = False,
@@ -320,17 +339,38 @@ class Registry:
         if plan.mutating and not (yes or inv.yes or (confirm is not None and confirm(plan))):
             msg = (f"refused: '{name}' changes {plan.target or plan.source}; "
                    "add --yes to run it or --dry-run to see the plan")
+            self._refused(ctx, plan, msg)
             return Result(name, inv.line, "refused", Refused.exit_code, plan=plan, error=msg)
         result = self.execute(plan, ctx)
         return Result(name, inv.line, result.status, result.exit_code, result.outcome, plan, result.error,
                       result.duration_s)
 
-    def _audit(self, ctx: Context, plan: Plan, new: Any, result: str, took: float, error: str | None) -> None:
+    def _audit(self, ctx: Context, plan: Plan, op_id: str, phase: str, new: Any, result: str, took: float,
+               error: str | None) -> None:
         ctx.audit.append(make_entry(
             origin=ctx.origin, source=plan.source, command=plan.command, target=plan.target,
             previous=plan.previous, new=new if new is not None else plan.new, result=result,
-            duration_s=took, error=error,
+            duration_s=took, error=error, op_id=op_id, phase=phase,
         ))
+
+    def _outcome(self, ctx: Context, plan: Plan, op_id: str, new: Any, result: str, took: float,
+                 error: str | None) -> str | None:
+        """Record how a change ended; the reason when that record could not be written."""
+        try:
+            self._audit(ctx, plan, op_id, OUTCOME, new, result, took, error)
+        except AuditUnwritable as e:
+            said = "it failed" if result == "failed" else "it was made"
+            return f"{plan.summary}: {said}, but its outcome is not in the audit log ({e.message})" + (
+                f"; the change failed: {error}" if error else "")
+        return None
+
+    def _refused(self, ctx: Context, plan: Plan, reason: str) -> None:
+        """A refused change leaves a trace too (unless the config turns that off); a log that cannot
+        take the line does not turn a refusal into something else."""
+        if not ctx.audit.record_refusals:
+            return
+        with contextlib.suppress(AuditUnwritable):
+            self._audit(ctx, plan, new_operation_id(), REFUSED, None, "refused", 0.0, reason)
 
 
 def question(summary: str, tail: str = "") -> str:
