@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input
 
@@ -20,6 +21,7 @@ from cockpit.audit import AuditLog
 from cockpit.commands import Context, Plan, Registry, Result
 from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
+from cockpit.sanitise import for_display, for_line
 from cockpit.script import render_table
 from screens.base import CockpitScreen
 from screens.inventory import Inventory, poll, poll_clusters
@@ -100,6 +102,16 @@ class CockpitApp(App[int]):
         for t in THEMES.values():
             self.register_theme(t)
         self.theme = theme_name(hub.config.theme)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification (screens' too: Widget.notify calls this) is plain, sanitised text.
+
+        Messages carry backend text (a Kubernetes validation message, an error from a host): as
+        markup, `[a-z0-9]` would vanish and `[/foo]` raise MarkupError, and an ESC in it would reach
+        the terminal. So `markup` is ignored (Widget.notify passes True by default)."""
+        super().notify(for_display(message), title=for_line(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def _progress(self, message: str) -> None:
         """A long command (a rollout, a drain) reports from its worker thread."""

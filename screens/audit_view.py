@@ -12,6 +12,7 @@ from textual.widgets import Static
 from cockpit.audit import AuditEntry
 from cockpit.serialize import to_jsonable
 from screens.base import TableScreen
+from screens.safe import safe
 from screens.widgets.command_line import FilterBox
 from screens.widgets.dialogs import TextScreen
 from screens.widgets.virtual_table import Column, Row, VirtualTable
@@ -66,7 +67,7 @@ class AuditScreen(TableScreen):
         note = f"{len(entries)} entries in {log.path}"
         if bad:
             note += f" · {bad} unreadable line(s) skipped"
-        self.query_one("#audit-summary", Static).update(note)
+        self.query_one("#audit-summary", Static).update(safe(note))  # a str is markup
 
     def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         e = self._entries.get(str(event.key))

@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from screens.base import TableScreen
+from screens.safe import safe
 from screens.widgets.command_line import FilterBox
 from screens.widgets.virtual_table import Column, Row, VirtualTable
 
@@ -94,7 +95,7 @@ class DetailTableScreen(TableScreen):
         if self.table.marked:
             text += f" · {len(self.table.marked)} marked"
         # one line of fixed height: no layout pass (which would repaint the table's scrollbar too)
-        self.query_one(f"#{self.PREFIX}-summary", Static).update(Content(text), layout=False)
+        self.query_one(f"#{self.PREFIX}-summary", Static).update(safe(text), layout=False)
 
     def filter_changed(self) -> None:
         self.show_summary()
@@ -111,7 +112,8 @@ class DetailTableScreen(TableScreen):
             return
         key = self.table.cursor_key
         content = self.detail_for(key) if key is not None else None
-        pane.update(content if content is not None else Content("nothing selected"))
+        # the one way backend text reaches a detail pane: names, labels, taints, images, messages
+        pane.update(safe(content) if content is not None else Content("nothing selected"))
 
     def _layout_detail(self) -> None:
         body = self.query_one(f"#{self.PREFIX}-body")

@@ -21,6 +21,7 @@ from cockpit.model_metrics import NvmlState, PromSnapshot
 from cockpit.prices import current
 from screens.base import CockpitScreen
 from screens.inventory import Inventory
+from screens.safe import safe
 
 
 class OverviewScreen(CockpitScreen):
@@ -92,7 +93,7 @@ class OverviewScreen(CockpitScreen):
                 lines.append(Content(
                     f"    machines {len(machines)} ({counts or 'none'}) · running: "
                     f"{sum(m.vcpus for m in on)} vCPU, {fmt.mib(sum(m.memory_mib for m in on))}"))
-        self.query_one("#overview-sources", Static).update(Content("\n").join(lines))
+        self.query_one("#overview-sources", Static).update(safe(Content("\n").join(lines)))
 
         glines = [Content.from_markup("[b]Host GPUs[/] [$muted](PCI passthrough)[/]")]
         for source, gpus in sorted(inv.gpus.items()):
@@ -108,9 +109,9 @@ class OverviewScreen(CockpitScreen):
                 total=str(len(gpus)), free=", ".join(g.pci_address for g in free) or "none"))
         if len(glines) == 1:
             glines.append(Content("  none known yet" if not inv.loaded else "  no machines source reports GPUs"))
-        self.query_one("#overview-gpus", Static).update(Content("\n").join(glines))
-        self.query_one("#overview-clusters", Static).update(cluster_totals(self.cockpit.inventory,
-                                                                           bool(hub.sources("clusters"))))
+        self.query_one("#overview-gpus", Static).update(safe(Content("\n").join(glines)))
+        self.query_one("#overview-clusters", Static).update(safe(cluster_totals(self.cockpit.inventory,
+                                                                                bool(hub.sources("clusters")))))
 
         b = burn(inv.all_machines(), current(), hub.config.onprem, inv.nodes())
         olines = [Content.from_markup("[b]Costs[/] [$muted](6 for the breakdown)[/]"),
@@ -129,7 +130,7 @@ class OverviewScreen(CockpitScreen):
         olines.append(Content.from_markup("[$muted]$n machines running across $s sources. Press 2 for Machines, "
                                           ": for commands, ? for keys.[/]", n=str(running),
                                           s=str(len(hub.sources()))))
-        self.query_one("#overview-other", Static).update(Content("\n").join(olines))
+        self.query_one("#overview-other", Static).update(safe(Content("\n").join(olines)))
 
 
 

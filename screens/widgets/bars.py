@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from cockpit.config import SourceConfig
 from cockpit.model import HealthState, SourceHealth
+from screens.safe import safe
 
 VIEWS: tuple[tuple[str, str, str], ...] = (
     ("1", "overview", "Overview"),
@@ -85,7 +86,7 @@ class StatusBar(Static):
         line = Content(" │ ").join(parts)
         if read_only:
             line = Content.assemble(Content.from_markup("[reverse $warning] READ-ONLY [/] "), line)
-        self.update(line)
+        self.update(safe(line, line=True))  # a health reason is a backend's error text
 
 
 def _clock(t: datetime) -> str:

@@ -15,6 +15,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input
 
 from cockpit.commands import Registry
+from cockpit.sanitise import is_clean
 
 Candidates = Callable[[str, str | None, list[str]], list[str]]
 """(param kind, option name or None, the words typed so far) -> values worth suggesting."""
@@ -62,7 +63,8 @@ def complete(value: str, registry: Registry, candidates: Candidates, views: list
 
 
 def _first(pool: list[str], prefix: str) -> str | None:
-    return next((w for w in pool if w.startswith(prefix) and w != prefix), None)
+    # a name with a control or bidi character is never suggested: the Input would render it raw
+    return next((w for w in pool if w.startswith(prefix) and w != prefix and is_clean(w)), None)
 
 
 class _Popup(Input):

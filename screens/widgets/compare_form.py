@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -24,6 +25,8 @@ from textual.widgets import Checkbox, DataTable, Input, Label, Static
 from cockpit.commands.costs import compare_columns, compare_rows
 from cockpit.costs import OnPremModel, Quote, compare, gpu_names
 from cockpit.prices import Catalogue
+from cockpit.sanitise import for_line
+from screens.safe import safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +131,13 @@ class CompareScreen(ModalScreen[Choice | None]):
         table.clear(columns=True)
         table.add_columns(*compare_columns(ask.hours))
         for i, row in enumerate(compare_rows(self.quotes, self.hpc, ask.gpu, ask.count, ask.hours, self.onprem)):
-            table.add_row(*row, key=str(i))
+            table.add_row(*(Text(for_line(c)) for c in row), key=str(i))  # a str cell would be markup
         capacity = "spot" if ask.spot else "on-demand"
         where = f" in {ask.prefix}*" if ask.prefix else ""
         note = (f"{ask.count}×{ask.gpu}, {capacity}{where}: {len(self.quotes)} offers · {self.describe}"
                 if self.quotes else f"no {ask.count}×{ask.gpu} offer{where} in the {self.catalogue.name} catalogue "
                                     f"({capacity})")
-        self.query_one("#compare-note", Static).update(Content.from_markup("[$muted]$n[/]", n=note))
+        self.query_one("#compare-note", Static).update(safe(Content.from_markup("[$muted]$n[/]", n=note)))
 
     def _load_hpc(self, gpu: str) -> None:
         """In a worker: the HPC sources' free GPUs of that model (a source that fails is left out)."""

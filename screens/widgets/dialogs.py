@@ -12,6 +12,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from screens.safe import safe
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Shows what will change; `y`/Enter confirms, `n`/Esc cancels. A typed name replaces `y` for
@@ -34,14 +36,14 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="confirm" + (" danger" if self.typed_name else "")):
-            yield Static(Content.from_markup("[b]$t[/]", t=self.title_text), id="dialog-title")
+            yield Static(safe(Content.from_markup("[b]$t[/]", t=self.title_text)), id="dialog-title")
             with VerticalScroll(id="dialog-body"):
                 for line in self.lines:
-                    yield Static(Content(line), classes="plan-line")
+                    yield Static(safe(line), classes="plan-line")  # names, targets
                 for w in self.warnings:
-                    yield Static(Content.from_markup("[$warning]⚠ $w[/]", w=w), classes="plan-warning")
+                    yield Static(safe(Content.from_markup("[$warning]⚠ $w[/]", w=w)), classes="plan-warning")
             if self.typed_name:
-                yield Static(Content.from_markup("Type [b]$n[/] to confirm:", n=self.typed_name))
+                yield Static(safe(Content.from_markup("Type [b]$n[/] to confirm:", n=self.typed_name)))
                 yield Input(placeholder=self.typed_name, id="typed-name")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel (n)", id="cancel")
@@ -93,10 +95,10 @@ class TextScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="text"):
-            yield Static(Content.from_markup("[b]$t[/]  [$muted](esc closes)[/]", t=self.title_text),
+            yield Static(safe(Content.from_markup("[b]$t[/]  [$muted](esc closes)[/]", t=self.title_text)),
                          id="dialog-title")
             with VerticalScroll(id="dialog-body"):
-                yield Static(self.body if isinstance(self.body, Content) else Content(self.body), id="text-body")
+                yield Static(safe(self.body), id="text-body")  # command output, an XML definition, an audit entry
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
@@ -119,9 +121,10 @@ class PickScreen(ModalScreen[str | None]):
         from textual.widgets.option_list import Option
 
         with Vertical(id="dialog"):
-            yield Static(Content.from_markup("[b]$t[/]  [$muted]$h[/]", t=self.title_text, h=self.hint),
+            yield Static(safe(Content.from_markup("[b]$t[/]  [$muted]$h[/]", t=self.title_text, h=self.hint)),
                          id="dialog-title")
-            yield OptionList(*(Option(label, id=value) for value, label in self.options), id="pick-list")
+            # a str prompt would be parsed as markup: revisions and their causes are backend text
+            yield OptionList(*(Option(safe(label), id=value) for value, label in self.options), id="pick-list")
 
     def on_mount(self) -> None:
         from textual.widgets import OptionList

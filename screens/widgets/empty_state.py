@@ -7,6 +7,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from screens.safe import safe
+
 
 class EmptyState(Vertical):
     def __init__(self, title: str, why: str, fix: str, example: str = "", id: str | None = None) -> None:
@@ -14,8 +16,8 @@ class EmptyState(Vertical):
         self.title_text, self.why, self.fix, self.example = title, why, fix, example
 
     def compose(self) -> ComposeResult:
-        yield Static(Content.from_markup("[b]$t[/]", t=self.title_text), classes="empty-title")
-        yield Static(Content(self.why), classes="empty-why")
-        yield Static(Content(self.fix), classes="empty-fix")
+        yield Static(safe(Content.from_markup("[b]$t[/]", t=self.title_text)), classes="empty-title")
+        yield Static(safe(self.why), classes="empty-why")  # may quote an error
+        yield Static(safe(self.fix), classes="empty-fix")
         if self.example:
-            yield Static(Content(self.example), classes="empty-example")
+            yield Static(safe(self.example), classes="empty-example")

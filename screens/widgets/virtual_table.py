@@ -20,6 +20,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from cockpit.sanitise import for_line
+
 StyleFor = Callable[[str], str | None]
 
 
@@ -393,7 +395,7 @@ class VirtualTable(ScrollView, can_focus=True):
             pos = int(self.scroll_y) + y - 1
             if pos >= len(self._view):
                 if pos == 0 and not self._view:
-                    text = f"  {self.empty_text}"
+                    text = f"  {for_line(self.empty_text)}"  # may quote a source's error
                     return Strip([Segment(text, base + self.get_component_rich_style("vt--dim"))]).crop_extend(
                         0, width, base)
                 return Strip.blank(width, base)
@@ -445,6 +447,9 @@ class VirtualTable(ScrollView, can_focus=True):
 
 
 def _fit(text: str, width: int, align: str) -> str:
+    """Every cell and heading becomes a Segment here (never markup): the one place they are
+    sanitised, since cells hold names, labels and messages from backends."""
+    text = for_line(text)
     if len(text) > width:
         return text[: max(0, width - 1)] + "…"
     return text.rjust(width) if align == "right" else text.ljust(width)
