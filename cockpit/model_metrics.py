@@ -72,6 +72,8 @@ class Series:
     labels: Labels
     points: tuple[tuple[float, float], ...]
     """(unix time, value) along the window; one point for an instant query. NaN is kept as NaN."""
+    text: str | None = None
+    """A string result (a PromQL string literal): the string; its one point's value is then NaN."""
 
     def label(self, name: str, default: str = "") -> str:
         for k, v in self.labels:

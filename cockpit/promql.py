@@ -150,9 +150,22 @@ def fmt_value(value: float | None, unit: str) -> str:
         return f"{value / 1024:.1f}G" if value >= 1024 else f"{value:.0f}M"
     if unit == "req/s":
         return f"{value:.1f}/s" if value < 100 else f"{value:.0f}/s"
-    if abs(value) >= 1e6 or (value != 0 and abs(value) < 1e-3):
-        return f"{value:.3g}"
-    return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
+    return figure(value)
+
+
+def figure(value: float) -> str:
+    """A number without a unit as Prometheus' own table shows it, to 4 significant figures: a
+    whole number whole (up to 1e15), a non-zero value never rounded to 0 (0.002445, 3.2e-07),
+    a large one in exponent form (1.235e+18)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e15:
+        return f"{value:.0f}"
+    if 1e4 <= abs(value) < 1e15:
+        return f"{value:.0f}"  # 12346, not 1.235e+04: the digits left of the point stay
+    return f"{value:.4g}"
 
 
 def level(value: float | None, spec: PanelSpec) -> str | None:

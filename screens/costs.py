@@ -7,7 +7,7 @@ age, and a machine without a price says why instead of counting as $0."""
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -43,9 +43,9 @@ from screens.widgets.virtual_table import Column, Row, tag_style
 IDLE_GPUS = "idle GPUs"
 GROUPS = ("machine", "provider", "source", "region", NAMESPACE, WORKLOAD, IDLE_GPUS, spend.SPEND, spend.BUDGETS)
 WASTE_EVERY_S = 60.0
+"""How often the idle-GPU query runs again while that grouping is shown (it asks for an hour of data)."""
 SPEND_EVERY_S = 300.0
 """How often the billing is asked again while the spend grouping is shown (answers are kept an hour)."""
-"""How often the idle-GPU query runs again while that grouping is shown (it asks for an hour of data)."""
 COLUMNS = (
     Column("name", "NAME", min_width=10, max_width=28, priority=0),
     Column("source", "SOURCE", min_width=6, max_width=14, priority=1),
@@ -62,6 +62,11 @@ HEADINGS = {
     IDLE_GPUS: ("WHERE", "GPU", "MODEL", "PEAK", "HELD BY"),
 }
 """What the NAME, SOURCE, TYPE, STATE and PRICE FROM columns hold in the groupings that are not machines."""
+
+
+def _due(last: float | None, now: float, every: float) -> bool:
+    """Whether a question asked at `last` (None: never) is to be asked again at `now`."""
+    return last is None or now - last > every
 
 
 def columns_for(group: str) -> tuple[Column, ...]:
@@ -90,10 +95,12 @@ class CostsScreen(DetailTableScreen):
     _waste: Waste | None = None
     _peaks: list[GpuPeak] | None = None
     _waste_error: str = ""
-    _waste_at: float = 0.0
+    _waste_at: float | None = None  # None: never asked (a monotonic clock may read near 0 after boot)
     _spend: SpendAnswer | None = None
     _uses: list[BudgetUse] = []
-    _spend_at: float = 0.0
+    _spend_at: float | None = None
+    monotonic: Callable[[], float] = staticmethod(time.monotonic)
+    """The clock the two intervals above are timed by (a test gives its own)."""
 
     def inventory_changed(self) -> None:
         self.table.set_columns(columns_for(self.group))
@@ -177,8 +184,8 @@ class CostsScreen(DetailTableScreen):
 
     def _show_waste(self) -> None:
         names = self._prom_sources()
-        if names and time.monotonic() - self._waste_at > WASTE_EVERY_S:
-            self._waste_at = time.monotonic()
+        if names and _due(self._waste_at, self.monotonic(), WASTE_EVERY_S):
+            self._waste_at = self.monotonic()
             self.run_worker(lambda: self._load_waste(names), thread=True, group="waste", exit_on_error=False)
         # the peaks are asked for once a minute; the join to machines and nodes follows every refresh
         inv, hub = self.cockpit.inventory, self.cockpit.hub
@@ -217,8 +224,8 @@ class CostsScreen(DetailTableScreen):
     def _show_spend(self) -> None:
         hub = self.cockpit.hub
         names = billed_sources(hub)
-        if names and time.monotonic() - self._spend_at > SPEND_EVERY_S:
-            self._spend_at = time.monotonic()
+        if names and _due(self._spend_at, self.monotonic(), SPEND_EVERY_S):
+            self._spend_at = self.monotonic()
             self.run_worker(lambda: self._load_spend(names), thread=True, group="spend", exit_on_error=False)
         answer = self._spend
         rows = [] if answer is None else spend.rows(answer, self._burns(), hub.now(), self.source_colours())

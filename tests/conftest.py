@@ -37,6 +37,25 @@ def isolated_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_caches() -> Iterator[None]:
+    """Every process-wide memory of an answer starts empty and is left empty, so that no test
+    passes (or fails) because of the one that ran before it: the kept billing answers, the price
+    catalogue read from the cache file, the last cost allocations."""
+    from cockpit.allocation import _MEMO
+    from cockpit.commands.cost_spend import forget
+    from cockpit.prices import current
+
+    def clear() -> None:
+        forget()
+        current.cache_clear()
+        _MEMO.clear()
+
+    clear()
+    yield
+    clear()
+
+
 @pytest.fixture
 def demo_config(tmp_path: Path):  # type: ignore[no-untyped-def]
     from cockpit.sandbox import demo_config as make

@@ -3,25 +3,29 @@ Compute Engine not read) and its comparator dialog, from the offers to a filled-
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import pytest
 from textual.widgets import Checkbox, DataTable, Input
 
 from cockpit import format as fmt
 from cockpit.prices import bundled, current
-from cockpit.sandbox.aws import MotoServer
+from cockpit.sandbox import demo_config
+from cockpit.sandbox.aws import MotoServer, aws_source
 from cockpit.sandbox.aws_costs import cost_results, fleet_hourly, preload_costs
 from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, ArmFake
 from cockpit.sandbox.gcp import GceFake
 from cockpit.spend import month_forecast
+from screens.costs import CostsScreen
 from screens.widgets.compare_form import CompareScreen
 from screens.widgets.provision_form import ProvisionScreen
 from screens.widgets.virtual_table import VirtualTable
 from tests.cloud_helpers import arm, creds, gce, moto_server
 from tests.conftest import FIXED_NOW
 from tests.test_clouds_ui import cells, mixed
-from tests.ui_helpers import loaded, make_app, wait_for
+from tests.ui_helpers import loaded, make_app, wait_for, workers_done
 
 __all__ = ["arm", "creds", "gce", "moto_server"]
 
@@ -91,3 +95,22 @@ async def test_spend_grouping_then_compare_and_provision(tmp_path: Path, moto_se
         assert form.query_one("#f-where", Input).value.startswith(chosen.region)
         assert form.query_one("#f-spot", Checkbox).value is True
         await pilot.press("escape")
+
+
+async def test_spend_grouping_loads_on_a_machine_booted_this_instant(tmp_path: Path, moto_server: MotoServer,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """time.monotonic() counts from boot: on a clock still at 0, "never asked" must not read as
+    "asked just now" (the billing was not asked for the first five minutes after a boot)."""
+    monkeypatch.setattr(CostsScreen, "monotonic", staticmethod(lambda: 0.0))
+    preload_costs(moto_server.url, FIXED_NOW)
+    base = demo_config(audit_path=tmp_path / "audit.jsonl")
+    config = replace(base, sources=(aws_source("aws", moto_server.url),))
+    app = make_app(tmp_path / "audit.jsonl", config=config, start_view="costs")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot)
+        await pilot.press(*"b" * 7)  # machine, provider, source, region, namespace, workload, idle GPUs: spend
+        await workers_done(pilot, "spend")
+        await pilot.pause()
+        t = app.screen.query_one("#costs-table", VirtualTable)
+        assert [c.label for c in t.columns][:6] == ["SERVICE", "SOURCE", "FROM", "", "CHARGED", "MONTH FCST"]
+        assert t.row("spend:aws") is not None

@@ -11,11 +11,22 @@ import threading
 import pytest
 
 from backends.libvirt import create
+from backends.libvirt.adapter import LISTED_FRESH_S, LibvirtBackend
 from cockpit.contracts import BackendUnavailable, BadInput, Conflict, NotFound
 from cockpit.model import MachineState, ProvisionSpec
 from cockpit.sandbox import libvirt_uri
 
 VIR_RUNNING, VIR_PAUSED, VIR_SHUTOFF = 1, 3, 5
+
+
+class FakeClock:
+    """A monotonic clock a test moves by hand; it starts where a freshly booted machine's does."""
+
+    def __init__(self, t: float = 0.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
 
 
 @pytest.fixture
@@ -199,13 +210,49 @@ def test_templates_are_listed() -> None:
 
 
 def test_host_gpus_after_a_listing_agree_with_a_fresh_read(rack_a) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(0.0)
+    rack_a.monotonic = clock
     fresh = list(rack_a.host_gpus())
     rack_a.act("a100-node-01", "force-off")
     rack_a.act("a100-node-03", "start")
     rack_a.list_machines()
     reused = list(rack_a.host_gpus())  # the holders the listing just read
-    rack_a._listed = (0.0, {})
+    clock.t += LISTED_FRESH_S + 1
     again = list(rack_a.host_gpus())  # read from every domain's XML
     assert reused == again != fresh
     b7 = next(g for g in reused if g.pci_address == "0000:b7:00.0")
     assert (b7.assigned_to, b7.assigned_running) == ("a100-node-03", True)
+
+
+def test_host_gpus_on_a_machine_booted_this_instant() -> None:
+    """time.monotonic() counts from boot: a clock at 0 must not read as "loaded just now"."""
+    b = LibvirtBackend("rack-a", uri=libvirt_uri("rack-a"), monotonic=FakeClock(0.0))
+    try:
+        gpus = {g.pci_address: g for g in b.host_gpus()}  # the very first call
+        assert len(gpus) == 8 and gpus["0000:07:00.0"].assigned_to == "a100-node-01"
+        assert len(b.list_machines()) == 6
+        assert len(b.host_gpus()) == 8
+    finally:
+        b.close()
+
+
+@pytest.mark.parametrize("change", ["start", "provision", "destroy"])
+def test_our_own_change_is_seen_by_the_next_host_gpus(rack_a, change: str) -> None:  # type: ignore[no-untyped-def]
+    """The holders a listing read are reused for a moment; a change made through the backend
+    must not be hidden by them (a GPU shown free while a machine holds it is double-booked)."""
+    rack_a.monotonic = FakeClock(100.0)  # the clock stands still: the listing stays "fresh"
+    before = {g.pci_address: g for g in rack_a.host_gpus()}
+    assert (before["0000:b7:00.0"].assigned_to, before["0000:b7:00.0"].assigned_running) == ("a100-node-03", False)
+    rack_a.list_machines()
+    expected: tuple[str | None, bool]
+    if change == "start":
+        rack_a.act("a100-node-03", "start")
+        expected = ("a100-node-03", True)
+    elif change == "provision":
+        rack_a.provision(ProvisionSpec("taker", "gpu-node", gpus=("0000:b7:00.0",), start=True))
+        expected = ("taker", True)
+    else:
+        rack_a.destroy("a100-node-03", remove_storage=False)
+        expected = (None, False)
+    after = {g.pci_address: g for g in rack_a.host_gpus()}
+    assert (after["0000:b7:00.0"].assigned_to, after["0000:b7:00.0"].assigned_running) == expected

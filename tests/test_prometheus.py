@@ -199,6 +199,21 @@ metrics panels --window 10m
     assert any(r[:3] == ["prom", "GPU", "util"] and r[3] == "gpu-prod/h100-01/gpu0" and r[4] == "93%" for r in rows)
 
 
+def test_metrics_query_prints_small_large_and_string_results(tmp_path: Path, prom: PromServer) -> None:
+    """An error ratio of 0.2445% is not 0.00, and a string result is its string, not "-"."""
+    script = ("metrics query 'vector(0.002445123)'\nmetrics query 'vector(1234567.891)'\n"
+              "metrics query 'scalar(vector(42))'\nmetrics query '\"hello\"'\n")
+    text = run(tmp_path, prom, "--script", "-", stdin=script)
+    assert text.returncode == 0, text.stderr
+    values = [line.split()[-1] for line in text.stdout.splitlines() if line.startswith("prom ")]
+    assert values == ["0.002445", "1234568", "42", "hello"]
+    js = run(tmp_path, prom, "--script", "-", "-o", "json", stdin=script)
+    assert js.returncode == 0, js.stderr
+    out = [json.loads(line)["data"] for line in js.stdout.splitlines()]
+    assert out[0][0]["values"][0][1] == 0.002445123  # JSON stays exact
+    assert out[3][0]["values"][0][1] == "hello"
+
+
 def test_bad_promql_and_arguments_fail_with_a_line_number(tmp_path: Path, prom: PromServer) -> None:
     script = "metrics query 'DCGM_FI_DEV_GPU_UTIL'\nmetrics query 'sum(DCGM_FI_DEV_GPU_UTIL'\n"
     script += "metrics query up --step 30s\nmetrics query up --range 7d --step 1s\n"

@@ -68,3 +68,10 @@ def test_joins_to_nodes_vms_and_workloads_and_the_reasons_when_missing() -> None
     assert promql.Figures([], {"prom": "cannot reach"}, True).why_no_serving("w") == "prom: cannot reach"
     empty = PromSnapshot("prom", "u", 60, 1, (PanelResult(PanelSpec("gpu_util", "", ""), (), "no DCGM exporter"),))
     assert promql.Figures([empty], {}, True).why_no_gpu("n1") == "no DCGM exporter"
+
+
+def test_unitless_figures_keep_four_significant_digits() -> None:
+    values = (0.002445123, 1234567.891, 42.0, -0.5, 3.2e-7, 2 / 3, 1.5e18, 0.0, math.inf, math.nan)
+    assert [promql.figure(v) for v in values] == [
+        "0.002445", "1234568", "42", "-0.5", "3.2e-07", "0.6667", "1.5e+18", "0", "+Inf", "NaN"]
+    assert promql.fmt_value(0.002445, "") == "0.002445" and promql.fmt_value(None, "") == "-"

@@ -4,7 +4,6 @@ the on-demand fallback as a visible step, refusal without it, and bad arguments 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -98,6 +97,52 @@ def test_aws_dry_run_then_real_then_the_fallback(clouds: Context, moto_server: M
     assert "InstanceLifecycle" not in second  # on-demand, as the step said
     assert read_audit(clouds.hub.config.audit_path)[-1]["new"]["steps"][0].startswith(
         "spot capacity refused")
+
+
+def test_aws_vm_show_lists_the_disk_it_was_provisioned_with(clouds: Context, moto_server: MotoServer) -> None:
+    done = run(clouds, "vm provision aws/us-east-1 --type g5.xlarge --image ami-12c6146b --name big-disk "
+                       "--disk 200G --yes")
+    assert done.status == "ok", done.error
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_server.url)
+    (raw,) = [i for r in ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["big-disk"]}])[
+        "Reservations"] for i in r["Instances"]]
+    (mapping,) = raw["BlockDeviceMappings"]
+    vid = mapping["Ebs"]["VolumeId"]
+    assert ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["Size"] == 200  # what EC2 now holds
+    shown = run(clouds, "vm show aws/big-disk")
+    assert shown.status == "ok", shown.error
+    lines = shown.outcome.text.splitlines()
+    disks = lines[lines.index("Disks:") + 1:lines.index("NICs:")]
+    assert [d.split() for d in disks] == [[mapping["DeviceName"], "disk", vid, "200G"]]
+    (disk,) = shown.outcome.data["disks"]
+    assert disk["capacity_bytes"] == 200 * 2**30 and disk["source"] == vid
+
+
+def test_gcp_and_azure_vm_show_list_the_disk_they_were_provisioned_with(clouds: Context, gce: GceFake,
+                                                                       arm: ArmFake, tmp_path: Path) -> None:
+    done = run(clouds, f"vm provision gcp/us-central1-b --type g2-standard-4 --image {IMAGE} --name big-disk "
+                       "--disk 200G --yes")
+    assert done.status == "ok", done.error
+    assert sdk(gce).get(project=DEMO_PROJECT, zone="us-central1-b", instance="big-disk").disks[0].disk_size_gb == 200
+    shown = run(clouds, "vm show gcp/big-disk")
+    assert shown.status == "ok", shown.error
+    (disk,) = shown.outcome.data["disks"]
+    assert (disk["target"], disk["source"], disk["capacity_bytes"]) == ("big-disk", "big-disk", 200 * 2**30)
+    assert "  big-disk disk   big-disk  200G" in shown.outcome.text.splitlines()
+
+    key = tmp_path / "id.pub"
+    key.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ6mZ4 ops@bastion\n")
+    done = run(clouds, "vm provision azure/eastus --type Standard_D4s_v5 --image Canonical:ubuntu-24_04-lts:server:"
+                       f"latest --name big-disk --group ml-train --subnet {SUBNET} --ssh-key {key} --disk 200G --yes")
+    assert done.status == "ok", done.error
+    client = ComputeManagementClient(Token(), DEMO_SUBSCRIPTION, base_url=arm.url,
+                                     connection_verify=str(tmp_path / "ca.pem"))
+    assert client.virtual_machines.get("ml-train", "big-disk").storage_profile.os_disk.disk_size_gb == 200
+    shown = run(clouds, "vm show azure/big-disk")
+    assert shown.status == "ok", shown.error
+    (disk,) = shown.outcome.data["disks"]
+    assert (disk["target"], disk["capacity_bytes"]) == ("os", 200 * 2**30)
+    assert any(line.split()[::3] == ["os", "200G"] for line in shown.outcome.text.splitlines())
 
 
 def test_gcp_dry_run_real_and_stockout_fallback(clouds: Context, gce: GceFake) -> None:

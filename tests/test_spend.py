@@ -163,3 +163,26 @@ def test_a_refusal_is_one_line_and_gcp_is_said_not_read(tmp_path: Path, arm: Arm
         assert bad.status == "invalid" and bad.error == "--days: 400 is not between 1 and 366"
     finally:
         ctx.hub.close()
+
+
+def test_two_hubs_never_share_a_kept_answer(tmp_path: Path, arm: ArmFake) -> None:
+    """Answers are kept an hour, by hub: a second hub (another test, another config) asks the
+    billing itself, while the first still answers from what it kept."""
+    del arm.charges[OTHER_SUBSCRIPTION]
+    arm.charges[DEMO_SUBSCRIPTION][:] = [(date(2026, 11, 2), "Virtual Machines", 100.0)]
+    settings = arm_settings(arm, tmp_path)
+    first = context(tmp_path, SourceConfig("azure", "azure", timeout_seconds=30, settings=settings))
+    second = context(tmp_path, SourceConfig("azure", "azure", timeout_seconds=30, settings=settings))
+    try:
+        def charged(ctx: Context) -> float:
+            result = build_registry().run_line("cost spend", ctx)
+            assert result.status == "ok", result
+            return float(result.outcome.data["sources"][0]["charged"])  # type: ignore[union-attr]
+
+        assert charged(first) == pytest.approx(100.0)
+        arm.charges[DEMO_SUBSCRIPTION][:] = [(date(2026, 11, 2), "Virtual Machines", 250.0)]
+        assert charged(second) == pytest.approx(250.0)  # asked, not the first hub's answer
+        assert charged(first) == pytest.approx(100.0)  # the first hub's kept answer
+    finally:
+        first.hub.close()
+        second.hub.close()

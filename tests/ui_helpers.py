@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from cockpit.audit import AuditLog
 from cockpit.commands import build_registry
@@ -38,10 +40,30 @@ async def wait_for(pilot: Pilot[Any], cond: Callable[[], object], timeout: float
         await pilot.pause(0.05)
 
 
+async def workers_done(pilot: Pilot[Any], *groups: str) -> None:
+    """Wait until no worker of these groups (the app's or a screen's) is pending or running: each
+    one is awaited, so however slow the machine, no clock decides. A thread worker hands its
+    answer over with call_from_thread, which returns only once the app ran it: when the worker is
+    finished, its answer is in."""
+    app = pilot.app
+    while busy := [w for w in app.workers if w.group in groups and not w.is_finished]:
+        if any(w.state is WorkerState.PENDING for w in busy):
+            await pilot.pause()  # a worker starts on the loop's next turn
+            continue
+        for w in busy:
+            with contextlib.suppress(WorkerFailed, WorkerCancelled):  # their owners report those
+                await w.wait()
+
+
 async def loaded(pilot: Pilot[Any]) -> None:
-    """Wait for the first poll to finish and the screens to render it."""
+    """Wait for the first poll to finish and the screens to render it: on the poll worker itself,
+    not on a clock (a cold 2-core machine may take longer than any budget a test would pick). The
+    first poll starts once the first frame is out, so until it has, the loop is let run."""
     app = pilot.app
     assert isinstance(app, CockpitApp)
-    await wait_for(pilot, lambda: app.inventory.loaded and not app._polling)
+    while not (app.inventory.loaded and not app._polling):
+        if not any(w.group == "poll" and not w.is_finished for w in app.workers):
+            await pilot.pause()
+        await workers_done(pilot, "poll")
     await pilot.pause()
     await asyncio.sleep(0)

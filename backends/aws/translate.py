@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cockpit.model import GpuDevice, Machine, MachineState
+from cockpit.model import Disk, GpuDevice, Machine, MachineState
 
 STATES: Mapping[str, MachineState] = {
     "pending": MachineState.STARTING, "running": MachineState.RUNNING, "stopping": MachineState.STOPPING,
@@ -38,8 +38,28 @@ def tag_dict(raw: Mapping[str, Any]) -> dict[str, str]:
     return {str(t["Key"]): str(t.get("Value", "")) for t in raw.get("Tags") or [] if "Key" in t}
 
 
-def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: str) -> Machine:
-    """One instance. `name` is its Name tag when that is unique in the source, else its id."""
+def volume_ids(raw: Mapping[str, Any]) -> list[str]:
+    """The EBS volumes an instance has attached (describe_instances names them, not their sizes)."""
+    return [str(m["Ebs"]["VolumeId"]) for m in raw.get("BlockDeviceMappings") or []
+            if (m.get("Ebs") or {}).get("VolumeId")]
+
+
+def disks(raw: Mapping[str, Any], gib: Mapping[str, int] | None = None) -> tuple[Disk, ...]:
+    """The instance's block devices: device name, volume id, and the size where `gib` (volume id ->
+    GiB, from describe_volumes) has it."""
+    out = []
+    for m in raw.get("BlockDeviceMappings") or []:
+        vid = str((m.get("Ebs") or {}).get("VolumeId") or "")
+        size = (gib or {}).get(vid)
+        out.append(Disk(target=str(m.get("DeviceName") or "?"), source=vid, device="disk",
+                        capacity_bytes=size * 2**30 if size is not None else None))
+    return tuple(out)
+
+
+def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: str,
+            gib: Mapping[str, int] | None = None) -> Machine:
+    """One instance. `name` is its Name tag when that is unique in the source, else its id.
+    `gib`: the sizes of its volumes, when they were asked for (one machine shown, not a list)."""
     state = str((raw.get("State") or {}).get("Name", "unknown"))
     tags = tag_dict(raw)
     addresses = tuple(a for a in (raw.get("PrivateIpAddress"), raw.get("PublicIpAddress")) if a)
@@ -55,5 +75,5 @@ def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: st
         created_at=launched if isinstance(launched, datetime) else None,
         started_at=launched if isinstance(launched, datetime) and mapped is MachineState.RUNNING else None,
         machine_type=str(raw.get("InstanceType") or "") or None,
-        lifecycle="spot" if raw.get("InstanceLifecycle") == "spot" else "on-demand",
+        lifecycle="spot" if raw.get("InstanceLifecycle") == "spot" else "on-demand", disks=disks(raw, gib),
     )

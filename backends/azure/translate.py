@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backends.cloud import parse_time
-from cockpit.model import GpuDevice, Machine, MachineState
+from cockpit.model import Disk, GpuDevice, Machine, MachineState
 
 POWER: Mapping[str, MachineState] = {
     "running": MachineState.RUNNING, "starting": MachineState.STARTING, "stopping": MachineState.STOPPING,
@@ -61,6 +61,20 @@ def where(vm_id: str) -> tuple[str, str]:
     return group, parts[-1]
 
 
+def disks(props: Mapping[str, Any]) -> tuple[Disk, ...]:
+    """The OS disk and the data disks as the VM's storage profile names them, with their sizes."""
+    storage = props.get("storageProfile") or {}
+    found = [("os", storage.get("osDisk"))] + [(f"lun{d.get('lun')}", d) for d in storage.get("dataDisks") or []]
+    out = []
+    for target, d in found:
+        if not d:
+            continue
+        size = d.get("diskSizeGB")
+        source = str(d.get("name") or (d.get("managedDisk") or {}).get("id") or "").rsplit("/", 1)[-1]
+        out.append(Disk(target=target, source=source, capacity_bytes=int(size) * 2**30 if size is not None else None))
+    return tuple(out)
+
+
 def machine(source: str, raw: Mapping[str, Any], info: SizeInfo | None, name: str) -> Machine:
     """One VM. `name` is the VM's own unless another resource group or subscription shares it."""
     props = raw.get("properties") or {}
@@ -82,4 +96,5 @@ def machine(source: str, raw: Mapping[str, Any], info: SizeInfo | None, name: st
         # the last provisioning change of a running VM is its last start (or its creation)
         started_at=parse_time(provisioned) if state is MachineState.RUNNING else None,
         machine_type=size or None, lifecycle="spot" if props.get("priority") in ("Spot", "Low") else "on-demand",
+        disks=disks(props),
     )

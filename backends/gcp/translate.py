@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backends.cloud import parse_time
-from cockpit.model import GpuDevice, Machine, MachineState
+from cockpit.model import Disk, GpuDevice, Machine, MachineState
 
 STATES: Mapping[str, MachineState] = {
     "PROVISIONING": MachineState.STARTING, "STAGING": MachineState.STARTING, "RUNNING": MachineState.RUNNING,
@@ -61,6 +61,16 @@ def gpus(accelerators: tuple[tuple[str, int], ...]) -> tuple[GpuDevice, ...]:
     return tuple(out)
 
 
+def disks(raw: Mapping[str, Any]) -> tuple[Disk, ...]:
+    """The attached disks as the instance lists them: device name, the disk, its size (GB: GiB)."""
+    out = []
+    for d in raw.get("disks") or []:
+        size = d.get("diskSizeGb")
+        out.append(Disk(target=str(d.get("deviceName") or "?"), source=last(d.get("source")),
+                        capacity_bytes=int(size) * 2**30 if size not in (None, "") else None))
+    return tuple(out)
+
+
 def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: str) -> Machine:
     """One instance. `name` is the instance's own unless another zone or project shares it."""
     status = str(raw.get("status") or "UNKNOWN")
@@ -81,4 +91,5 @@ def machine(source: str, raw: Mapping[str, Any], info: TypeInfo | None, name: st
         created_at=parse_time(raw.get("creationTimestamp")),
         started_at=parse_time(raw.get("lastStartTimestamp")) if state is MachineState.RUNNING else None,
         machine_type=last(raw.get("machineType")) or None, lifecycle="spot" if spot else "on-demand",
+        disks=disks(raw),
     )

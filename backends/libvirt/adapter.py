@@ -77,8 +77,11 @@ class LibvirtBackend:
     capabilities = frozenset({"start", "stop", "reboot", "force-off", "suspend", "resume", "destroy",
                               "provision", "events"})
 
-    def __init__(self, source: str, *, uri: str, location: str | None = None, read_only: bool = False) -> None:
+    def __init__(self, source: str, *, uri: str, location: str | None = None, read_only: bool = False,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._lv = _libvirt()
+        self.monotonic = monotonic
+        """The clock the short-lived caches below are timed by (a test gives its own)."""
         _ensure_event_loop(self._lv)
         self.source = source
         self.uri = uri
@@ -88,8 +91,8 @@ class LibvirtBackend:
         self._cpu: dict[str, tuple[float, int]] = {}
         self._started: dict[str, datetime] = {}
         self._devices: dict[str, PciDevice] | None = None
-        self._devices_at = 0.0
-        self._listed: tuple[float, dict[str, tuple[str, bool]]] = (-LISTED_FRESH_S - 1, {})
+        self._devices_at: float | None = None  # None: never read
+        self._listed: tuple[float, dict[str, tuple[str, bool]]] | None = None  # None: no listing to reuse
         self._callbacks: list[int] = []
         parts = urlsplit(uri)
         if parts.scheme == "test" and parts.path not in ("", "/default") and not Path(parts.path).is_file():
@@ -116,7 +119,7 @@ class LibvirtBackend:
                 for g in m.gpus:
                     if g.pci_address and (g.pci_address not in holders or m.state.is_on):
                         holders[g.pci_address] = (m.name, m.state.is_on)
-            self._listed = (time.monotonic(), holders)
+            self._listed = (self.monotonic(), holders)
             return machines
 
     def get_machine(self, name: str) -> Machine:
@@ -130,13 +133,14 @@ class LibvirtBackend:
     def host_gpus(self) -> Sequence[HostGpu]:
         """Host GPUs and their holders. A poll asks for machines and then for this: the holders
         the machine list just read are reused for LISTED_FRESH_S instead of reading every domain's
-        XML a second time (a round trip each over qemu+ssh). Conflict checks never use this."""
+        XML a second time (a round trip each over qemu+ssh); every change made through this
+        backend, and every lifecycle event, forgets them. Conflict checks never use this."""
         with self._guard():
-            if time.monotonic() - self._devices_at > DEVICES_FRESH_S:
+            now = self.monotonic()
+            if self._devices_at is None or now - self._devices_at > DEVICES_FRESH_S:
                 self._devices = None
-            listed_at, holders = self._listed
-            if time.monotonic() - listed_at > LISTED_FRESH_S:
-                holders = self._holders()
+            listed = self._listed
+            holders = listed[1] if listed is not None and now - listed[0] <= LISTED_FRESH_S else self._holders()
             return host_gpus(self.source, self._pci_devices(), holders)
 
     def templates(self) -> Sequence[Template]:
@@ -144,7 +148,7 @@ class LibvirtBackend:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def act(self, name: str, action: str) -> Machine:
-        with self._guard(name):
+        with self._guard(name), self._changing():
             dom = self._conn.lookupByName(name)
             state = int(dom.state()[0])
             allowed = _ALLOWED_FROM.get(action)
@@ -170,7 +174,7 @@ class LibvirtBackend:
 
     def destroy(self, name: str, remove_storage: bool) -> str:
         lv = self._lv
-        with self._guard(name):
+        with self._guard(name), self._changing():
             dom = self._conn.lookupByName(name)
             xml = str(dom.XMLDesc(0))
             if dom.isActive():
@@ -196,7 +200,7 @@ class LibvirtBackend:
 
     def provision(self, spec: ProvisionSpec) -> Machine:
         tpl = templates.load(spec.template)
-        with self.reserve_gpus(spec.name, spec.gpus), self._guard(spec.name):
+        with self.reserve_gpus(spec.name, spec.gpus), self._guard(spec.name), self._changing():
             self._check_provision(spec)
             pool = self._pool(tpl.pool)
             gib = spec.disk_gib or tpl.info.disk_gib
@@ -304,6 +308,7 @@ class LibvirtBackend:
         lv = self._lv
 
         def lifecycle(_conn: Any, dom: Any, event: int, _detail: int, _opaque: Any) -> None:
+            self._forget()  # a change made elsewhere (virsh, another cockpit) moves GPU holders too
             if event == EVENT_STARTED:
                 self._started[dom.UUIDString()] = datetime.now(UTC)
             elif event == EVENT_STOPPED:
@@ -335,6 +340,19 @@ class LibvirtBackend:
             self._conn.close()
 
     # -- internals ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Around every change: the GPU holders the last listing read are forgotten, before and
+        after (also when the change fails half-way), so that no read answers from before it."""
+        self._forget()
+        try:
+            yield
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        self._listed = None
+
     @contextlib.contextmanager
     def _guard(self, name: str | None = None) -> Iterator[None]:
         """Serialise use of the connection and turn libvirt errors into cockpit's typed errors."""
@@ -374,7 +392,7 @@ class LibvirtBackend:
                 if parsed is not None:
                     devices[parsed.address] = parsed
             self._devices = devices
-            self._devices_at = time.monotonic()
+            self._devices_at = self.monotonic()
         return self._devices
 
     def _machine(self, dom: Any, devices: dict[str, PciDevice]) -> Machine:
@@ -385,7 +403,7 @@ class LibvirtBackend:
         cpu_percent = None
         if state in (1, 2, 3):
             addresses = self._addresses(dom)
-            now = time.monotonic()
+            now = self.monotonic()
             prev = self._cpu.get(uid)
             if prev is not None and now > prev[0] and parsed.vcpus:
                 cpu_percent = max(0.0, min(100.0, (cpu_time - prev[1]) / ((now - prev[0]) * 1e9 * parsed.vcpus) * 100))

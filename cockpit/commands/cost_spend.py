@@ -3,14 +3,16 @@ Management), month to date or over the last N days, per source, service or day, 
 forecast (charged so far plus the burn rate for the hours left). Compute Engine is named with why
 it is not read (Google gives actual costs only as a BigQuery billing export).
 
-Answers are kept for an hour in this process: Cost Explorer bills each request ($0.01) and both
-APIs refresh a few times a day, so the Costs screen must not ask at every refresh.
+Answers are kept for an hour by hub (the app's, or a script's): Cost Explorer bills each request
+($0.01) and both APIs refresh a few times a day, so the Costs screen must not ask at every refresh.
+Two hubs (two tests, two configs) never share an answer, and a hub's answers go with it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -26,8 +28,10 @@ from cockpit.spend import Spend, last_days, month_forecast, month_to_date
 
 BILLED_KINDS = ("aws", "azure", "gcp")
 KEEP_S = 3600.0
-"""How long an answer is reused in this process."""
-_CACHE: dict[tuple[str, date, date], tuple[float, Spend]] = {}
+"""How long an answer is reused."""
+_CACHE: weakref.WeakKeyDictionary[Hub, dict[tuple[str, date, date], tuple[float, Spend]]] = \
+    weakref.WeakKeyDictionary()
+"""hub -> (source, start, end) -> (time.monotonic() when asked, the answer)."""
 _LOCK = threading.Lock()
 
 
@@ -49,8 +53,9 @@ def gather_spend(hub: Hub, names: list[str], start: date, end: date) -> SpendAns
     spends: list[Spend] = []
     ask: list[str] = []
     with _LOCK:
+        cache = _CACHE.setdefault(hub, {})
         for name in names:
-            kept = _CACHE.get((name, start, end))
+            kept = cache.get((name, start, end))
             if kept is not None and now - kept[0] < KEEP_S:
                 spends.append(kept[1])
             else:
@@ -65,14 +70,17 @@ def gather_spend(hub: Hub, names: list[str], start: date, end: date) -> SpendAns
         else:
             spends.append(got)
             with _LOCK:
-                _CACHE[name, start, end] = (now, got)
+                cache[name, start, end] = (now, got)
     return SpendAnswer(tuple(sorted(spends, key=lambda s: s.source)), tuple(sorted(not_read)), merged(errors))
 
 
-def forget() -> None:
-    """Drop kept answers (tests; a user's explicit refresh)."""
+def forget(hub: Hub | None = None) -> None:
+    """Drop kept answers, a hub's or all (a user's explicit refresh; tests)."""
     with _LOCK:
-        _CACHE.clear()
+        if hub is None:
+            _CACHE.clear()
+        else:
+            _CACHE.pop(hub, None)
 
 
 def _window(ctx: Context, args: Mapping[str, Any]) -> tuple[date, date, str]:

@@ -187,6 +187,8 @@ def _host(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 
 def _series_json(s: Series) -> dict[str, Any]:
+    if s.text is not None:
+        return {"labels": dict(s.labels), "values": [[t, s.text] for t, _ in s.points]}
     return {"labels": dict(s.labels), "values": [[t, None if math.isnan(v) else v] for t, v in s.points]}
 
 
@@ -219,7 +221,9 @@ def _query(ctx: Context, args: Mapping[str, Any]) -> Plan:
         rows: list[tuple[str, ...]] = []
         for src, s in found:
             name = promql.legend(s, spec)
-            if window is None:
+            if s.text is not None:  # a string result: as Prometheus gave it (the output sanitises it)
+                rows.append((src, name, s.text) + (("", "", "") if window is not None else ()))
+            elif window is None:
                 rows.append((src, name, promql.fmt_value(s.last, "")))
             else:
                 lo, hi = bounds(s.values)

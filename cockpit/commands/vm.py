@@ -65,7 +65,9 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
         lines += [f"  {g.pci_address or '-'}  {g.model}" + (f" {fmt.mib(g.memory_mib)}" if g.memory_mib else "")
                   for g in m.gpus] or ["  none"]
         lines.append("Disks:")
-        lines += [f"  {d.target:<6} {d.device:<6} {d.source}" for d in m.disks] or ["  none"]
+        lines += [f"  {d.target:<6} {d.device:<6} {d.source}"
+                  + (f"  {fmt.mib(d.capacity_bytes // 2**20)}" if d.capacity_bytes else "") for d in m.disks] \
+            or ["  none"]
         lines.append("NICs:")
         lines += [f"  {n.mac}  {n.network}  {n.model or ''}" for n in m.nics] or ["  none"]
         return Outcome(data=machine_to_dict(m) | {"disks": to_jsonable(m.disks), "nics": to_jsonable(m.nics)},

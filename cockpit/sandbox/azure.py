@@ -186,6 +186,11 @@ class ArmFake(JsonFake):
             raise _error(400, "InvalidParameter", f"The value {size} provided for the VM size is not valid.")
         if not (props.get("storageProfile") or {}).get("imageReference"):
             raise _error(400, "InvalidParameter", "Required parameter 'imageReference' is missing (null).")
+        # as Azure answers: the OS disk it made, named and sized (the image's 30 GB unless asked for more)
+        storage = dict(props["storageProfile"])
+        storage["osDisk"] = {"osType": "Linux", "name": f"{name}_OsDisk_1", "diskSizeGB": 30,
+                             "createOption": "FromImage"} | dict(storage.get("osDisk") or {})
+        props["storageProfile"] = storage
         vm: Obj = {"name": name, "id": f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/"
                    f"virtualMachines/{name}", "type": "Microsoft.Compute/virtualMachines",
                    "location": body.get("location"), "tags": dict(body.get("tags") or {}),

@@ -205,6 +205,8 @@ class GceFake(JsonFake):
         accelerators = extra or ([{"acceleratorType": f"zones/{zone}/acceleratorTypes/{t.accelerator}",
                                    "acceleratorCount": t.accelerators}] if t.accelerator else [])
         iid = str(next(_ids))
+        boot: Obj = next((d for d in body.get("disks") or [] if d.get("boot")), {})
+        size = str((boot.get("initializeParams") or {}).get("diskSizeGb") or 10)  # int64 as JSON: a string
         return {
             "kind": "compute#instance", "id": iid, "creationTimestamp": _now(), "name": name,
             "machineType": f"{API}/projects/{project}/zones/{zone}/machineTypes/{kind}", "status": "PROVISIONING",
@@ -218,7 +220,7 @@ class GceFake(JsonFake):
                                    "networkIP": f"10.128.0.{len(self.instances) + 2}",
                                    "accessConfigs": [{"name": "External NAT", "type": "ONE_TO_ONE_NAT",
                                                       "natIP": f"34.72.0.{len(self.instances) + 2}"}]}],
-            "disks": [{"boot": True, "deviceName": name, "type": "PERSISTENT", "autoDelete": True,
+            "disks": [{"boot": True, "deviceName": name, "type": "PERSISTENT", "autoDelete": True, "diskSizeGb": size,
                        "source": f"{API}/projects/{project}/zones/{zone}/disks/{name}"}],
             "selfLink": f"{API}/projects/{project}/zones/{zone}/instances/{name}",
         }
