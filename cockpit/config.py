@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.contracts import BadInput
 from cockpit.costs import OnPremModel
+from cockpit.secrets import is_secret_name, redact
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -27,7 +28,21 @@ THEMES = ("dark", "light", "high-contrast", "ansi")
 
 
 class ConfigError(BadInput):
-    """A problem in the config file, already phrased as `file:line: key: problem`."""
+    """A problem in the config file, already phrased as `file:line: key: problem`. A value it
+    quotes (a URI with a password in it) is redacted here, whoever raised it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+
+def decode_utf8(data: bytes, name: str, error: type[BadInput] = BadInput) -> str:
+    """The text of a file that must be UTF-8; else one line naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - data.rfind(b"\n", 0, e.start)
+        raise error(f"{name}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at column {column})") from None
 
 
 def default_config_path() -> Path:
@@ -66,6 +81,8 @@ class Config:
     """The Metrics screen's own loop (local machine and Prometheus) while it is shown."""
     keys: Mapping[str, str] = field(default_factory=dict)
     audit_path: Path = field(default_factory=lambda: default_state_dir() / "audit.jsonl")
+    audit_refusals: bool = True
+    """Write refused changes to the audit log too (`[audit] record_refusals`)."""
     read_only: bool = False
     path: Path | None = None
     onprem: OnPremModel = field(default_factory=OnPremModel)
@@ -94,13 +111,36 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
             raise ConfigError(f"{path}: no such config file")
         return Config(sources=(LOCAL_SOURCE,))
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    return parse_config(text, path)
+    return parse_config(decode_utf8(data, str(path), ConfigError), path)
 
 
 def parse_config(text: str, path: Path) -> Config:
+    try:
+        return _parse_config(text, path)
+    except RecursionError:  # arrays or inline tables nested hundreds deep: tomllib and pydantic recurse
+        raise ConfigError(f"{path}:{_nesting_line(text)}: TOML: arrays or inline tables nested too deep") from None
+
+
+def _nesting_line(text: str, limit: int = 64) -> int:
+    """Best effort: the line where brackets first nest deeper than any config needs."""
+    depth, line = 0, 1
+    for m in re.finditer(r"[\[\]{}\n]", text):
+        ch = m.group()
+        if ch == "\n":
+            line += 1
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        else:
+            depth = max(0, depth - 1)
+    return 1
+
+
+def _parse_config(text: str, path: Path) -> Config:
     # pydantic builds its validators at import (~80 ms): only pay for it when there is a file to check
     from pydantic import ValidationError
 
@@ -149,7 +189,8 @@ def parse_config(text: str, path: Path) -> Config:
     return Config(
         sources=tuple(sources), theme=top.ui.theme, refresh_seconds=top.ui.refresh_seconds,
         metrics_refresh_seconds=top.ui.metrics_refresh_seconds,
-        keys=dict(top.keys), audit_path=audit, read_only=top.read_only, path=path, onprem=OnPremModel(**given),
+        keys=dict(top.keys), audit_path=audit, audit_refusals=top.audit.record_refusals, read_only=top.read_only,
+        path=path, onprem=OnPremModel(**given),
         budgets=dict(top.costs.budgets),
     )
 
@@ -185,13 +226,30 @@ def kubeconfig_contexts(path: str | None, where: str) -> list[str]:
                           "pip install 'gpu-cockpit[kubernetes]'") from None
     try:
         doc = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{where}: contexts = \"all\": cannot read kubeconfig {path}: "
-                          f"{getattr(e, 'strerror', None) or e}") from None
-    names = [c.get("name") for c in (doc or {}).get("contexts") or [] if isinstance(c, dict) and c.get("name")]
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"{where}: contexts = \"all\": cannot read kubeconfig {path}: {_yaml_problem(e)}") from None
+    if not isinstance(doc, dict | None):
+        raise ConfigError(f"{where}: contexts = \"all\": kubeconfig {path} is not a kubeconfig "
+                          f"(a YAML mapping with a contexts list; it holds a {type(doc).__name__})")
+    listed = (doc or {}).get("contexts") or []
+    names = [c.get("name") for c in (listed if isinstance(listed, list) else [])
+             if isinstance(c, dict) and isinstance(c.get("name"), str | int | float) and c.get("name")]
     if not names:
         raise ConfigError(f"{where}: contexts = \"all\": kubeconfig {path} has no contexts")
     return [str(n) for n in names]
+
+
+def _yaml_problem(e: Exception) -> str:
+    """Why a kubeconfig did not load, on one line and without quoting its text (it holds tokens)."""
+    if isinstance(e, OSError):
+        return e.strerror or type(e).__name__
+    if isinstance(e, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(e, RecursionError):
+        return "nested too deep"
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or "not valid YAML"
+    return f"{problem} at line {mark.line + 1}" if mark is not None else str(problem)
 
 
 def _source(name: str, body: Mapping[str, Any], text: str, path: Path, kinds: Mapping[str, Any],
@@ -228,8 +286,10 @@ def _as_config_error(e: ValidationError, text: str, path: Path, prefix: tuple[st
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
-    elif err["type"].endswith("_type") or err["type"] == "literal_error":
-        msg = f"{msg} (got {err.get('input')!r})"
+    elif (err["type"].endswith("_type") or err["type"] == "literal_error") and not any(
+            map(is_secret_name, loc[2:] if loc[:1] == ("sources",) else loc)):
+        got = redact(repr(err.get("input")))  # redacted before it is cut short: a cut URI hides no password
+        msg = f"{msg} (got {got if len(got) <= 80 else got[:77] + '...'})"
     msg = msg.removeprefix("Value error, ")
     return ConfigError(f"{_where(text, path, loc)}: {key}: {msg}")
 

@@ -251,6 +251,8 @@ class CostsModel(Strict):
 
 class AuditModel(Strict):
     path: str | None = None
+    record_refusals: bool = True
+    """Also record the changes cockpit refused (read-only, no --yes): who tried what, and when."""
 
 
 class FileModel(Strict):

@@ -15,6 +15,7 @@ from typing import IO, Any
 from cockpit.commands import Context, Registry, Result, Table
 from cockpit.commands.grammar import tokenize
 from cockpit.contracts import CockpitError
+from cockpit.sanitise import for_display, for_line
 from cockpit.secrets import redact
 from cockpit.serialize import to_jsonable
 
@@ -28,9 +29,12 @@ class ScriptOptions:
 
 
 def read_lines(text: str) -> list[tuple[int, str]]:
-    """Numbered lines that hold a command (blank lines and `#` comments dropped)."""
+    """Numbered lines that hold a command (blank lines and `#` comments dropped). Lines end at "\\n"
+    only (a CRLF line loses its "\\r"): str.splitlines() would also split at \\v, \\f, \\x1c-\\x1e, \\x85,
+    U+2028 and U+2029, and every error after one of those would name the wrong line."""
     out = []
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in enumerate(text.split("\n"), 1):
+        raw = raw.removesuffix("\r")
         try:
             empty = not tokenize(raw)
         except CockpitError:
@@ -53,7 +57,7 @@ def run_script(lines: Iterable[tuple[int, str]], *, name: str, registry: Registr
             _emit(Result("", line, "invalid", e.exit_code, error=e.message), n, name, opts, out, err)
     if bad:
         if len(lines) > 1:
-            print(f"{name}: {bad} bad line(s); nothing was run", file=err)
+            print(for_display(f"{name}: {bad} bad line(s); nothing was run"), file=err)
         return 2
     code = 0
     for n, inv in parsed:
@@ -68,7 +72,7 @@ def run_script(lines: Iterable[tuple[int, str]], *, name: str, registry: Registr
 
 def _emit(r: Result, n: int, name: str, opts: ScriptOptions, out: IO[str], err: IO[str]) -> None:
     error = redact(r.error) if r.error else None
-    if opts.output == "json":
+    if opts.output == "json":  # exact: json.dumps (ensure_ascii) escapes every control and bidi character
         record: dict[str, Any] = {
             "line": n, "input": redact(r.line), "command": r.command or None, "status": r.status,
             "exit_code": r.exit_code, "data": to_jsonable(r.outcome.data), "error": error,
@@ -79,13 +83,14 @@ def _emit(r: Result, n: int, name: str, opts: ScriptOptions, out: IO[str], err: 
         return
     if r.outcome.table is not None:
         out.write(render_table(r.outcome.table))
+    # from here on the text is for a person: backend strings never reach the terminal raw
     if r.outcome.text:  # with a table, the notes under it (a source without a driver, a missing series)
-        out.write(r.outcome.text.rstrip("\n") + "\n")
+        out.write(for_display(r.outcome.text.rstrip("\n")) + "\n")
     if r.plan is not None and r.status == "ok" and r.plan.warnings:
         for w in r.plan.warnings:
-            err.write(f"{_where(name, n)}: warning: {w}\n")
+            err.write(for_display(f"{_where(name, n)}: warning: {w}") + "\n")
     if error:
-        err.write(f"{_where(name, n)}: {error}\n")
+        err.write(for_display(f"{_where(name, n)}: {error}") + "\n")
     out.flush()
 
 
@@ -95,14 +100,17 @@ def _where(name: str, n: int) -> str:
 
 
 def render_table(table: Table) -> str:
-    """kubectl-style columns: upper-case headers, two spaces between, no borders."""
+    """kubectl-style columns: upper-case headers, two spaces between, no borders. Every cell is
+    sanitised for one line (names, labels, messages come from backends)."""
     if not table.rows:
         return "(none)\n"
-    widths = [len(c) for c in table.columns]
-    for row in table.rows:
+    columns = [for_line(c) for c in table.columns]
+    rows = [[for_line(c) for c in row] for row in table.rows]
+    widths = [len(c) for c in columns]
+    for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     lines = []
-    for row in (table.columns, *table.rows):
+    for row in (columns, *rows):
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     return "\n".join(lines) + "\n"
