@@ -4,18 +4,24 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import signal
+import stat
 import sys
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from cockpit import __version__
 from cockpit.audit import AuditLog
 from cockpit.commands import Context, build_registry
-from cockpit.config import THEMES, Config, default_state_dir, load_config
-from cockpit.contracts import CockpitError
+from cockpit.config import THEMES, Config, decode_utf8, default_state_dir, load_config
+from cockpit.contracts import BadInput, CockpitError
 from cockpit.hub import Hub
+from cockpit.sanitise import for_display
 from cockpit.script import ScriptOptions, read_lines, run_script
 
 
@@ -79,7 +85,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         config = _config(args)
     except CockpitError as e:
-        print(f"cockpit: {e}", file=sys.stderr)
+        print(for_display(f"cockpit: {e}"), file=sys.stderr)  # a config error quotes the file
         return e.exit_code
     _logging()
     if args.script is not None or args.command:
@@ -119,10 +125,30 @@ def _logging() -> None:
     path = default_state_dir() / "cockpit.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_file(path)
         logging.basicConfig(filename=path, level=os.environ.get("COCKPIT_LOG_LEVEL", "WARNING"),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     except OSError:
         logging.basicConfig(level=logging.CRITICAL)
+
+
+def _private_file(path: Path) -> None:
+    """Create the log 0600 (it may quote hosts, users, commands). One that is already there is
+    tightened only when it is a regular file of ours, not what a symlink points at."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, 0o600)
+    try:
+        st = os.fstat(fd)
+        link = os.lstat(path)
+        ours = getattr(os, "getuid", lambda: st.st_uid)() == st.st_uid
+        if (stat.S_ISREG(link.st_mode) and (link.st_dev, link.st_ino) == (st.st_dev, st.st_ino) and ours
+                and stat.S_IMODE(st.st_mode) & 0o077):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _audit_log(config: Config) -> AuditLog:
+    return AuditLog(config.audit_path, record_refusals=config.audit_refusals)
 
 
 def _headless(args: argparse.Namespace, config: Config) -> int:
@@ -133,17 +159,21 @@ def _headless(args: argparse.Namespace, config: Config) -> int:
         import shlex
 
         name, lines = "cockpit", [(0, shlex.join(args.command))]
-    elif args.script == "-":
-        name, lines = "<stdin>", read_lines(sys.stdin.read())
     else:
-        name = args.script
+        name = "<stdin>" if args.script == "-" else args.script
         try:
-            lines = read_lines(Path(args.script).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as e:
-            print(f"cockpit: cannot read script {args.script}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+            data = _stdin_bytes() if args.script == "-" else Path(args.script).read_bytes()
+            lines = read_lines(decode_utf8(data, name))  # not UTF-8: `FILE:LINE: not UTF-8 text`, exit 2
+        except OSError as e:
+            why = e.strerror or e
+            print(for_display(f"cockpit: cannot read script {args.script}: {why}"), file=sys.stderr)
             return 2
+        except BadInput as e:
+            print(for_display(f"cockpit: {e}"), file=sys.stderr)
+            return 2
+    _on_hangup(_raise_exit)
     hub = Hub(config)
-    ctx = Context(hub=hub, audit=AuditLog(config.audit_path), origin="script")
+    ctx = Context(hub=hub, audit=_audit_log(config), origin="script")
     opts = ScriptOptions(output=args.output, yes=args.yes, dry_run=args.dry_run, keep_going=args.keep_going)
     try:
         return run_script(lines, name=name, registry=build_registry(), ctx=ctx, opts=opts,
@@ -152,16 +182,56 @@ def _headless(args: argparse.Namespace, config: Config) -> int:
         hub.close()
 
 
+def _stdin_bytes() -> bytes:
+    """Stdin as bytes, decoded by us (strictly, with a line number) rather than by the locale."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return bytes(buffer.read())
+    return sys.stdin.read().encode("utf-8", "surrogateescape")
+
+
 def _ui(config: Config) -> int:
     try:
         from screens.app import CockpitApp
     except ImportError as e:
-        print(f"cockpit: the UI cannot start: {e}", file=sys.stderr)
+        print(for_display(f"cockpit: the UI cannot start: {e}"), file=sys.stderr)
         return 1
     hub = Hub(config)
-    app = CockpitApp(hub=hub, registry=build_registry(), audit=AuditLog(config.audit_path))
+    app = CockpitApp(hub=hub, registry=build_registry(), audit=_audit_log(config))
+    _on_hangup(lambda code: app.exit(return_code=code))
     try:
         app.run()
     finally:
         hub.close()
     return app.return_code or 0
+
+
+def _on_hangup(end: Callable[[int], None]) -> None:
+    """SIGHUP (the SSH session dropped, the terminal closed) and SIGTERM end cockpit the way a quit
+    does, so the demo's emulators and its Prometheus (which takes SIGHUP as "reload") are stopped by
+    their exit handlers instead of outliving us. If the orderly end does not come in time (a UI
+    writing to a terminal that is gone), the exit handlers run anyway and the process ends."""
+
+    def handler(signum: int, _frame: object) -> None:
+        code = 128 + signum
+
+        def last_resort() -> None:
+            handlers = threading.Thread(target=atexit._run_exitfuncs, daemon=True)
+            handlers.start()
+            handlers.join(FORCED_EXIT_AFTER_S)  # a handler that hangs must not keep us either
+            os._exit(code)
+
+        timer = threading.Timer(FORCED_EXIT_AFTER_S, last_resort)
+        timer.daemon = True  # an orderly end that comes first ends the process, and this with it
+        timer.start()
+        end(code)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+FORCED_EXIT_AFTER_S = 3.0
+
+
+def _raise_exit(code: int) -> None:
+    raise SystemExit(code)

@@ -6,6 +6,7 @@ runner and the UI agree on what a failure means without string matching.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,6 +42,12 @@ class BackendError(CockpitError):
     """The operation reached a backend and failed there (exit code 1)."""
 
 
+class BackendFault(BackendError):
+    """The source answered, but with its own failure: HTTP 5xx after the retries, an answer not in
+    the API's shape, an SDK error nobody expected. Unlike NotFound or Conflict (the source is fine,
+    the request was not), this makes the source unhealthy."""
+
+
 class BackendUnavailable(BackendError):
     """The source could not be reached or opened."""
 
@@ -68,6 +75,13 @@ class Forbidden(BackendError):
 class SdkMissing(BackendUnavailable):
     """The backend's SDK is not installed; the message says which extra to install."""
 
+
+SDK_IMPORT_LOCK = threading.RLock()
+"""Held while an SDK is imported and while a backend is built. Python's per-module import locks
+do not stop two threads importing two SDKs that share dependencies from seeing each other's
+half-initialised modules (kubernetes' kube_config and google.auth both import requests: one
+thread then finds `requests` without `exceptions`), so the hub and `backends._lazy` take this
+one lock instead: one import at a time in the whole process."""
 
 Unsubscribe = Callable[[], None]
 

@@ -8,6 +8,7 @@ forever must not stop the process from exiting (the executor joins its threads a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import threading
@@ -21,8 +22,9 @@ from typing import Any, TypeVar
 
 from cockpit.config import Config, SourceConfig
 from cockpit.contracts import (
-    BackendError,
+    SDK_IMPORT_LOCK,
     BackendFactory,
+    BackendFault,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
@@ -43,10 +45,13 @@ class KindInfo:
     module: str
     roles: frozenset[str]
     extra: str
+    connects: bool = False
+    """Its backend's constructor opens a connection (which may hang), so it is built outside the
+    SDK import lock; its SDK imports take the lock through `backends._lazy.require`."""
 
 
 KINDS: dict[str, KindInfo] = {
-    "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt"),
+    "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt", connects=True),
     "aws": KindInfo("backends.aws", frozenset({"machines"}), "aws"),
     "gcp": KindInfo("backends.gcp", frozenset({"machines"}), "gcp"),
     "azure": KindInfo("backends.azure", frozenset({"machines"}), "azure"),
@@ -152,7 +157,7 @@ class Hub:
             raise
         except Exception as e:
             log.exception("unexpected error from source %s", source)
-            wrapped = BackendError(f"{source}: unexpected {type(e).__name__}: {redact(str(e))}")
+            wrapped = BackendFault(f"{source}: unexpected {type(e).__name__}: {redact(str(e))}")
             self._record(slot, wrapped, time.monotonic() - started)
             raise wrapped from None
         self._record(slot, None, time.monotonic() - started)
@@ -191,9 +196,13 @@ class Hub:
                 prepare = self.config.prepare.get(slot.cfg.name)
                 if prepare is not None:
                     prepare()
-                create: BackendFactory = importlib.import_module(info.module).create
                 settings = dict(slot.cfg.settings) | {"read_only": self.is_read_only(slot.cfg.name)}
-                slot.backend = create(slot.cfg.name, settings)
+                with SDK_IMPORT_LOCK:  # building a backend imports its SDK: one at a time, process-wide
+                    create: BackendFactory = importlib.import_module(info.module).create
+                # a constructor that only reads files and builds clients runs under the lock too (SDK
+                # clients import more on creation); one that connects would hold every source up
+                with contextlib.nullcontext() if info.connects else SDK_IMPORT_LOCK:
+                    slot.backend = create(slot.cfg.name, settings)
             return slot.backend
 
     def _record(self, slot: _Slot, error: CockpitError | None, elapsed: float | None) -> None:
@@ -201,7 +210,7 @@ class Hub:
         old = slot.health
         if error is None:
             new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.OK, None, self._now(), latency)
-        elif isinstance(error, BackendTimeout):
+        elif isinstance(error, (BackendTimeout, BackendFault)):
             new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.DEGRADED, error.message,
                                old.as_of, latency)
         elif isinstance(error, BackendUnavailable):

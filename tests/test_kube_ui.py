@@ -3,7 +3,6 @@ with their confirmations, read back with kubectl; RBAC refusals on screen; read-
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from cockpit.sandbox import demo_config, kube_source
 from cockpit.sandbox.kube.server import KubeFake
 from screens.widgets.dialogs import ConfirmScreen, PickScreen
 from screens.widgets.virtual_table import VirtualTable
+from tests.conftest import read_audit
 from tests.kube_helpers import kget, kubectl_missing
 from tests.ui_helpers import loaded, make_app, wait_for
 
@@ -32,8 +32,8 @@ def dialog_text(app: Any) -> str:
 
 
 def audit(tmp_path: Path) -> list[dict[str, Any]]:
-    path = tmp_path / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """Finished operations only: a change's intent is on disk before the change runs."""
+    return [e for e in read_audit(tmp_path / "audit.jsonl") if e["result"] != "unfinished"]
 
 
 async def test_nodes_screen_shows_gpus_and_drains_with_confirmation(kube: KubeFake, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ check what libvirt and the audit log now hold."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -86,7 +85,8 @@ async def test_bulk_start_of_marked_machines(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: libvirt_state(app, "rack-b", "h100-dev-01") == 1)
         assert libvirt_state(app, "rack-a", "a100-node-03") == 1
         assert libvirt_state(app, "rack-b", "h100-node-02") == 5
-        assert sorted(e["target"] for e in read_audit(tmp_path / "audit.jsonl")) == ["rack-a/a100-node-03", "rack-b/h100-dev-01"]
+        assert sorted(e["target"] for e in read_audit(tmp_path / "audit.jsonl")) == [
+            "rack-a/a100-node-03", "rack-b/h100-dev-01"]
 
 
 async def test_destroy_needs_the_typed_name(tmp_path: Path) -> None:

@@ -6,16 +6,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import CockpitError
+from cockpit.contracts import BadInput, CockpitError
+from cockpit.model import HealthState
 from cockpit.serialize import to_jsonable
 
 
 def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         names = [s.name for s in ctx.hub.sources()]
-        # a cheap real call per source, so the health shown is measured now, not remembered
-        ctx.hub.call_many(names, lambda b: b.ping())  # the first call may build the backend (SDK import)
-        ctx.hub.call_many(names, lambda b: b.ping())  # this one measures the round trip
+        # a cheap real call per source, so the health shown is measured now, not remembered; the first
+        # may build the backend (SDK import), so the ones that answered are asked again for the round trip
+        first = ctx.hub.call_many(names, lambda b: b.ping())
+        ctx.hub.call_many([n for n in names if not isinstance(first[n], CockpitError)], lambda b: b.ping())
         rows, data = [], []
         for name in names:
             cfg = ctx.hub.source(name)
@@ -25,8 +27,10 @@ def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
                          "-" if h.latency_ms is None else f"{h.latency_ms:.0f}ms", h.reason or ""))
             data.append({"source": name, "kind": cfg.kind, "health": h.state.value, "read_only": ro,
                          "latency_ms": h.latency_ms, "reason": h.reason, "as_of": to_jsonable(h.as_of)})
+        unwell = [f"{n}: {h.state.value}" for n in names if (h := ctx.hub.health(n)).state is not HealthState.OK]
+        error = CockpitError(f"{len(unwell)} of {len(names)} sources not ok ({', '.join(unwell)})") if unwell else None
         return Outcome(data=data, table=Table(("SOURCE", "KIND", "HEALTH", "READ-ONLY", "LATENCY", "REASON"),
-                                              tuple(rows)))
+                                              tuple(rows)), error=error)
 
     return Plan("sources", "list sources", run)
 
@@ -54,13 +58,20 @@ def _short(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+EXIT_CODES = ("Exit codes: 0 ok; 1 failed (a read where some sources failed prints the others' answers, "
+              "names each failed source and exits 1; a change whose audit record cannot be written is not "
+              "made); 2 bad input (file:line: reason; nothing ran); 3 refused (read-only, or a change "
+              "without --yes).")
+
+
 def register(reg: Registry) -> None:
     def _help(ctx: Context, args: Mapping[str, Any]) -> Plan:
+        wanted = " ".join(args["command"] or [])
+        specs = [s for s in reg.specs() if not wanted or s.name.startswith(wanted)]
+        if not specs:  # a word that names no command is bad input (exit 2), found while planning
+            raise BadInput(f"no command starts with {wanted!r}")
+
         def run() -> Outcome:
-            wanted = " ".join(args["command"] or [])
-            specs = [s for s in reg.specs() if not wanted or s.name.startswith(wanted)]
-            if not specs:
-                return Outcome(error=CockpitError(f"no command starts with {wanted!r}"))
             lines = []
             for s in specs:
                 lines.append(f"{s.usage()}\n    {s.summary}{'  [changes state]' if s.mutating else ''}")
@@ -68,6 +79,7 @@ def register(reg: Registry) -> None:
                     lines += [f"    {p.name if p.is_option else (p.metavar or p.key.upper())}: {p.help}"
                               for p in s.params]
             lines.append("Every line also takes --dry-run (show the plan) and --yes (confirm a change).")
+            lines.append(EXIT_CODES)
             return Outcome(data=[{"command": s.name, "usage": s.usage(), "summary": s.summary,
                                   "mutating": s.mutating} for s in specs], text="\n".join(lines))
 
