@@ -12,12 +12,12 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from backends._fanout import fan_out
 from cockpit.contracts import BadInput, CockpitError, NotFound, Unsupported
 from cockpit.model import CloudProvisionSpec, HostGpu, Machine, Provisioned, ProvisionSpec, Template
 
@@ -79,7 +79,6 @@ class CloudBackend:
     def __init__(self, source: str, scopes: Sequence[str]) -> None:
         self.source = source
         self.scopes = list(scopes)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(8, len(self.scopes))), thread_name_prefix=source)
         self.degraded: dict[str, str] = {}
         """Scope -> why it is missing from the last list (the others answered)."""
 
@@ -98,7 +97,8 @@ class CloudBackend:
             return e
 
     def _every(self) -> tuple[list[Listed], dict[str, CockpitError]]:
-        results = dict(zip(self.scopes, self._pool.map(self._safe, self.scopes), strict=True))
+        answers = fan_out(self._safe, self.scopes, workers=8, name=self.source)
+        results = dict(zip(self.scopes, answers, strict=True))
         failed = {s: e for s, e in results.items() if isinstance(e, CockpitError)}
         if failed and len(failed) == len(self.scopes):
             raise next(iter(failed.values()))
@@ -156,7 +156,7 @@ class CloudBackend:
         return None  # state changes reach the cloud's event bus, not a client: the poll covers them
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing of its own to release; subclasses close their SDK clients."""
 
 
 def first_line(message: object) -> str:

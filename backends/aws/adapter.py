@@ -14,10 +14,11 @@ from datetime import date
 from typing import Any
 
 from backends._lazy import require
-from backends.aws.translate import TypeInfo, machine, tag_dict, type_info
+from backends.aws.translate import TypeInfo, machine, tag_dict, type_info, volume_ids
 from backends.cloud import CloudBackend, Listed, as_json, spot_or_fallback
 from cockpit.contracts import (
     BackendError,
+    BackendFault,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
@@ -91,10 +92,12 @@ class AwsBackend(CloudBackend):
                 raise NotFound(f"{self.source}: {region}: {message or code}") from None
             if code == "IncorrectInstanceState":
                 raise Conflict(f"{self.source}: cannot {what}: {message}") from None
-            raise BackendError(f"{self.source}: {region}: {what}: {code}: {message}") from None
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            error = BackendFault if status >= 500 else BackendError  # 5xx: still failing after the retries
+            raise error(f"{self.source}: {region}: {what}: {code}: {message}") from None
         except (bc.BotoCoreError, self._garbled) as e:  # after botocore's retries: a 5xx that kept coming, garbage
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise BackendError(f"{self.source}: {region}: {what}: {first[:160]}") from None
+            raise BackendFault(f"{self.source}: {region}: {what}: {first[:160]}") from None
 
     # -- reads -------------------------------------------------------------------------------
     def ping(self) -> None:
@@ -124,8 +127,22 @@ class AwsBackend(CloudBackend):
         self._type_infos(region, {str(i.get("InstanceType")) for i in found if i.get("InstanceType")})
         return [_listed(region, raw) for raw in found]
 
-    def _machine(self, item: Listed, name: str) -> Machine:
-        return machine(self.source, item.raw, self._types.get((item.scope, str(item.raw.get("InstanceType")))), name)
+    def _machine(self, item: Listed, name: str, gib: Mapping[str, int] | None = None) -> Machine:
+        info = self._types.get((item.scope, str(item.raw.get("InstanceType"))))
+        return machine(self.source, item.raw, info, name, gib)
+
+    def get_machine(self, name: str) -> Machine:
+        """One instance, with the sizes of its volumes: one describe_volumes for this instance
+        (a listing names the volumes only, so that it stays one call per region)."""
+        item, shown = self._find(name)
+        return self._machine(item, shown, self._volume_gib(item.scope, volume_ids(item.raw)))
+
+    def _volume_gib(self, region: str, ids: list[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        with self._errors(region, "describe volumes"):
+            found = self._clients[region].describe_volumes(VolumeIds=ids).get("Volumes") or []
+        return {str(v["VolumeId"]): int(v["Size"]) for v in found if v.get("Size") is not None}
 
     # -- changes -----------------------------------------------------------------------------
     def act(self, name: str, action: str) -> Machine:

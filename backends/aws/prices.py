@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from backends._fanout import fan_out
 from cockpit.prices import Offer
 
 LINUX_ON_DEMAND = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
@@ -76,8 +76,8 @@ def fetch(pricing: Any, ec2_for: Any, wanted: Iterable[tuple[str, str]], known: 
     from the bundled row."""
     now = now or datetime.now(UTC)
     pairs = sorted(set(wanted))
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = dict(zip(pairs, pool.map(lambda p: on_demand(pricing, *p), pairs), strict=True))
+    answers = dict(zip(pairs, fan_out(lambda p: on_demand(pricing, *p), pairs, workers=8, name="aws-prices"),
+                       strict=True))
     by_region: dict[str, list[str]] = {}
     for kind, region in pairs:
         by_region.setdefault(region, []).append(kind)

@@ -18,11 +18,13 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+from backends._fanout import fan_out
 from backends._lazy import require
 from backends.azure.translate import SizeInfo, gpus, machine, size_info, where
 from backends.cloud import CloudBackend, Listed, as_json, first_line, one_by_one, taken, with_retries
 from cockpit.contracts import (
     BackendError,
+    BackendFault,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
@@ -120,11 +122,15 @@ class AzureBackend(CloudBackend):
                 raise Forbidden(f"{self.source}: {sub}: not allowed to {what} ({code})") from None
             if e.status_code == 409:
                 raise Conflict(f"{self.source}: cannot {what}: {first_line(e.message)}") from None
-            raise BackendError(f"{self.source}: {sub}: {what}: {code}: {first_line(e.message)}") from None
+            error = BackendFault if (e.status_code or 0) >= 500 else BackendError
+            raise error(f"{self.source}: {sub}: {what}: {code}: {first_line(e.message)}") from None
         except exc.ServiceRequestError:
             raise BackendUnavailable(f"{self.source}: cannot reach Azure Resource Manager at {self._where}") from None
-        except exc.ServiceResponseError:
+        except exc.ServiceResponseTimeoutError:
             raise BackendTimeout(f"{self.source}: {sub}: Azure did not answer {what} in time") from None
+        except exc.ServiceResponseError as e:  # the connection broke mid-answer (reset, closed): not a timeout
+            raise BackendUnavailable(f"{self.source}: {sub}: the connection to {self._where} broke during {what}: "
+                                     f"{first_line(e.message)}") from None
 
     # -- reads -------------------------------------------------------------------------------
     def ping(self) -> None:
@@ -329,7 +335,7 @@ class AzureBackend(CloudBackend):
             finally:
                 client.close()
 
-        results = dict(zip(self.scopes, self._pool.map(one, self.scopes), strict=True))
+        results = dict(zip(self.scopes, fan_out(one, self.scopes, workers=8, name=self.source), strict=True))
         failed = {s: r for s, r in results.items() if isinstance(r, CockpitError)}
         if len(failed) == len(self.scopes):
             raise next(iter(failed.values()))

@@ -25,6 +25,7 @@ from backends.gcp.prices import DEFAULT_ENDPOINT, SERVICE, Shape, offers, rates_
 from backends.gcp.translate import ACCELERATORS, TypeInfo, custom_type, gpus, last, machine, type_info
 from cockpit.contracts import (
     BackendError,
+    BackendFault,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
@@ -135,7 +136,8 @@ class GcpBackend(CloudBackend):
         except exc.BadRequest as e:
             raise BackendError(f"{self.source}: {scope}: {what}: {first_line(e.message)}") from None
         except exc.GoogleAPICallError as e:  # after the retries: a 5xx or throttling that kept coming
-            raise BackendError(f"{self.source}: {scope}: {what}: HTTP {e.code}: {first_line(e.message)}") from None
+            error = BackendFault if (e.code or 0) >= 500 or e.code == 429 else BackendError
+            raise error(f"{self.source}: {scope}: {what}: HTTP {e.code}: {first_line(e.message)}") from None
         except rq.ConnectionError:
             where = self._where if service == "Compute Engine" else self._prices_endpoint
             raise BackendUnavailable(f"{self.source}: cannot reach {service} at {where}") from None

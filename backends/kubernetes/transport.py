@@ -15,6 +15,7 @@ from typing import Any
 from backends._lazy import require
 from cockpit.contracts import (
     BackendError,
+    BackendFault,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
@@ -112,7 +113,7 @@ class Transport:
         try:
             return json.loads(data) if data else {}
         except ValueError:
-            raise BackendError(f"{self.source}: {describe(method, path, query)}: the server answered "
+            raise BackendFault(f"{self.source}: {describe(method, path, query)}: the server answered "
                                f"something that is not JSON") from None
 
     def stream(self, path: str, query: Mapping[str, Any], read_timeout: float) -> Iterator[dict[str, Any]]:
@@ -168,7 +169,7 @@ class Transport:
             return BadInput(f"{prefix}{what}: rejected: {message}")
         if status == 429:
             return TooManyRequests(f"{prefix}{what}: {message or 'too many requests'}")
-        return BackendError(f"{prefix}{what}: HTTP {status}: {message}")
+        return (BackendFault if status >= 500 else BackendError)(f"{prefix}{what}: HTTP {status}: {message}")
 
     def close(self) -> None:
         self.client.close()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from backends._lazy import require
 from backends.mlflow import translate as tr
-from cockpit.contracts import BackendError, BackendUnavailable, BadInput, NotFound
+from cockpit.contracts import BackendError, BackendFault, BackendUnavailable, BadInput, NotFound
 from cockpit.model_registry import HISTORY_TAG, AliasChange, ModelVersion, RegisteredModel, RunData
 
 T = TypeVar("T")
@@ -57,6 +58,11 @@ class MlflowBackend:
                 raise NotFound(f"{self.source}: {what}: not found") from None
             if code == "INVALID_PARAMETER_VALUE":
                 raise BadInput(f"{self.source}: {what}: {text}") from None
+            # the server was reached and kept failing (urllib3's retries end in "too many 500 error
+            # responses", after the URL, past the first 300 characters): a fault, not "cannot reach"
+            failing = re.search(r"too many (5\d\d) error responses", str(e.message if hasattr(e, "message") else e))
+            if failing:
+                raise BackendFault(f"{self.source}: {what}: HTTP {failing.group(1)} from the registry") from None
             if "API request to" in text or "Max retries" in text or "Connection" in text:
                 raise BackendUnavailable(f"{self.source}: cannot reach the registry: {text}") from None
             raise BackendError(f"{self.source}: {what}: {text}") from None

@@ -15,14 +15,15 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from backends._fanout import fan_out
 from backends._lazy import require
 from cockpit.contracts import (
     BackendError,
+    BackendFault,
     BackendTimeout,
     BackendUnavailable,
     BadInput,
@@ -75,9 +76,15 @@ def _float(text: Any) -> float:
 
 
 def to_series(result: Any) -> tuple[Series, ...]:
-    """Vector, matrix or scalar answers as Series; a scalar has no labels."""
+    """Vector, matrix, scalar or string answers as Series; a scalar or a string has no labels.
+    The client hands over the result without its resultType: a scalar's value is a number
+    written as a string ("0.5", "NaN", "+Inf"), a string's is anything else."""
     if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
-        return (Series((), ((float(result[0]), _float(result[1])),)),)
+        value = result[1]
+        try:
+            return (Series((), ((float(result[0]), float(value)),)),)
+        except (TypeError, ValueError):
+            return (Series((), ((float(result[0]), math.nan),), text=str(value)),)
     out = []
     for item in result or []:
         if "values" in item:
@@ -109,7 +116,6 @@ class PrometheusBackend:
         if isinstance(verify, str):
             self._conn._session.verify = verify  # a CA bundle path
         self._requests = require("requests", "prometheus")
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"prom-{source}")
         self._last: tuple[Any, tuple[PanelResult, ...]] | None = None
 
     # -- errors ------------------------------------------------------------------------------
@@ -124,9 +130,9 @@ class PrometheusBackend:
             reason = re.sub(r".*\] ", "", reason.split("Caused by ")[-1]).strip("')(\"")
             raise BackendUnavailable(f"{self.source}: cannot reach Prometheus at {self.url}: {reason[:120]}") from None
         except rq.exceptions.RequestException as e:
-            raise BackendError(f"{self.source}: {what}: {type(e).__name__}: {e}") from None
+            raise BackendFault(f"{self.source}: {what}: {type(e).__name__}: {e}") from None
         except ValueError:  # a 200 that is not JSON: a login page or another service on that port
-            raise BackendError(f"{self.source}: {self.url} did not answer with the Prometheus API") from None
+            raise BackendFault(f"{self.source}: {self.url} did not answer with the Prometheus API") from None
         except Exception as e:
             if type(e).__name__ != "PrometheusApiClientException":
                 raise
@@ -148,7 +154,8 @@ class PrometheusBackend:
             return BackendTimeout(f"{self.source}: {what} timed out ({text or 'HTTP 503'})")
         if kind in ("bad_data", "execution") or code in (400, 422):
             return BadInput(f"{self.source}: PromQL: {text or f'HTTP {code}'}")
-        return BackendError(f"{self.source}: {what}: HTTP {code}{': ' + text if text else ''}")
+        error = BackendFault if code >= 500 or code == 0 else BackendError
+        return error(f"{self.source}: {what}: HTTP {code}{': ' + text if text else ''}")
 
     # -- queries -----------------------------------------------------------------------------
     def ping(self) -> None:
@@ -176,26 +183,30 @@ class PrometheusBackend:
         if self._last is not None and self._last[0] == key:
             return self._last[1]  # the Metrics screen asks at 2 Hz; the answer moves every 5 s
 
-        def one(spec: PanelSpec) -> PanelResult | BackendUnavailable:
+        def one(spec: PanelSpec) -> PanelResult | BackendUnavailable | BackendFault:
             try:
                 series = self.query_range(spec.query, start, end, step_s)
-            except BackendUnavailable as e:
+            except (BackendUnavailable, BackendFault) as e:
                 return e
             except CockpitError as e:
                 return PanelResult(spec, (), e.message.removeprefix(f"{self.source}: "))
             return PanelResult(spec, series, "" if series else spec.missing)
 
-        results = list(self._pool.map(one, specs))
+        results = fan_out(one, specs, workers=4, name=f"prom-{self.source}")
         down = [r for r in results if isinstance(r, BackendUnavailable)]
         if down:
             raise down[0]
-        answer = tuple(r for r in results if isinstance(r, PanelResult))
-        self._last = (key, answer)
+        faults = [r for r in results if isinstance(r, BackendFault)]
+        if faults and len(faults) == len(results):
+            raise faults[0]  # a Prometheus that fails every query is unhealthy, not a page of empty panels
+        answer = tuple(r if isinstance(r, PanelResult) else PanelResult(s, (), r.message.removeprefix(
+            f"{self.source}: ")) for s, r in zip(specs, results, strict=True))
+        if not faults:
+            self._last = (key, answer)  # a panel that failed is asked again next time
         return answer
 
     def watch(self, on_change: Any) -> None:
         return None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self._conn.close()
