@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_CALLS_PER_SOURCE = 4
+BUILD_TIMEOUT_S = 120.0
+"""How long a first call waits for its backend to be built (SDK import, clients) before the
+source's own timeout starts; a backend whose construction connects (libvirt) has no such grace."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +136,26 @@ class Hub:
             self._record(slot, err, None)
             raise err
         fut: Future[T] = Future()
+        built = threading.Event()
+        info = KINDS.get(slot.cfg.kind)
+        first = slot.backend is None and info is not None and not info.connects
 
         def run() -> None:
             try:
-                fut.set_result(fn(self._backend(slot)))
+                backend = self._backend(slot)
+                built.set()
+                fut.set_result(fn(backend))
             except BaseException as e:  # handed to the caller through the future
                 fut.set_exception(e)
             finally:
+                built.set()
                 slot.calls.release()
 
         threading.Thread(target=run, name=f"cockpit-{source}", daemon=True).start()
+        if first and built.wait(BUILD_TIMEOUT_S):
+            # importing an SDK and building its clients (seconds on a busy machine, one at a time) is
+            # not the source's answer time: the source's timeout starts when the request can be sent
+            started = time.monotonic()
         remaining = max(0.0, limit - (time.monotonic() - started))
         try:
             result = fut.result(timeout=remaining)
