@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from cockpit.config import SourceConfig
+from cockpit.freshness import STALE_MARK, judge
 from cockpit.model_metrics import PanelResult, PanelSpec, PromSnapshot, Series
 
 POD_WORKLOAD = "(.+?)(-[0-9]{5}-deployment)?-[a-z0-9]{5,10}-[a-z0-9]{5}"
@@ -191,6 +193,8 @@ class NodeGpuFigures:
     memory: float | None
     """Mean over the node's GPUs (or MIG slices) of the latest utilisation and memory-used %."""
     source: str
+    stale: bool = False
+    """Its source failed since, or has not refreshed for two intervals: shown marked, with the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,7 @@ class WorkloadFigures:
     p95: float | None
     errors: float | None
     source: str
+    stale: bool = False
 
 
 def _latest(result: PanelResult | None) -> list[tuple[Series, float]]:
@@ -303,23 +308,35 @@ class Figures:
     """Prometheus figures for the rows of other screens (nodes, VMs, deployments), and, where a
     row has none, why: no source, the source failing, no exporter, or no series for that object."""
 
-    def __init__(self, snaps: Iterable[PromSnapshot], errors: Mapping[str, str], configured: bool) -> None:
+    def __init__(self, snaps: Iterable[PromSnapshot], errors: Mapping[str, str], configured: bool, *,
+                 now: datetime | None = None, interval_s: float | None = None) -> None:
         self.snaps = list(snaps)
         self.errors = dict(errors)
         self.configured = configured
+        self.freshness = {s.source: judge(s.as_of, now, interval_s, self.errors.get(s.source)) for s in self.snaps}
+        """Per source: kept figures from a source that failed since, or that stopped refreshing, are stale."""
         self.nodes = node_figures(self.snaps)
         self.workloads = workload_figures(self.snaps)
 
+    def _stale(self, source: str) -> bool:
+        fresh = self.freshness.get(source)
+        return fresh is not None and fresh.stale
+
     def node(self, cluster: str, name: str) -> NodeGpuFigures | None:
         hit: NodeGpuFigures | None = lookup(self.nodes, cluster, name) if cluster else self.nodes.get(("", name))
-        return hit
+        return replace(hit, stale=True) if hit is not None and self._stale(hit.source) else hit
 
     def workload(self, cluster: str, namespace: str, name: str) -> WorkloadFigures | None:
         for candidate in (name, f"{name}-predictor"):  # a KServe InferenceService serves from NAME-predictor
             hit: WorkloadFigures | None = lookup(self.workloads, cluster, namespace, candidate)
             if hit is not None:
-                return hit
+                return replace(hit, stale=True) if self._stale(hit.source) else hit
         return None
+
+    def stale_note(self) -> str | None:
+        """One line for a screen's summary: which sources' figures are stale, why, and from when."""
+        stale = [f"{source} {f.describe()}" for source, f in sorted(self.freshness.items()) if f.stale]
+        return f"{STALE_MARK} figures are stale: " + "; ".join(stale) if stale else None
 
     def _why(self, panel: str, missing: str) -> str:
         if not self.configured:

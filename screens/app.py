@@ -113,6 +113,11 @@ class CockpitApp(App[int]):
         super().notify(for_display(message), title=for_line(title), severity=severity, timeout=timeout,
                        markup=False)
 
+    @property
+    def refresh_s(self) -> float:
+        """The main poll's interval (0: no polling)."""
+        return self._refresh_s
+
     def _progress(self, message: str) -> None:
         """A long command (a rollout, a drain) reports from its worker thread."""
         if self._loop is not None and not self._loop.is_closed():

@@ -274,6 +274,10 @@ class CostsScreen(DetailTableScreen):
             w = self._waste
             if w is None:
                 return "idle GPUs: asking Prometheus for each GPU's peak over the last hour..."
+            if self._waste_error:  # unknown, not "0 of 0"
+                return f"idle GPUs unknown: {self._waste_error}"
+            if not w.checked:
+                return "idle GPUs unknown: Prometheus has no GPU utilisation series (DCGM_FI_DEV_GPU_UTIL)"
             return (f"{len(w.idle)} of {w.checked} GPUs under {w.threshold:g}% for {w.window} · waste "
                     f"{fmt.dollars(w.hourly)}/h, {fmt.dollars(w.daily)}/day · "
                     f"{current().describe(self.cockpit.hub.now().date())} · by {self.group}")

@@ -183,6 +183,7 @@ class DeploymentsScreen(DetailTableScreen):
         now = hub.now()
         hpas = self._hpas()
         figs = figures(self.cockpit)
+        self.stale_note = figs.stale_note()
         costs = self._costs()
         rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source), figs,
                            costs.get(cost_key(d))) for d in inv.deployments()]

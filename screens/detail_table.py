@@ -32,6 +32,8 @@ class DetailTableScreen(TableScreen):
     LOADING: ClassVar[str] = "loading..."
 
     _settled = False
+    stale_note: str | None = None
+    """Set by a screen whose columns carry Prometheus figures: which of them are stale, and why."""
     _detail_wanted: bool | None = None
     """None until the person toggles the pane; until then it follows the width."""
 
@@ -90,6 +92,8 @@ class DetailTableScreen(TableScreen):
     # -- summary and detail -------------------------------------------------------------------
     def show_summary(self) -> None:
         text = self.summary_text() + f" · showing {self.table.visible_count}"
+        if self.stale_note:  # first: a line cut at the screen's edge must not hide it
+            text = f"{self.stale_note} · {text}"
         if self.table.filter:
             text += f" · filter: {self.table.filter}"
         if self.table.marked:

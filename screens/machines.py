@@ -93,6 +93,7 @@ class MachinesScreen(DetailTableScreen):
         now = hub.now()
         machines = sorted(inv.all_machines(), key=lambda m: (m.source, m.name))
         figs = figures(self.cockpit)
+        self.stale_note = figs.stale_note()
         onprem = hub.config.onprem
         self.show_rows([machine_row(m, now, colours.get(m.source), figs, onprem) for m in machines], noun="machines",
                        configured=bool(hub.sources("machines")), role="machines",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 
+from cockpit.freshness import STALE_MARK, marked
 from cockpit.promql import Figures, NodeGpuFigures, WorkloadFigures, fmt_value
 from screens.widgets.virtual_table import Column
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 
 def util_style(value: str) -> str | None:
+    if value.startswith(STALE_MARK):
+        return "vt--warn"
     try:
         pct = float(value.rstrip("%"))
     except ValueError:
@@ -30,14 +33,21 @@ P95 = Column("p95", "P95", min_width=4, max_width=7, align="right", priority=2)
 
 
 def figures(app: CockpitApp) -> Figures:
+    """The app's Prometheus figures, each judged against the main poll's interval (what refreshes
+    these columns): a source that failed since, or stopped refreshing, gives stale figures."""
     inv = app.inventory
-    return Figures(inv.series.values(), inv.series_errors, bool(app.hub.sources("series")))
+    return Figures(inv.series.values(), inv.series_errors, bool(app.hub.sources("series")), now=app.hub.now(),
+                   interval_s=app.refresh_s or None)
 
 
 def gpu_cells(fig: NodeGpuFigures | None) -> tuple[str, str]:
     if fig is None:
         return "-", "-"
-    return fmt_value(fig.util, "%"), fmt_value(fig.memory, "%")
+    return marked(fmt_value(fig.util, "%"), fig.stale), marked(fmt_value(fig.memory, "%"), fig.stale)
+
+
+def _stale(stale: bool) -> Content:
+    return Content.from_markup(" [$warning]stale[/]") if stale else Content("")
 
 
 def gpu_line(fig: NodeGpuFigures | None, why: str) -> Content:
@@ -45,13 +55,13 @@ def gpu_line(fig: NodeGpuFigures | None, why: str) -> Content:
         return Content.from_markup("[b]GPU use[/] [$muted]$w[/]", w=why)
     return Content.from_markup("[b]GPU use[/] $u util, $m memory [$muted]($n GPUs, $s)[/]",
                                u=fmt_value(fig.util, "%"), m=fmt_value(fig.memory, "%"), n=str(fig.gpus),
-                               s=fig.source)
+                               s=fig.source) + _stale(fig.stale)
 
 
 def serving_cells(fig: WorkloadFigures | None) -> tuple[str, str]:
     if fig is None:
         return "-", "-"
-    return fmt_value(fig.rps, "req/s"), fmt_value(fig.p95, "s")
+    return marked(fmt_value(fig.rps, "req/s"), fig.stale), marked(fmt_value(fig.p95, "s"), fig.stale)
 
 
 def serving_line(fig: WorkloadFigures | None, why: str) -> Content:
@@ -59,4 +69,4 @@ def serving_line(fig: WorkloadFigures | None, why: str) -> Content:
         return Content.from_markup("[b]traffic[/]   [$muted]$w[/]", w=why)
     return Content.from_markup("[b]traffic[/]   $r, p95 $p, errors $e [$muted]($s)[/]",
                                r=fmt_value(fig.rps, "req/s"), p=fmt_value(fig.p95, "s"),
-                               e=fmt_value(fig.errors, "%"), s=fig.source)
+                               e=fmt_value(fig.errors, "%"), s=fig.source) + _stale(fig.stale)

@@ -21,6 +21,7 @@ from textual.timer import Timer
 from cockpit import format as fmt
 from cockpit import promql
 from cockpit.commands.metrics import LOCAL_SPECS, PanelRow, local_rows, prom_rows
+from cockpit.freshness import STALE_MARK, Freshness, judge, marked
 from cockpit.model_metrics import LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
 from cockpit.sparkline import bounds, plot
 from screens.detail_table import DetailTableScreen
@@ -87,9 +88,11 @@ class MetricsScreen(DetailTableScreen):
         for snap in inv.local.values():
             rows += self._rows(local_rows(snap, inv.local_history), colours)
         for psnap in inv.series.values():
+            stale = self._freshness(psnap).stale
             cached = self._prom_cache.get(psnap.source)
-            if cached is None or cached[0] is not psnap.panels:  # the same answer: the same rows
-                cached = self._prom_cache[psnap.source] = (psnap.panels, self._rows(prom_rows(psnap), colours))
+            if cached is None or cached[0] != (psnap.panels, stale):  # the same answer: the same rows
+                cached = self._prom_cache[psnap.source] = ((psnap.panels, stale),
+                                                           self._rows(prom_rows(psnap), colours, stale))
             rows += cached[1]
         problems = [f"{src}: {e}" for src, e in sorted({**inv.metrics_errors, **inv.series_errors}.items())]
         sources = self.cockpit.hub.sources()
@@ -98,10 +101,17 @@ class MetricsScreen(DetailTableScreen):
             s.kind == "local" for s in sources))), unconfigured=NO_PROMETHEUS, problems=problems,
             role="series" if has_series else "metrics")
 
-    def _rows(self, found: Iterable[PanelRow], colours: dict[str, str | None]) -> list[Row]:
+    def _freshness(self, psnap: PromSnapshot) -> Freshness:
+        """Judged against the faster loop's interval: while this screen is shown, that is the promise."""
+        return judge(psnap.as_of, self.cockpit.hub.now(), self.cockpit.metrics_refresh_s,
+                     self.cockpit.inventory.series_errors.get(psnap.source))
+
+    def _rows(self, found: Iterable[PanelRow], colours: dict[str, str | None], stale: bool = False) -> list[Row]:
         out = []
         for key, cells, level in found:
-            style = LEVEL_STYLE.get(level or "")
+            style = "vt--warn" if stale else LEVEL_STYLE.get(level or "")
+            if stale:  # the NOW of a source that stopped answering is what it said last: marked
+                cells = (*cells[:3], marked(cells[3], True), *cells[4:])
             out.append(Row(key, cells, tag_style(colours.get(cells[0])),
                            (None, None, None, style, None, None, style) if style else ()))
         return out
@@ -119,9 +129,13 @@ class MetricsScreen(DetailTableScreen):
             gpus = len({(s.label(p.cluster_label), s.label(p.node_label), s.label("gpu"), s.label("GPU_I_ID"))
                         for r in p.panels if r.spec.kind == promql.GPU_KIND for s in r.series})
             workloads = len({s.labels for r in p.panels if r.spec.id == "rps" for s in r.series})
-            when = p.as_of.astimezone().strftime("%H:%M:%S") if p.as_of else "-"
-            parts.append(f"{p.source}: {gpus} GPUs, {workloads} workloads · window {fmt.duration(p.window_s)} "
-                         f"step {fmt.duration(p.step_s)} · as of {when}")
+            fresh = self._freshness(p)
+            line = (f"{p.source}: {gpus} GPUs, {workloads} workloads · window {fmt.duration(p.window_s)} "
+                    f"step {fmt.duration(p.step_s)} · {fresh.describe()}")
+            if fresh.stale:  # first, so a line cut at the screen's edge never hides it
+                parts.insert(0, f"{STALE_MARK} STALE {line}")
+            else:
+                parts.append(line)
         if not any(s.kind == "prometheus" for s in self.cockpit.hub.sources()):
             parts.append("no Prometheus source (DCGM and serving panels need one)")
         return " · ".join(parts)

@@ -112,6 +112,7 @@ class NodesScreen(DetailTableScreen):
         nodes.sort(key=lambda n: (n.source, n.name))
         now = hub.now()
         figs = figures(self.cockpit)
+        self.stale_note = figs.stale_note()
         onprem = self.cockpit.hub.config.onprem
         self.show_rows([node_row(n, now, colours.get(n.source), figs, onprem) for n in nodes], noun="nodes",
                        configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER, problems=self._problems(),

@@ -15,6 +15,7 @@ from cockpit import format as fmt
 from cockpit.allocation import budgets_now
 from cockpit.commands.nodes import product
 from cockpit.costs import burn
+from cockpit.freshness import STALE_MARK, Freshness, judge
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode
 from cockpit.model_metrics import NvmlState, PromSnapshot
@@ -72,7 +73,10 @@ class OverviewScreen(CockpitScreen):
                                          f" · {gpu_text}"))
                 continue
             if s.kind == "prometheus":
-                lines += prometheus_lines(s.name, inv.series.get(s.name), h, colour)
+                snap = inv.series.get(s.name)
+                fresh = judge(snap.as_of if snap else None, hub.now(), self.cockpit.refresh_s or None,
+                              inv.series_errors.get(s.name))
+                lines += prometheus_lines(s.name, snap, h, colour, fresh)
                 continue
             if s.kind == "mlflow":
                 lines.append(Content.from_markup(
@@ -167,8 +171,10 @@ def cluster_totals(inv: Inventory, configured: bool) -> Content:
     return Content("\n").join(lines)
 
 
-def prometheus_lines(name: str, snap: PromSnapshot | None, h: SourceHealth, colour: str) -> list[Content]:
-    """A metrics source: its URL and health, then GPUs (mean use, idle ones) and serving traffic."""
+def prometheus_lines(name: str, snap: PromSnapshot | None, h: SourceHealth, colour: str,
+                     fresh: Freshness | None = None) -> list[Content]:
+    """A metrics source: its URL and health, then GPUs (mean use, idle ones) and serving traffic;
+    figures kept from before the source failed say so first, with their time."""
     state = h.state.value + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")
     lines = [Content.from_markup(f"  [b]$name[/] [$muted]prometheus · $url[/]  [{colour}]$state[/]", name=name,
                                  url=snap.url if snap else "-", state=state)]
@@ -182,7 +188,11 @@ def prometheus_lines(name: str, snap: PromSnapshot | None, h: SourceHealth, colo
             if now else (util.reason if util and util.reason else "no GPU series"))
     serving = (f"{len(rps.series)} workloads, {traffic:,.0f} req/s" if rps and rps.series
                else (rps.reason if rps and rps.reason else "no request series"))
-    lines.append(Content(f"    {gpus} · {serving}"))
+    if fresh is not None and fresh.stale:
+        lines.append(Content.from_markup("    [$warning]$mark $when:[/] $g · $s", mark=STALE_MARK,
+                                         when=fresh.describe(), g=gpus, s=serving))
+    else:
+        lines.append(Content(f"    {gpus} · {serving}"))
     return lines
 
 

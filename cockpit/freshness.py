@@ -1,0 +1,47 @@
+"""How old a figure is, and whether it may still be shown as the truth.
+
+A figure is stale when the source it came from failed its last call (the figure is what it said
+before), or when it is older than twice the interval it should be refreshed at. Stale figures are
+still shown, marked, with the time they are from: an operator who sees an old GPU% as live acts on
+it. Unknown (never answered) is not stale and not zero: it is shown as unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+STALE_AFTER_INTERVALS = 2.0
+STALE_MARK = "~"
+"""Put before a stale figure in a table cell; the screen's summary line says why and since when."""
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    as_of: datetime | None
+    """When the figures were read (None: never)."""
+    stale: bool
+    why: str | None = None
+    """Why they are stale: the source's last error, or their age."""
+
+    def describe(self) -> str:
+        """`as of 12:00:41`, or `stale (prom: cannot reach ...), as of 12:00:41`."""
+        when = f"as of {self.as_of.astimezone().strftime('%H:%M:%S')}" if self.as_of else "never answered"
+        return f"stale ({self.why}), {when}" if self.stale else when
+
+
+def judge(as_of: datetime | None, now: datetime | None, interval_s: float | None, error: str | None) -> Freshness:
+    """The freshness of figures read at `as_of`, refreshed every `interval_s`, whose source's last
+    call failed with `error` (None: it answered)."""
+    if error:
+        return Freshness(as_of, as_of is not None, error)
+    if as_of is not None and now is not None and interval_s:
+        age = (now - as_of).total_seconds()
+        if age > STALE_AFTER_INTERVALS * interval_s:
+            return Freshness(as_of, True, f"not refreshed for {age:.0f}s")
+    return Freshness(as_of, False)
+
+
+def marked(text: str, stale: bool) -> str:
+    """A table cell's text, marked when its figure is stale (never a "-" or an empty cell)."""
+    return f"{STALE_MARK}{text}" if stale and text not in ("", "-") else text
