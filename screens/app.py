@@ -42,6 +42,11 @@ VIEW_ALIASES = {
 }
 
 
+def _changed_and_status(screen: CockpitScreen) -> None:
+    screen.inventory_changed()
+    screen.refresh_status()
+
+
 def _lazy(module: str, name: str) -> Callable[[], Screen[Any]]:
     def make() -> Screen[Any]:
         screen: Screen[Any] = getattr(importlib.import_module(module), name)()
@@ -248,7 +253,7 @@ class CockpitApp(App[int]):
     def _poll_done(self, inv: Inventory) -> None:
         self.inventory = inv
         self._polling = False
-        self._for_screens(lambda s: (s.inventory_changed(), s.refresh_status()))
+        self._for_screens(_changed_and_status)
         if self._poll_again:
             self._poll_again = False
             self.request_poll(0.1)
@@ -306,7 +311,7 @@ class CockpitApp(App[int]):
             self._history = self._history[-20:]
             self.switch_mode(view)
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         screen = self.screen
         if isinstance(screen, CockpitScreen) and screen.back():
             return

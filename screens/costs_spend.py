@@ -33,7 +33,8 @@ def _note(s: Spend) -> str:
     return "; ".join(notes) or "month to date"
 
 
-def rows(answer: SpendAnswer, burns: Mapping[str, float], now: datetime, colours: Mapping[str, str]) -> list[Row]:
+def rows(answer: SpendAnswer, burns: Mapping[str, float], now: datetime,
+         colours: Mapping[str, str | None]) -> list[Row]:
     """Per source, its total (with the forecast), then its services, dearest first; then the
     sources whose billing is not read, with why."""
     out: list[Row] = []

@@ -73,10 +73,10 @@ class OverviewScreen(CockpitScreen):
                                          f" · {gpu_text}"))
                 continue
             if s.kind == "prometheus":
-                snap = inv.series.get(s.name)
-                fresh = judge(snap.as_of if snap else None, hub.now(), self.cockpit.refresh_s or None,
+                psnap = inv.series.get(s.name)
+                fresh = judge(psnap.as_of if psnap else None, hub.now(), self.cockpit.refresh_s or None,
                               inv.series_errors.get(s.name))
-                lines += prometheus_lines(s.name, snap, h, colour, fresh)
+                lines += prometheus_lines(s.name, psnap, h, colour, fresh)
                 continue
             if s.kind == "mlflow":
                 lines.append(Content.from_markup(
