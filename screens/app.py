@@ -23,8 +23,9 @@ from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.sanitise import for_display, for_line
 from cockpit.script import render_table
+from cockpit.state.inventory import Inventory, poll, poll_clusters
+from cockpit.state.poller import Poller, PollResult
 from screens.base import CockpitScreen
-from screens.inventory import Inventory, poll, poll_clusters
 from screens.palette import CockpitCommands
 from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
@@ -95,14 +96,17 @@ class CockpitApp(App[int]):
         self._start_view = start_view
         self._watch = watch
         self._history: list[str] = []
-        self._polling = False
-        self._poll_again = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.main_poll: Poller[Inventory] = self._poller("poll", self._fetch_all, self._refresh_s)
+        self.main_poll.subscribe(self._poll_done)
+        self.metrics_poll: Poller[Inventory] = self._poller("metrics", self._fetch_metrics, 0)
+        self.metrics_poll.subscribe(self._metrics_done)
+        self.cluster_poll: Poller[dict[str, Any]] = self._poller("clusters", lambda: poll_clusters(self.hub), 0)
+        self.cluster_poll.subscribe(self._clusters_done)
         self.metrics_window: float | None = None
         """The Metrics screen's window and step (None: each Prometheus source's own, else 1h and ~60 points)."""
         self.metrics_step: float | None = None
         self.metrics_refresh_s = hub.config.metrics_refresh_seconds
-        self._metrics_polling = False
         self._unsubscribe: list[Callable[[], None]] = []
         for t in THEMES.values():
             self.register_theme(t)
@@ -165,57 +169,48 @@ class CockpitApp(App[int]):
         for unsub in self._unsubscribe:
             threading.Thread(target=unsub, daemon=True).start()
 
-    # -- clusters: watch events arrive in bursts; at most one refresh in flight, one queued ----
-    _cluster_refreshing = False
-    _cluster_again = False
+    # -- the read loops: one single-flight Poller each (cockpit.state.poller) -------------------
+    def _poller(self, name: str, fetch: Callable[[], Any], interval_s: float) -> Poller[Any]:
+        """Textual lends the loop its worker threads, timers and the way back to this thread."""
+        return Poller(name, fetch, interval_s=interval_s,
+                      run=lambda work: self.run_worker(work, thread=True, group=name, exit_on_error=False),
+                      later=lambda delay, fn: self.set_timer(delay, fn, name=name),
+                      deliver=self.call_from_thread)
 
+    @property
+    def polling(self) -> bool:
+        """The main poll is running (or, from a worker's view, about to hand its answer over)."""
+        return self.main_poll.busy
+
+    # clusters: watch events arrive in bursts; one refresh from the caches in flight, one queued
     def _request_cluster_refresh(self) -> None:
-        if self._cluster_refreshing:
-            self._cluster_again = True
-            return
-        self._cluster_refreshing = True
-        self.run_worker(self._refresh_clusters, thread=True, group="clusters", exit_on_error=False)
+        self.cluster_poll.request()
 
-    def _refresh_clusters(self) -> None:
-        try:
-            clusters = poll_clusters(self.hub)
-        except Exception as e:  # a bug must not stop the updates; show it
-            self.call_from_thread(self.notify, f"cluster refresh failed: {e}", severity="error")
-            clusters = {}
-        self.call_from_thread(self._clusters_done, clusters)
-
-    def _clusters_done(self, clusters: dict[str, Any]) -> None:
+    def _clusters_done(self, result: PollResult[dict[str, Any]]) -> None:
         from dataclasses import replace
 
-        if clusters:
-            self.inventory = replace(self.inventory, clusters={**self.inventory.clusters, **clusters})
+        if result.error is not None:  # a bug must not stop the updates; show it
+            self.notify(f"cluster refresh failed: {result.error}", severity="error")
+        elif result.value:
+            self.inventory = replace(self.inventory, clusters={**self.inventory.clusters, **result.value})
             self._for_screens(lambda s: s.inventory_changed())
-        self._cluster_refreshing = False
-        if self._cluster_again:
-            self._cluster_again = False
-            self.set_timer(0.3, self._request_cluster_refresh)
 
-    # -- metrics: a faster loop of their own while the Metrics screen is up -----------------
+    # metrics: a faster loop of their own while the Metrics screen is up (the screen's timer asks)
     def request_metrics_poll(self) -> None:
-        if self._metrics_polling or self._polling:
+        if self.main_poll.busy:
             return  # the main poll asks the metrics sources too; never two questions at once
-        self._metrics_polling = True
-        self.run_worker(self._poll_metrics, thread=True, group="metrics", exit_on_error=False)
+        self.metrics_poll.request()
 
-    def _poll_metrics(self) -> None:
-        try:
-            inv = poll(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
-                       metrics_only=True)
-        except Exception as e:  # a bug must not stop the updates; show it
-            self.call_from_thread(self.notify, f"metrics refresh failed: {e}", severity="error")
-            inv = None
-        self.call_from_thread(self._metrics_done, inv)
+    def _fetch_metrics(self) -> Inventory:
+        return poll(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
+                    metrics_only=True)
 
-    def _metrics_done(self, inv: Inventory | None) -> None:
+    def _metrics_done(self, result: PollResult[Inventory]) -> None:
         from dataclasses import replace
 
-        self._metrics_polling = False
-        if inv is None:
+        inv = result.value
+        if result.error is not None or inv is None:
+            self.notify(f"metrics refresh failed: {result.error}", severity="error")
             return
         # only the metrics fields: a main poll may have landed newer clusters meanwhile
         self.inventory = replace(self.inventory, local=inv.local, series=inv.series, local_history=inv.local_history,
@@ -223,42 +218,24 @@ class CockpitApp(App[int]):
                                  answered=self.inventory.answered | inv.answered)
         self._for_screens(lambda s: s.inventory_changed())
 
-    # -- polling: one loop that reschedules itself when it finishes (no overlapping polls) ----
+    # the main poll: every source, every refresh_seconds, and at once after our own changes
     def request_poll(self, delay: float = 0.0) -> None:
-        if self._polling:
-            self._poll_again = True
-            return
-        self.set_timer(delay, self._start_poll) if delay else self._start_poll()
+        self.main_poll.request(delay)
 
-    def _start_poll(self) -> None:
-        if self._polling:
-            self._poll_again = True
-            return
-        self._polling = True
-        self.run_worker(self._poll, thread=True, group="poll", exit_on_error=False)
-
-    def _poll(self) -> None:
-        try:
-            inv = poll(self.hub, self.inventory, lambda partial: self.call_from_thread(self._poll_partial, partial),
-                       window_s=self.metrics_window, step_s=self.metrics_step)
-        except Exception as e:  # a bug must not stop the loop; show it and keep polling
-            self.call_from_thread(self.notify, f"refresh failed: {e}", severity="error")
-            inv = self.inventory
-        self.call_from_thread(self._poll_done, inv)
+    def _fetch_all(self) -> Inventory:
+        return poll(self.hub, self.inventory, lambda partial: self.call_from_thread(self._poll_partial, partial),
+                    window_s=self.metrics_window, step_s=self.metrics_step)
 
     def _poll_partial(self, inv: Inventory) -> None:
         self.inventory = inv
         self._for_screens(lambda s: s.inventory_changed())
 
-    def _poll_done(self, inv: Inventory) -> None:
-        self.inventory = inv
-        self._polling = False
+    def _poll_done(self, result: PollResult[Inventory]) -> None:
+        if result.error is not None or result.value is None:  # a bug must not stop the loop; show it
+            self.notify(f"refresh failed: {result.error}", severity="error")
+        else:
+            self.inventory = result.value
         self._for_screens(_changed_and_status)
-        if self._poll_again:
-            self._poll_again = False
-            self.request_poll(0.1)
-        elif self._refresh_s > 0:
-            self.set_timer(self._refresh_s, self._start_poll, name="poll")
 
     def _for_screens(self, fn: Callable[[CockpitScreen], object]) -> None:
         seen: set[int] = set()

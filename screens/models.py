@@ -15,8 +15,8 @@ from textual.content import Content
 from cockpit import format as fmt
 from cockpit.contracts import CockpitError
 from cockpit.model_registry import ModelVersion, RegisteredModel
+from cockpit.state.inventory import Inventory
 from screens.detail_table import DetailTableScreen
-from screens.inventory import Inventory
 from screens.widgets.dialogs import PickScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 

@@ -20,8 +20,8 @@ from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode
 from cockpit.model_metrics import NvmlState, PromSnapshot
 from cockpit.prices import current
+from cockpit.state.inventory import Inventory
 from screens.base import CockpitScreen
-from screens.inventory import Inventory
 from screens.safe import safe
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, RolloutState
-from screens.inventory import Inventory
+from cockpit.state.inventory import Inventory
 from screens.models import served_by
 
 

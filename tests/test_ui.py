@@ -218,10 +218,10 @@ async def test_hanging_source_does_not_freeze_the_ui(tmp_path: Path, hanging_soc
     app = make_app(tmp_path / "audit.jsonl", config=cfg, start_view="machines", watch=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.3)
-        assert app._polling  # the poll is stuck on the hanging source...
+        assert app.polling  # the poll is stuck on the hanging source...
         await pilot.press("3", "2", "slash", *"a100", "escape")  # ...and the UI still answers keys
         assert app.current_mode == "machines"
-        assert app._polling, "the keys were handled while the source was still hanging"
+        assert app.polling, "the keys were handled while the source was still hanging"
         await wait_for(pilot, lambda: app.inventory.loaded, timeout=20)
         assert app.hub.health("stuck").state is HealthState.DEGRADED
         await pilot.pause(0.1)

@@ -61,7 +61,7 @@ async def loaded(pilot: Pilot[Any]) -> None:
     first poll starts once the first frame is out, so until it has, the loop is let run."""
     app = pilot.app
     assert isinstance(app, CockpitApp)
-    while not (app.inventory.loaded and not app._polling):
+    while not (app.inventory.loaded and not app.polling):
         if not any(w.group == "poll" and not w.is_finished for w in app.workers):
             await pilot.pause()
         await workers_done(pilot, "poll")
