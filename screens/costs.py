@@ -16,9 +16,6 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate, budgets_now
-from cockpit.commands.cost_idle import gpu_peaks
-from cockpit.commands.cost_spend import SpendAnswer, billed_sources, gather_spend
-from cockpit.commands.costs import free_hpc
 from cockpit.costs import (
     HOURS_PER_MONTH,
     BudgetUse,
@@ -34,6 +31,9 @@ from cockpit.costs import (
 )
 from cockpit.prices import current
 from cockpit.spend import month_to_date
+from cockpit.state.idle import gpu_peaks
+from cockpit.state.offers import free_hpc
+from cockpit.state.spend import SpendAnswer, billed_sources, gather_spend
 from cockpit.waste import THRESHOLD, WINDOW, GpuPeak, Waste, idle_gpus
 from screens import costs_spend as spend
 from screens.detail_table import DetailTableScreen

@@ -13,9 +13,9 @@ from datetime import datetime
 from textual.content import Content
 
 from cockpit import format as fmt
-from cockpit.commands.cost_spend import SpendAnswer
 from cockpit.costs import BudgetUse
 from cockpit.spend import Spend, month_forecast
+from cockpit.state.spend import SpendAnswer
 from screens.widgets.virtual_table import Row, tag_style
 
 SPEND = "spend"

@@ -20,10 +20,10 @@ from textual.timer import Timer
 
 from cockpit import format as fmt
 from cockpit import promql
-from cockpit.commands.metrics import LOCAL_SPECS, PanelRow, local_rows, prom_rows
 from cockpit.freshness import STALE_MARK, Freshness, judge, marked
 from cockpit.model_metrics import LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
 from cockpit.sparkline import bounds, plot
+from cockpit.state.metric_rows import LOCAL_SPECS, PanelRow, local_rows, prom_rows
 from screens.detail_table import DetailTableScreen
 from screens.widgets.dialogs import PickScreen, TextScreen
 from screens.widgets.virtual_table import Column, Row, tag_style

@@ -43,8 +43,8 @@ def fresh_process_caches() -> Iterator[None]:
     passes (or fails) because of the one that ran before it: the kept billing answers, the price
     catalogue read from the cache file, the last cost allocations."""
     from cockpit.allocation import _MEMO
-    from cockpit.commands.cost_spend import forget
     from cockpit.prices import current
+    from cockpit.state.spend import forget
 
     def clear() -> None:
         forget()

@@ -16,7 +16,6 @@ import pytest
 
 from cockpit.audit import AuditLog
 from cockpit.commands import build_registry
-from cockpit.commands.cost_spend import forget
 from cockpit.commands.registry import Context
 from cockpit.config import Config, SourceConfig
 from cockpit.hub import Hub
@@ -25,6 +24,7 @@ from cockpit.sandbox.aws import MotoServer, aws_source
 from cockpit.sandbox.aws_costs import cost_results, fleet_hourly, preload_costs
 from cockpit.sandbox.azure import DEMO_SUBSCRIPTION, ArmFake
 from cockpit.sandbox.gcp import GceFake
+from cockpit.state.spend import forget
 from tests.cloud_helpers import (
     OTHER_SUBSCRIPTION,
     arm,

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from cockpit import format as fmt
-from cockpit.commands.common import gather_from, merged, sources_of
+from cockpit.commands.common import sources_of
 from cockpit.commands.costs import fleet
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import BadInput, CockpitError
-from cockpit.hub import Hub
+from cockpit.contracts import BadInput
 from cockpit.prices import current
-from cockpit.waste import THRESHOLD, GpuPeak, Waste, idle_gpus, peaks_query, to_peaks
+from cockpit.state.gather import merged
+from cockpit.state.idle import gpu_peaks
+from cockpit.waste import THRESHOLD, Waste, idle_gpus
 
 DEFAULT_WINDOW_S = 3600.0
 
@@ -22,15 +23,6 @@ def prom_window(seconds: float) -> str:
     """Seconds as a Prometheus range (`1h`, `90m`, `45s`)."""
     s = int(seconds)
     return f"{s // 3600}h" if s % 3600 == 0 else f"{s // 60}m" if s % 60 == 0 else f"{s}s"
-
-
-def gpu_peaks(hub: Hub, names: list[str], window: str) -> tuple[list[GpuPeak], CockpitError | None]:
-    """Every GPU's peak utilisation over the window, from each Prometheus source at once."""
-    def ask(b: Any) -> list[GpuPeak]:
-        settings = hub.source(b.source).settings
-        return to_peaks(b.source, settings, b.query(peaks_query(settings, window)))
-
-    return gather_from(hub, names, ask)
 
 
 def waste_dict(w: Waste) -> dict[str, Any]:

@@ -1,86 +1,22 @@
 """`cost spend`: what the clouds' billing says was charged (AWS Cost Explorer, Azure Cost
 Management), month to date or over the last N days, per source, service or day, with the month's
 forecast (charged so far plus the burn rate for the hours left). Compute Engine is named with why
-it is not read (Google gives actual costs only as a BigQuery billing export).
-
-Answers are kept for an hour by hub (the app's, or a script's): Cost Explorer bills each request
-($0.01) and both APIs refresh a few times a day, so the Costs screen must not ask at every refresh.
-Two hubs (two tests, two configs) never share an answer, and a hub's answers go with it.
+it is not read (Google gives actual costs only as a BigQuery billing export). The answers, and
+the hour they are kept, come from cockpit.state.spend, which the Costs screen reads too.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from cockpit import format as fmt
-from cockpit.commands.common import merged
 from cockpit.commands.costs import burn_now
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import BadInput, CockpitError, Unsupported
-from cockpit.hub import Hub
+from cockpit.contracts import BadInput
 from cockpit.spend import Spend, last_days, month_forecast, month_to_date
-
-BILLED_KINDS = ("aws", "azure", "gcp")
-KEEP_S = 3600.0
-"""How long an answer is reused."""
-_CACHE: weakref.WeakKeyDictionary[Hub, dict[tuple[str, date, date], tuple[float, Spend]]] = \
-    weakref.WeakKeyDictionary()
-"""hub -> (source, start, end) -> (time.monotonic() when asked, the answer)."""
-_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True, slots=True)
-class SpendAnswer:
-    spends: tuple[Spend, ...]
-    not_read: tuple[tuple[str, str], ...]
-    """(source, why) of sources whose billing is not read (Compute Engine)."""
-    error: CockpitError | None
-
-
-def billed_sources(hub: Hub, only: str | None = None) -> list[str]:
-    return [s.name for s in hub.sources("machines") if s.kind in BILLED_KINDS and only in (None, s.name)]
-
-
-def gather_spend(hub: Hub, names: list[str], start: date, end: date) -> SpendAnswer:
-    """Each source's charges over [start, end), from the cache when an hour old at most."""
-    now = time.monotonic()
-    spends: list[Spend] = []
-    ask: list[str] = []
-    with _LOCK:
-        cache = _CACHE.setdefault(hub, {})
-        for name in names:
-            kept = cache.get((name, start, end))
-            if kept is not None and now - kept[0] < KEEP_S:
-                spends.append(kept[1])
-            else:
-                ask.append(name)
-    not_read: list[tuple[str, str]] = []
-    errors: list[CockpitError] = []
-    for name, got in hub.call_many(ask, lambda b: b.spend(start, end)).items():
-        if isinstance(got, Unsupported):
-            not_read.append((name, got.message.removeprefix(f"{name}: ")))
-        elif isinstance(got, CockpitError):
-            errors.append(got)
-        else:
-            spends.append(got)
-            with _LOCK:
-                cache[name, start, end] = (now, got)
-    return SpendAnswer(tuple(sorted(spends, key=lambda s: s.source)), tuple(sorted(not_read)), merged(errors))
-
-
-def forget(hub: Hub | None = None) -> None:
-    """Drop kept answers, a hub's or all (a user's explicit refresh; tests)."""
-    with _LOCK:
-        if hub is None:
-            _CACHE.clear()
-        else:
-            _CACHE.pop(hub, None)
+from cockpit.state.spend import billed_sources, gather_spend
 
 
 def _window(ctx: Context, args: Mapping[str, Any]) -> tuple[date, date, str]:

@@ -10,14 +10,12 @@ from typing import Any
 
 from cockpit import format as fmt
 from cockpit.allocation import budgets_now
-from cockpit.commands.common import gather, gather_from, merged
+from cockpit.commands.common import gather
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput, CockpitError
 from cockpit.costs import (
     HOURS_PER_MONTH,
     Burn,
-    OnPremModel,
-    Quote,
     billed,
     burn,
     compare,
@@ -25,10 +23,11 @@ from cockpit.costs import (
     machine_rate,
     node_rate,
 )
-from cockpit.hub import Hub
 from cockpit.model import Machine
 from cockpit.model_kube import ClusterSnapshot, KubeNode
 from cockpit.prices import Catalogue, current
+from cockpit.state.gather import merged
+from cockpit.state.offers import compare_columns, compare_rows, free_hpc
 
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
 
@@ -133,34 +132,6 @@ def _machine_costs(ctx: Context, args: Mapping[str, Any]) -> Plan:
                        table=Table(("MACHINE", "TYPE", "STATE", "$/HOUR", "PRICE FROM"), tuple(rows)))
 
     return Plan("cost machines", "what each machine costs per hour", run)
-
-
-def free_hpc(hub: Hub, gpu: str) -> tuple[dict[str, int], CockpitError | None]:
-    """Per HPC source, how many of its passthrough GPUs of that model no running VM holds (asks
-    the sources: a worker's or a command's call, never the UI thread's)."""
-    free, error = gather_from(hub, [s.name for s in hub.sources("machines")], lambda b: [
-        g for g in b.host_gpus() if not g.assigned_running])
-    hpc: dict[str, int] = {}
-    for g in free:
-        if gpu.lower().split("-")[0] in g.model.lower().replace(" ", ""):
-            hpc[g.source] = hpc.get(g.source, 0) + 1
-    return hpc, error
-
-
-def compare_rows(quotes: list[Quote], hpc: Mapping[str, int], gpu: str, count: int, hours: float,
-                 onprem: OnPremModel) -> tuple[tuple[str, ...], ...]:
-    """The comparator's table, for `cost compare` and the Costs screen's dialog alike: the cloud
-    quotes, then each HPC source with enough free GPUs priced by the on-prem model."""
-    rows = tuple((q.cloud, q.region, q.machine_type, fmt.dollars(q.hourly), fmt.dollars(q.total),
-                  f"{q.saving:.0%}" if q.saving else "-") for q in quotes)
-    return rows + tuple(("hpc", src, f"{n} free {gpu} GPU{'s' if n > 1 else ''}",
-                         fmt.dollars(onprem.gpu_rate(gpu) * count) + " (model)",
-                         fmt.dollars(onprem.gpu_rate(gpu) * count * hours), "-")
-                        for src, n in sorted(hpc.items()) if n >= count)
-
-
-def compare_columns(hours: float) -> tuple[str, ...]:
-    return ("CLOUD", "REGION", "TYPE", "$/HOUR", f"$ FOR {hours:g} H", "VS DEAREST")
 
 
 def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:

@@ -22,10 +22,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, DataTable, Input, Label, Static
 
-from cockpit.commands.costs import compare_columns, compare_rows
 from cockpit.costs import OnPremModel, Quote, compare, gpu_names
 from cockpit.prices import Catalogue
 from cockpit.sanitise import for_line
+from cockpit.state.offers import compare_columns, compare_rows
 from screens.safe import safe
 
 
