@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -30,6 +31,8 @@ from screens.palette import CockpitCommands
 from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from themes import STYLESHEET, THEMES, theme_name
+
+log = logging.getLogger(__name__)
 
 VIEW_ALIASES = {
     "overview": "overview", "o": "overview", "home": "overview",
@@ -359,7 +362,15 @@ class CockpitApp(App[int]):
             self.call_from_thread(self.notify, "cancelled: nothing changed", timeout=3)
             return
         results = [self.registry.execute(p, self.ctx) for p in plans]
-        self.call_from_thread(self._show_results, results, bool(mutating))
+        reread = None
+        touched = {p.source for p in mutating if p.source}
+        if touched:  # our own change is re-read before anything shows it (or the next poll would)
+            try:
+                reread = poll(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
+                              only=touched)
+            except Exception:  # a bug: logged; the main poll that follows still refreshes, and results show
+                log.exception("re-reading %s after a change failed", ", ".join(sorted(touched)))
+        self.call_from_thread(self._show_results, results, bool(mutating), reread)
 
     def _confirm(self, plans: list[Plan]) -> bool:
         """Blocks this worker thread until the person answers the dialog."""
@@ -379,7 +390,10 @@ class CockpitApp(App[int]):
         self.call_from_thread(ask)
         return answer.result()
 
-    def _show_results(self, results: list[Result], mutated: bool) -> None:
+    def _show_results(self, results: list[Result], mutated: bool, reread: Inventory | None = None) -> None:
+        if reread is not None:
+            self.inventory = reread
+            self._for_screens(lambda s: s.inventory_changed())
         if mutated:
             ok = [r for r in results if r.status == "ok"]
             failed = [r for r in results if r.status != "ok"]

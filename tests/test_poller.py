@@ -5,6 +5,7 @@ source) is played out exactly."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from cockpit.state.poller import Poller, PollResult
 
@@ -86,3 +87,31 @@ def test_interval_zero_polls_only_when_asked() -> None:
     unsubscribe = p.subscribe(lambda r: None)
     unsubscribe()
     unsubscribe()  # twice is harmless
+
+
+def test_a_reread_of_the_sources_a_change_touched_keeps_the_others(tmp_path: Path) -> None:
+    """After our own change, only its source is asked again; the rest keep their answers and errors."""
+    from dataclasses import replace
+
+    from cockpit.hub import Hub
+    from cockpit.sandbox import demo_config
+    from cockpit.state.inventory import Inventory, poll
+    from tests.conftest import FIXED_NOW
+
+    config = demo_config(audit_path=tmp_path / "audit.jsonl")
+    config = replace(config, sources=tuple(s for s in config.sources if s.kind == "libvirt"))
+    hub = Hub(config, now=lambda: FIXED_NOW)
+    try:
+        first = poll(hub, Inventory())
+        before = {m.name: m.state.value for m in first.machines["rack-a"]}
+        assert before["head-01"] == "running"
+        hub.call("rack-a", lambda b: b.act("head-01", "force-off"))
+        hub.call("rack-b", lambda b: b.act("h100-dev-01", "start"))
+        marked = replace(first, errors={"rack-b": "rack-b: was failing"})
+        again = poll(hub, marked, only={"rack-a"})
+        assert {m.name: m.state.value for m in again.machines["rack-a"]}["head-01"] == "stopped"
+        assert again.machines["rack-b"] == first.machines["rack-b"]  # not asked: as it was
+        assert again.errors == {"rack-b": "rack-b: was failing"}
+        assert again.polled_at == first.polled_at  # a partial re-read is not a full poll
+    finally:
+        hub.close()

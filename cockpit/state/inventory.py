@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -114,10 +114,13 @@ def _ask(backend: Any) -> Any:
 
 
 def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] | None = None, *,
-         window_s: float | None = None, step_s: float | None = None, metrics_only: bool = False) -> Inventory:
+         window_s: float | None = None, step_s: float | None = None, metrics_only: bool = False,
+         only: Collection[str] | None = None) -> Inventory:
     """Blocking: ask every source for what it holds (runs in a thread). Sources answer at their
     own pace; `on_partial` gets the picture after each answer, so a slow source (mlflow's first
-    import, a cluster's first lists) never holds back the others on screen."""
+    import, a cluster's first lists) never holds back the others on screen. `metrics_only` (the
+    Metrics screen's faster loop) and `only` (the sources our own change touched) ask some sources
+    and keep the others' last answers and errors."""
     machine_sources = {s.name for s in hub.sources("machines")}
     registries = {s.name for s in hub.sources("registry")}
     locals_ = {s.name for s in hub.sources() if s.kind == "local"}
@@ -126,6 +129,10 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
                or s.name in registries or s.name in locals_ or s.name in series_sources]
     if metrics_only:  # the Metrics screen's faster loop: the other sources keep their last answer
         sources = [s for s in sources if s in locals_ or s in series_sources]
+    if only is not None:
+        sources = [s for s in sources if s in only]
+    full = not metrics_only and only is None
+    asked = frozenset(sources)
     answers: dict[str, Any] = {}
     lock = threading.Lock()
 
@@ -133,13 +140,13 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
         machines, gpus, templates = dict(previous.machines), dict(previous.gpus), dict(previous.templates)
         clusters, models, local = dict(previous.clusters), dict(previous.models), dict(previous.local)
         series, history = dict(previous.series), previous.local_history
-        kept = not metrics_only
-        errors = {} if kept else dict(previous.errors)
-        cluster_errors = {} if kept else dict(previous.cluster_errors)
-        registry_errors = {} if kept else dict(previous.registry_errors)
-        metrics_errors: dict[str, str] = {}
-        series_errors: dict[str, str] = {}
-        degraded: dict[str, str] = {} if kept else dict(previous.degraded)
+        def kept(old: dict[str, str]) -> dict[str, str]:
+            """A source not asked this time keeps its error; an asked one's is what it says now."""
+            return {k: v for k, v in old.items() if k not in asked}
+
+        errors, cluster_errors = kept(previous.errors), kept(previous.cluster_errors)
+        registry_errors, metrics_errors = kept(previous.registry_errors), kept(previous.metrics_errors)
+        series_errors, degraded = kept(previous.series_errors), kept(previous.degraded)
         for source in [s for s in sources if s in done]:  # config order, whatever order they answered in
             got = done[source]
             if isinstance(got, CockpitError):  # keep the last good rows, marked stale by the status bar
@@ -162,7 +169,7 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
                 templates[source] = tuple(got[2])
                 if got[3]:
                     degraded[source] = "; ".join(f"{where} missing: {why}" for where, why in sorted(got[3].items()))
-        return Inventory(machines, gpus, templates, errors, hub.now() if kept else previous.polled_at, loaded,
+        return Inventory(machines, gpus, templates, errors, hub.now() if full else previous.polled_at, loaded,
                          clusters, cluster_errors, models, registry_errors, local, metrics_errors,
                          previous.answered | frozenset(done), series, series_errors, history, degraded)
 
@@ -182,7 +189,7 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
         t.start()
     for t in threads:
         t.join()
-    return build(answers, True if not metrics_only else previous.loaded)
+    return build(answers, True if full else previous.loaded)
 
 
 def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:
