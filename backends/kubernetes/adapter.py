@@ -16,7 +16,7 @@ from typing import Any
 from backends.kubernetes import translate as tr
 from backends.kubernetes.cache import ClusterCache, attach_pods
 from backends.kubernetes.transport import JSON_PATCH, MERGE, STRATEGIC, TooManyRequests, Transport
-from cockpit.contracts import BadInput, NotFound, Unsubscribe
+from cockpit.contracts import BadInput, CockpitError, NotFound, Unsubscribe
 from cockpit.model_kube import (
     ClusterSnapshot,
     Deployment,
@@ -34,6 +34,9 @@ KSERVE = "/apis/serving.kserve.io/v1beta1"
 HPA_VERSIONS = ("/apis/autoscaling/v2", "/apis/autoscaling/v1")
 MIRROR = "kubernetes.io/config.mirror"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+WRITE_SEEN_S = 5.0
+"""At most this long (and at most the request timeout) a change waits for the watch to bring it: a
+healthy watch takes milliseconds; this stays well inside a source's timeout_seconds."""
 
 
 def _now() -> datetime:
@@ -59,7 +62,36 @@ class KubeBackend:
         return self.transport.request("GET", path, query=query or None)
 
     def _patch(self, path: str, body: Any, content_type: str) -> Any:
-        return self.transport.request("PATCH", path, body=body, content_type=content_type)
+        return self._write("PATCH", path, body, content_type)
+
+    def _write(self, method: str, path: str, body: Any, content_type: str | None = None) -> Any:
+        """Every change goes through here: send it, then wait (bounded) until the watch cache holds
+        it, so the read after our change shows it (`snapshot` serves reads from that cache)."""
+        answer = self.transport.request(method, path, body=body, content_type=content_type)
+        self._await_seen(path, answer)
+        return answer
+
+    def _await_seen(self, path: str, answer: Any) -> None:
+        segs = [p for p in path.split("/") if p]
+        head = 2 if segs[:1] == ["api"] else 3  # /api/v1 or /apis/GROUP/VERSION
+        rest, ns = segs[head:], ""
+        if len(rest) >= 4 and rest[0] == "namespaces":
+            ns, rest, head = rest[1], rest[2:], head + 2
+        if len(rest) < 2 or not self.cache.started:
+            return  # not an object, or nothing cached yet: the first read lists afresh
+        plural, name = rest[0], rest[1]
+        meta = answer.get("metadata") if isinstance(answer, dict) and answer.get("kind") != "Status" else None
+        rv = (meta or {}).get("resourceVersion")
+        if not rv:
+            # the answer is not the object (an eviction answers a Status): read the object itself
+            # (404: it is gone, and must be gone from the cache too)
+            try:
+                rv = self._get("/" + "/".join(segs[:head + 2]))["metadata"]["resourceVersion"]
+            except NotFound:
+                rv = None
+            except (CockpitError, KeyError, TypeError):
+                return  # the change is made; whether the cache saw it cannot be told
+        self.cache.await_write(plural, ns, f"{ns}/{name}", rv, min(self.transport.timeout, WRITE_SEEN_S))
 
     # -- reads -------------------------------------------------------------------------------
     def ping(self) -> None:
@@ -137,8 +169,7 @@ class KubeBackend:
                 body = {"apiVersion": "policy/v1", "kind": "Eviction",
                         "metadata": {"name": p.name, "namespace": p.namespace}}
                 try:
-                    self.transport.request("POST", f"/api/v1/namespaces/{p.namespace}/pods/{p.name}/eviction",
-                                           body=body)
+                    self._write("POST", f"/api/v1/namespaces/{p.namespace}/pods/{p.name}/eviction", body)
                     evicted.append(ref)
                     blocked.pop(ref, None)
                 except NotFound:

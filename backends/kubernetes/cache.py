@@ -82,6 +82,16 @@ class Informer:
     """Told (key, old record, new record) of each change, under the lock: the cache's indexes."""
     on_reset: Callable[[dict[str, Any]], None] | None = None
     """Told the whole new set after a (re)list."""
+    bad: dict[str, str] = field(default_factory=dict)
+    """Objects the server holds that cannot be made into records (key -> why): skipped, and named in
+    the kind's error, while the rest of the kind stays current."""
+    seen_rv: int = 0
+    """The highest resourceVersion applied to `items` and told to the cache (its snapshot shows it);
+    `cond` is signalled when it moves, for a writer waiting to read its own write."""
+    cond: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cond = threading.Condition(self.lock)
 
     def start(self) -> None:
         threading.Thread(target=self._run, name=f"kube-{self.transport.source}-{self.kind.name}",
@@ -127,40 +137,73 @@ class Informer:
             self.error, self.note = error, note
             if note:
                 self.items.clear()
+                self.bad.clear()
                 if self.on_reset is not None:
                     self.on_reset({})
                 self.synced = True  # nothing to wait for: the resource does not exist here
+        self._publish(None)
+
+    def _publish(self, rv: Any) -> None:
+        """Tell the cache (its snapshot is rebuilt), then a writer waiting for `rv`: in this order, so
+        that a writer woken here reads a snapshot that holds its write."""
         self.changed()
+        with self.cond:
+            self.seen_rv = max(self.seen_rv, _rv(rv) or 0)
+            self.cond.notify_all()
+
+    def _translate(self, obj: Mapping[str, Any], key: str) -> Any:
+        """The record, or `_Bad` naming the object when it cannot be made into one: one bad object (a
+        field of the wrong type, an annotation that is not a number) is skipped and reported, never
+        allowed to fail the whole kind, whose other objects stay current. The caller updates `bad`."""
+        try:
+            return self.kind.translate(self.transport.source, obj)
+        except Exception as e:
+            why = f"{key.lstrip('/')}: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+            log.warning("%s: %s %s", self.transport.source, self.kind.name, why)
+            raise _Bad(why) from None
+
+    def problem(self) -> str | None:
+        """The kind's error as a reader sees it: the loop's failure and the objects skipped."""
+        parts = [self.error] if self.error else []
+        if self.bad:
+            first = sorted(self.bad)[0]
+            more = len(self.bad) - 1
+            parts.append(f"{self.kind.name}: {self.bad[first]}" + (f" (and {more} more)" if more else ""))
+        return "; ".join(parts) or None
 
     def _list(self) -> None:
         items: dict[str, Any] = {}
+        bad: dict[str, str] = {}
         query: dict[str, Any] = {"limit": PAGE}
-        translate, source = self.kind.translate, self.transport.source
         while True:
             page = self.transport.request("GET", self.kind.path(self.namespace), query=query, timeout=60)
             for obj in page.get("items") or []:
-                items[_key(obj)] = translate(source, obj)
+                key = _key(obj)
+                try:
+                    items[key] = self._translate(obj, key)
+                except _Bad as e:
+                    bad[key] = str(e)
             meta = page.get("metadata") or {}
             if not meta.get("continue"):
                 break
             query["continue"] = meta["continue"]
         with self.lock:
-            self.items = items
+            self.items, self.bad = items, bad
             if self.on_reset is not None:
                 self.on_reset(items)
             self.resource_version = str(meta.get("resourceVersion", ""))
             self.synced, self.error, self.note = True, None, None
-        self.changed()
+        self._publish(self.resource_version)
 
     def _watch(self) -> None:
         query = {"watch": "true", "resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
                  "timeoutSeconds": WATCH_SECONDS}
-        translate, source = self.kind.translate, self.transport.source
+        source = self.transport.source
         stream = self.transport.stream(self.kind.path(self.namespace), query, WATCH_SECONDS + 30)
         if self.error:
             with self.lock:
                 self.error = None  # connected again
-            self.changed()
+            self._publish(None)
         for event in stream:
             if self.stopped:
                 return
@@ -171,21 +214,43 @@ class Informer:
                 raise BackendError(f"{source}: watch {self.kind.plural}: {obj.get('message', 'error')}")
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if typ == "BOOKMARK":
-                self.resource_version = str(rv or self.resource_version)
+                with self.cond:
+                    self.resource_version = str(rv or self.resource_version)
+                    self.seen_rv = max(self.seen_rv, _rv(rv) or 0)  # nothing of ours is still to come
+                    self.cond.notify_all()
                 continue
             started = time.perf_counter()
             key = _key(obj)
-            record = None if typ == "DELETED" else translate(source, obj)
+            why = None
+            try:
+                record = None if typ == "DELETED" else self._translate(obj, key)
+            except _Bad as e:
+                record, why = None, str(e)  # what we held of it is no longer what the server holds
             with self.lock:
                 old = self.items.pop(key, None) if record is None else self.items.get(key)
                 if record is not None:
                     self.items[key] = record
+                if why is None:
+                    self.bad.pop(key, None)
+                else:
+                    self.bad[key] = why
                 if self.on_change is not None:
                     self.on_change(key, old, record)
                 self.resource_version = str(rv or self.resource_version)
                 self.events += 1
-            self.changed()
+            self._publish(rv)
             self.busy_s += time.perf_counter() - started
+
+
+class _Bad(Exception):
+    """One object that cannot be translated (the message names it and why)."""
+
+
+def _rv(rv: Any) -> int | None:
+    """A resourceVersion as a number. Kubernetes calls them opaque, but an etcd-backed API server
+    gives one increasing integer (etcd's revision) across every kind; anything else is not compared."""
+    text = str(rv or "")
+    return int(text) if text.isdigit() else None
 
 
 def _plain(e: BackendError) -> str:
@@ -235,7 +300,37 @@ class ClusterCache:
     def stop(self) -> None:
         for group in self.informers.values():
             for inf in group:
-                inf.stopped = True
+                with inf.cond:
+                    inf.stopped = True
+                    inf.cond.notify_all()
+
+    def await_write(self, plural: str, namespace: str, key: str, rv: str | None, timeout: float) -> bool:
+        """Read your own writes: block until the watches of that kind covering `namespace` have
+        brought the change the API server answered with resourceVersion `rv` (no `rv`: the object is
+        gone, and must be gone from the cache too), so that a read right after our change shows it,
+        not the state from before its watch event arrived. At most `timeout`; not at all for a kind
+        not watched (its first read lists afresh) or an informer that is failing (its read reports
+        that failure). False when it gave up."""
+        informers = [inf for kind in KINDS if kind.plural == plural for inf in self.informers.get(kind.name, ())
+                     if inf.namespace is None or inf.namespace == namespace]
+        target = _rv(rv) if rv else None
+        if rv and target is None:
+            return False  # an API server whose versions are not numbers: nothing to compare with
+        end = time.monotonic() + timeout
+        caught_up = True
+        for inf in informers:
+            def seen(inf: Informer = inf) -> bool:
+                if inf.stopped or inf.error or inf.note:
+                    return True
+                if target is not None:
+                    return inf.seen_rv >= target
+                return inf.synced and key not in inf.items and key not in inf.bad
+            with inf.cond:
+                caught_up = inf.cond.wait_for(seen, max(0.0, end - time.monotonic())) and caught_up
+        if not caught_up:
+            log.warning("%s: the watch of %s has not brought our change (resourceVersion %s) after %gs",
+                        self.transport.source, plural, rv or f"deletion of {key}", timeout)
+        return caught_up
 
     def subscribe(self, fn: Callable[[str], None]) -> Callable[[], None]:
         self._listeners.append(fn)
@@ -243,8 +338,8 @@ class ClusterCache:
 
     def _changed(self) -> None:
         """Count the change; tell listeners at most every NOTIFY_S, however many events arrive."""
-        self._version += 1
         with self._lock:
+            self._version += 1  # several informer threads count here: `+=` alone could lose one
             if self._notify_pending:
                 return
             self._notify_pending = True
@@ -322,16 +417,19 @@ class ClusterCache:
         built = self._built
         if built is not None and built[0] == version:
             return built[1]
-        errors: dict[str, str] = {}
+        problems: dict[str, list[str]] = {}
         notes: dict[str, str] = {}
         for name, group in self.informers.items():
             for inf in group:
-                if inf.error:
-                    errors[name] = inf.error
+                with inf.lock:
+                    problem = inf.problem()
+                if problem and problem not in problems.setdefault(name, []):
+                    problems[name].append(problem)  # one line per kind, whatever its namespaces say
                 if inf.note:
                     notes[name] = inf.note
         if self.namespaces:
             notes["pods"] = f"GPUs allocated count pods in {', '.join(self.namespaces)} only (namespaces in config)"
+        errors = {name: "; ".join(found) for name, found in problems.items() if found}
         pod_count = sum(len(inf.items) for inf in self.informers.get("pods", ()))
         nodes = self._node_views()
         snap = ClusterSnapshot(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import math
 import threading
 import time
@@ -17,6 +18,8 @@ from cockpit.sandbox.kube import resources as res
 from cockpit.sandbox.kube.resources import ResourceType
 from cockpit.sandbox.kube.selectors import label_selector
 from cockpit.sandbox.kube.store import ApiError, Obj, Store, now_rfc3339
+
+log = logging.getLogger(__name__)
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -129,6 +132,10 @@ class Controller:
                     self._schedule_pending()
             except ApiError:
                 pass  # the object went away meanwhile: the next event brings it back
+            except (ValueError, TypeError, KeyError, AttributeError):
+                # an object it cannot read (replicas "two"): a real controller reports it and goes on
+                # with the others; it must not stop reconciling the whole cluster
+                log.warning("kube fake controller: cannot reconcile %s", item, exc_info=True)
             finally:
                 with self._cond:
                     self._busy = False

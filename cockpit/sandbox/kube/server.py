@@ -145,6 +145,9 @@ class Api:
         self.closed = False
         self.forbidden: set[tuple[str, str, str]] = set()  # (user, verb, plural) refused with 403
         self.on_eviction: Callable[[str, str], None] | None = None
+        self.watch_lag = 0.0
+        """Seconds each batch of watch events waits before it is sent: a real API server's watch
+        (etcd, then its watch cache, then the connection) lags the write a client got its answer for."""
 
     def handle(self, method: str, path: str, q: dict[str, str], body: Any, headers: Any,
                handler: Handler) -> tuple[int, Obj] | None:
@@ -294,6 +297,8 @@ class Api:
                 state["rv"] = erv
                 if (not ns or obj["metadata"].get("namespace") == ns) and pred(obj):
                     out.append({"type": typ, "object": wrap(obj)})
+            if out and self.watch_lag:
+                time.sleep(self.watch_lag)
             return out
 
         handler.stream(events, deadline)
