@@ -280,3 +280,20 @@ def pods_of(d: Deployment, nodes: tuple[KubeNode, ...] | list[KubeNode]) -> list
     return [(n.name, p) for n in nodes for p in n.pods
             if p.namespace == d.namespace and p.owner.startswith("ReplicaSet/")
             and p.owner.split("/", 1)[1].rsplit("-", 1)[0] == d.name]
+
+
+# -- how a record reads in a cell: the screens and the commands' tables alike --------------------
+def gpu_text(n: KubeNode) -> str:
+    if n.mig:
+        return " ".join(f"{s.allocated}/{s.allocatable}×{s.profile}" for s in n.mig)
+    return f"{n.gpu_allocated}/{n.gpu_allocatable}" if n.gpu_allocatable or n.gpu_capacity else "-"
+
+
+def product(n: KubeNode) -> str:
+    return n.gpu_product.removeprefix("NVIDIA-") if n.gpu_product else "-"
+
+
+def traffic_text(i: InferenceService) -> str:
+    if not i.traffic:
+        return "-"
+    return " ".join(f"{t.percent}%{'*' if t.latest else ''}" for t in i.traffic)

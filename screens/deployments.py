@@ -14,9 +14,8 @@ from textual.content import Content
 
 from cockpit import format as fmt
 from cockpit.allocation import allocate
-from cockpit.commands.serving import traffic_text
 from cockpit.costs import HOURS_PER_MONTH
-from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of
+from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of, traffic_text
 from cockpit.prices import current
 from cockpit.promql import Figures
 from screens.detail_table import NO_CLUSTER, DetailTableScreen

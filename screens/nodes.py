@@ -15,9 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
-from cockpit.commands.nodes import gpu_text, product
 from cockpit.costs import OnPremModel, node_rate
-from cockpit.model_kube import Deployment, KubeNode, owning_deployment
+from cockpit.model_kube import Deployment, KubeNode, gpu_text, owning_deployment, product
 from cockpit.prices import current
 from cockpit.promql import Figures
 from screens.detail_table import NO_CLUSTER, DetailTableScreen

@@ -13,11 +13,10 @@ from textual.widgets import Static
 
 from cockpit import format as fmt
 from cockpit.allocation import budgets_now
-from cockpit.commands.nodes import product
 from cockpit.costs import burn
 from cockpit.freshness import STALE_MARK, Freshness, judge
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
-from cockpit.model_kube import KubeNode
+from cockpit.model_kube import KubeNode, product
 from cockpit.model_metrics import NvmlState, PromSnapshot
 from cockpit.prices import current
 from cockpit.state.inventory import Inventory

@@ -9,9 +9,9 @@ from typing import Any
 from cockpit.commands.deploy import NO_WAIT, TIMEOUT, changed
 from cockpit.commands.models import MODEL, check_alias
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
-from cockpit.commands.serving import isvc_dict, traffic_text
+from cockpit.commands.serving import isvc_dict
 from cockpit.contracts import BadInput, NotFound
-from cockpit.model_kube import Deployment, InferenceService
+from cockpit.model_kube import Deployment, InferenceService, traffic_text
 from cockpit.model_registry import ModelVersion, RegisteredModel
 
 

@@ -9,7 +9,16 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.model_kube import ClusterSnapshot, Deployment, DrainPlan, KubeNode, PodRef, owning_deployment
+from cockpit.model_kube import (
+    ClusterSnapshot,
+    Deployment,
+    DrainPlan,
+    KubeNode,
+    PodRef,
+    gpu_text,
+    owning_deployment,
+    product,
+)
 from cockpit.serialize import to_jsonable
 
 NODE = Param("node", "the node, as CLUSTER/NODE (or NODE with one cluster)", kind="node", required=True,
@@ -31,16 +40,6 @@ def with_kind_errors(error: Any, snaps: list[ClusterSnapshot], kind: str) -> Any
 
     lines = ([error.message] if error else []) + kind_errors(snaps, kind)
     return CockpitError("; ".join(lines)) if lines else None
-
-
-def gpu_text(n: KubeNode) -> str:
-    if n.mig:
-        return " ".join(f"{s.allocated}/{s.allocatable}×{s.profile}" for s in n.mig)
-    return f"{n.gpu_allocated}/{n.gpu_allocatable}" if n.gpu_allocatable or n.gpu_capacity else "-"
-
-
-def product(n: KubeNode) -> str:
-    return n.gpu_product.removeprefix("NVIDIA-") if n.gpu_product else "-"
 
 
 def node_dict(n: KubeNode) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from cockpit import format as fmt
 from cockpit.commands.nodes import CLUSTER_OPT, snapshots, with_kind_errors
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import BadInput
-from cockpit.model_kube import Hpa, InferenceService
+from cockpit.model_kube import Hpa, InferenceService, traffic_text
 from cockpit.serialize import to_jsonable
 
 HPA = Param("hpa", "the HorizontalPodAutoscaler, as CLUSTER/NAMESPACE/NAME", kind="workload", required=True,
@@ -56,12 +56,6 @@ def _hpa_set(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("hpa set", summary, run, mutating=True, source=source, target=ref,
                 confirm=question(summary), previous={"min": h.min_replicas, "max": h.max_replicas},
                 new={"min": lo, "max": hi}, warnings=tuple(warnings), noop=noop)
-
-
-def traffic_text(i: InferenceService) -> str:
-    if not i.traffic:
-        return "-"
-    return " ".join(f"{t.percent}%{'*' if t.latest else ''}" for t in i.traffic)
 
 
 def isvc_dict(i: InferenceService) -> dict[str, Any]:
