@@ -203,7 +203,8 @@ class HealthState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
-    """What the status bar shows per source: state, why, and how fresh the data is."""
+    """What the status bar shows per source: state, why, how fresh the data is, and since when
+    the source has been in this state (the hub sets `since` when the state changes)."""
 
     source: str
     kind: str
@@ -211,3 +212,16 @@ class SourceHealth:
     reason: str | None = None
     as_of: datetime | None = None
     latency_ms: float | None = None
+    since: datetime | None = None
+
+    def describe(self) -> str:
+        """The state as a person reads it: `ok`, `degraded: why`, `down since 12:01:03: why`, or
+        `never answered` (no call has come back yet). The reason is the backend's text: sanitise it."""
+        if self.state is HealthState.UNKNOWN:
+            return "never answered"
+        if self.state is HealthState.OK:
+            return "ok"
+        text = self.state.value
+        if self.state is HealthState.DOWN and self.since is not None:
+            text += f" since {self.since.astimezone().strftime('%H:%M:%S')}"
+        return f"{text}: {self.reason}" if self.reason else text

@@ -52,8 +52,7 @@ class OverviewScreen(CockpitScreen):
                 snap = inv.clusters.get(s.name)
                 lines.append(Content.from_markup(
                     f"  [b]$name[/] [$muted]$kind · $loc[/]  [{colour}]$state[/]", name=s.name, kind=s.kind,
-                    loc=f"context {snap.context}" if snap else "-", state=h.state.value
-                    + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")))
+                    loc=f"context {snap.context}" if snap else "-", state=h.describe()))
                 if snap:
                     lines.append(Content(f"    {len(snap.nodes)} nodes · {snap.pod_count} pods · "
                                          f"{len(snap.deployments)} deployments · "
@@ -63,7 +62,7 @@ class OverviewScreen(CockpitScreen):
                 here = inv.local.get(s.name)
                 lines.append(Content.from_markup(
                     f"  [b]$name[/] [$muted]this machine · $host[/]  [{colour}]$state[/]", name=s.name,
-                    host=here.host.hostname if here else "-", state=h.state.value))
+                    host=here.host.hostname if here else "-", state=h.describe()))
                 if here:
                     gpu_text = (f"{len(here.gpus)} GPUs (driver {here.driver_version})" if here.nvml is NvmlState.OK
                                 else f"{here.nvml.value}: {here.nvml_reason}")
@@ -80,8 +79,7 @@ class OverviewScreen(CockpitScreen):
             if s.kind == "mlflow":
                 lines.append(Content.from_markup(
                     f"  [b]$name[/] [$muted]$kind · model registry[/]  [{colour}]$state[/]", name=s.name,
-                    kind=s.kind, state=h.state.value + (f": {h.reason}" if h.reason and h.state is not HealthState.OK
-                                                        else "")))
+                    kind=s.kind, state=h.describe()))
                 lines.append(Content("    models, versions and aliases: `model list`, `model show NAME`"))
                 continue
             machines = inv.machines.get(s.name, ())
@@ -90,8 +88,7 @@ class OverviewScreen(CockpitScreen):
             counts = ", ".join(f"{n} {st.value}" for st, n in sorted(states.items(), key=lambda x: x[0].value))
             lines.append(Content.from_markup(
                 f"  [b]$name[/] [$muted]$kind · $loc[/]  [{colour}]$state[/]",
-                name=s.name, kind=s.kind, loc=_places(machines), state=h.state.value
-                + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")))
+                name=s.name, kind=s.kind, loc=_places(machines), state=h.describe()))
             if machines or inv.loaded:
                 lines.append(Content(
                     f"    machines {len(machines)} ({counts or 'none'}) · running: "
@@ -174,9 +171,8 @@ def prometheus_lines(name: str, snap: PromSnapshot | None, h: SourceHealth, colo
                      fresh: Freshness | None = None) -> list[Content]:
     """A metrics source: its URL and health, then GPUs (mean use, idle ones) and serving traffic;
     figures kept from before the source failed say so first, with their time."""
-    state = h.state.value + (f": {h.reason}" if h.reason and h.state is not HealthState.OK else "")
     lines = [Content.from_markup(f"  [b]$name[/] [$muted]prometheus · $url[/]  [{colour}]$state[/]", name=name,
-                                 url=snap.url if snap else "-", state=state)]
+                                 url=snap.url if snap else "-", state=h.describe())]
     if snap is None:
         return lines
     util = snap.panel("gpu_util")

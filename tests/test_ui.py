@@ -9,6 +9,7 @@ from pathlib import Path
 from textual.widgets import Footer
 
 from cockpit.config import SourceConfig
+from cockpit.contracts import MACHINES
 from cockpit.model import HealthState
 from screens.machines import MachinesScreen
 from screens.widgets.bars import StatusBar
@@ -30,7 +31,7 @@ def cell(app, ref: str, column: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def libvirt_state(app, source: str, name: str) -> int:  # type: ignore[no-untyped-def]
-    return int(app.hub.call(source, lambda b: b._conn.lookupByName(name).state()[0]))
+    return int(app.hub.call(source, MACHINES, lambda b: b._conn.lookupByName(name).state()[0]))
 
 
 async def test_filter_select_stop_confirm(tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ async def test_destroy_needs_the_typed_name(tmp_path: Path) -> None:
         app.screen.query_one("#typed-name").value = ""
         await pilot.press(*"h100-dev-01", "enter")
         await wait_for(pilot, lambda: table(app).row("rack-b/h100-dev-01") is None)
-        names = app.hub.call("rack-b", lambda b: [d.name() for d in b._conn.listAllDomains(0)])
+        names = app.hub.call("rack-b", MACHINES, lambda b: [d.name() for d in b._conn.listAllDomains(0)])
         assert "h100-dev-01" not in names
 
 
@@ -239,12 +240,31 @@ async def test_broken_source_is_reported_and_the_rest_works(tmp_path: Path) -> N
     async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot)
         status = str(app.screen.query_one(StatusBar).render())
-        assert "lost" in status and "down: lost: cannot open test:///nowhere/host.xml: no such file" in status
+        assert "lost" in status and "down since 09:30:00: lost: cannot open test:///nowhere/host.xml: no such" in status
         assert table(app).visible_count == 9
         summary = str(app.screen.query_one("#machines-summary").render())
         assert "lost: cannot open" in summary
         await pilot.press("slash", *"head", "enter", "x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # healthy sources still act
+
+
+async def test_status_bar_at_80_columns_starts_with_the_source_that_is_down(tmp_path: Path) -> None:
+    """A line cut at 80 columns never hides a source in trouble: the one that is down comes first
+    (configured last, behind three healthy ones), with its state and since when."""
+    from cockpit.sandbox import demo_config
+
+    cfg = with_sources(demo_config(audit_path=tmp_path / "audit.jsonl"),
+                       SourceConfig("lost", "libvirt", settings={"uri": "test:///nowhere/host.xml"}))
+    app = make_app(tmp_path / "audit.jsonl", config=cfg, start_view="machines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.pause()
+        bar = app.screen.query_one(StatusBar)
+        assert bar.size.width == 80
+        shown = bar.render_line(0).text  # what the terminal shows: the first 80 columns
+        assert shown.startswith("● lost down since 09:30:00: lost: cannot open"), shown
+        full = str(bar.render())
+        assert full.index("● local") < full.index("● rack-a") < full.index("● rack-b")  # the healthy, in config order
 
 
 async def test_no_color_is_honoured(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -7,15 +7,14 @@ backends add their emulators here.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.config import Config, SourceConfig, default_state_dir
+from cockpit.sandbox import stopping
 
 if TYPE_CHECKING:
     from cockpit.sandbox.aws import LazyAws
@@ -65,9 +64,9 @@ def start_demo_cluster(workdir: Path | None = None, which: str = "prod") -> Kube
     fake = KubeFake(workdir).start()
     (seed if which == "prod" else seed_edge)(fake)
     fake.controller.ready_delay = 1.5  # rollouts in the demo take a moment, so their progress shows
-    atexit.register(fake.stop)
+    stopping.at_exit(fake.stop)
     if tmp:
-        atexit.register(shutil.rmtree, workdir, True)
+        stopping.remove_at_exit(workdir)
     return fake
 
 
@@ -78,7 +77,7 @@ class LazyCluster:
     def __init__(self, which: str = "prod") -> None:
         self.which = which
         self.workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-kube-"))
-        atexit.register(shutil.rmtree, self.workdir, True)
+        stopping.remove_at_exit(self.workdir)
         self.fake: KubeFake | None = None
         self._lock = threading.Lock()
 
@@ -99,7 +98,7 @@ class LazyRegistry:
     def __init__(self, path: Path | None = None) -> None:
         if path is None:
             workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-mlflow-"))
-            atexit.register(shutil.rmtree, workdir, True)
+            stopping.remove_at_exit(workdir)
             path = workdir / "registry.db"
         self.path = path
         self._lock = threading.Lock()

@@ -4,12 +4,12 @@ only this process sees (the demo never reaches real AWS)."""
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
 
 from cockpit.config import SourceConfig
+from cockpit.sandbox import stopping
 from cockpit.sandbox.lazy import LazyService
 
 DEMO_REGIONS = ("us-east-1", "us-west-2")
@@ -73,7 +73,7 @@ class MotoServer:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
-        atexit.register(self.stop)
+        stopping.at_exit(self.stop)
 
     def reset(self) -> None:
         """Forget every resource: moto keeps one state per process, whichever server serves it."""

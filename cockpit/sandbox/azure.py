@@ -10,10 +10,8 @@ from trustme, a throwaway CA that the source trusts through `ca_bundle`.
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import os
-import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cockpit.config import SourceConfig
+from cockpit.sandbox import stopping
 from cockpit.sandbox.cloudfake import HttpError, JsonFake, Obj, Reply
 from cockpit.sandbox.lazy import LazyService
 
@@ -323,7 +322,7 @@ class LazyAzure(LazyService):
     def __init__(self) -> None:
         super().__init__()
         workdir = tempfile.mkdtemp(prefix="cockpit-demo-azure-")
-        atexit.register(shutil.rmtree, workdir, True)
+        stopping.remove_at_exit(workdir)
         self.ca_path = os.path.join(workdir, "ca.pem")
 
     @property

@@ -8,7 +8,6 @@ and only what cockpit uses of them.
 
 from __future__ import annotations
 
-import atexit
 import json
 import re
 import ssl
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from cockpit.sandbox import stopping
 
 Obj = dict[str, Any]
 Reply = tuple[int, Any] | tuple[int, Any, dict[str, str]]
@@ -137,7 +138,7 @@ class JsonFake:
             self.scheme = "https"
         self._server = server
         threading.Thread(target=server.serve_forever, name=type(self).__name__, daemon=True).start()
-        atexit.register(self.stop)
+        stopping.at_exit(self.stop)
         return self
 
     @property

@@ -51,10 +51,12 @@ class TopBar(Static):
 
 _DOT = {HealthState.OK: "$success", HealthState.DEGRADED: "$warning", HealthState.DOWN: "$error",
         HealthState.UNKNOWN: "$muted"}
+_ORDER = {HealthState.DOWN: 0, HealthState.DEGRADED: 1, HealthState.UNKNOWN: 2, HealthState.OK: 3}
 
 
 class StatusBar(Static):
-    """`● rack-a ok 13:05:02 │ ● rack-b down: cannot open ...`: always visible, on every screen."""
+    """`● rack-b down since 13:04:58: cannot open ... │ ● rack-a ok as of 13:05:02`: always visible,
+    on every screen; the sources that are not ok come first."""
 
     def __init__(self) -> None:
         super().__init__(id="status-bar")
@@ -66,21 +68,22 @@ class StatusBar(Static):
                                             "(see README: config.toml, or run with --demo)[/]"))
             return
         by_name = {h.source: h for h in health}
+        state_of = {s.name: h.state if (h := by_name.get(s.name)) else HealthState.UNKNOWN for s in sources}
         parts = []
-        for s in sources:
+        # the sources that need a look first (down, degraded, never answered), so a line cut at the
+        # terminal's edge never hides one; the healthy ones after, each group in config order
+        for s in sorted(sources, key=lambda s: _ORDER[state_of[s.name]]):
             h = by_name.get(s.name)
-            state = h.state if h else HealthState.UNKNOWN
+            state = state_of[s.name]
             name = Content.from_markup(f"[$tag-{s.colour}]$name[/]", name=s.name) if s.colour else Content(s.name)
             text = Content.assemble(Content.from_markup(f"[{_DOT[state]}]●[/] "), name)
             if s.label:
                 text = Content.assemble(text, Content.from_markup(" [$muted]($label)[/]", label=s.label))
             if s.name in read_only_sources and not read_only:
                 text = Content.assemble(text, Content.from_markup(" [$muted]ro[/]"))
-            detail = state.value if state is not HealthState.UNKNOWN else "connecting"
-            if h and h.reason and state is not HealthState.OK:
-                detail = f"{detail}: {h.reason}"
+            detail = h.describe() if h else "never answered"
             text = Content.assemble(text, " ", Content.from_markup(f"[{_DOT[state]}]$detail[/]", detail=detail))
-            if h and h.as_of:
+            if h and h.as_of and state is not HealthState.DOWN:  # down says since when instead
                 text = Content.assemble(text, Content.from_markup(" [$muted]as of $t[/]", t=_clock(h.as_of)))
             parts.append(text)
         line = Content(" │ ").join(parts)

@@ -8,7 +8,6 @@ Prometheus runs as a subprocess on a free local port with its data in a temporar
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import subprocess
 import sys
@@ -16,10 +15,12 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cockpit.contracts import BackendUnavailable
+from cockpit.sandbox import stopping
 from cockpit.sandbox.lazy import LazyService, free_port
 from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, SERVED, Fleet
 
@@ -183,13 +184,19 @@ class PromServer:
             time.sleep(0.5)
         raise TimeoutError(f"no {query} series in Prometheus after {timeout:g}s")
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = True) -> None:
+        """End Prometheus (SIGTERM: it writes its head block first, which takes seconds; or, for a
+        throwaway instance whose data is deleted next, SIGKILL) and the exporter."""
         if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
+            if graceful:
+                self._proc.terminate()
+            else:
+                self._proc.kill()
             try:
                 self._proc.wait(10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+                self._proc.wait(5)
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -206,12 +213,12 @@ class LazyPrometheus(LazyService):
     def __init__(self, history_s: float = 3 * 3600) -> None:
         super().__init__()
         self.workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-prom-"))
-        atexit.register(shutil.rmtree, self.workdir, True)
+        stopping.remove_at_exit(self.workdir)
         self.history_s = history_s
 
     def _start(self) -> None:
         server = PromServer(self.workdir, history_s=self.history_s, port=self.port)
-        atexit.register(server.stop)
+        stopping.at_exit(partial(server.stop, graceful=False))  # its data goes with the work dir
         server.start()
         self.server = server
 
