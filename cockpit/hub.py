@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,12 +30,15 @@ from cockpit.contracts import (
     BadInput,
     CockpitError,
     Refused,
+    Role,
+    SourceBackend,
 )
 from cockpit.model import HealthState, SourceHealth
 from cockpit.secrets import redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+B = TypeVar("B", bound=SourceBackend)
 
 MAX_CALLS_PER_SOURCE = 4
 BUILD_TIMEOUT_S = 120.0
@@ -53,17 +56,22 @@ class KindInfo:
     SDK import lock; its SDK imports take the lock through `backends._lazy.require`."""
 
 
+CLOUD_ROLES = frozenset({"machines", "provisioning", "spend", "prices"})
+"""A cloud account: its machines, instances from a type and an image, its billing (Compute
+Engine's says why it is not read), its price API."""
+
 KINDS: dict[str, KindInfo] = {
     "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt", connects=True),
-    "aws": KindInfo("backends.aws", frozenset({"machines"}), "aws"),
-    "gcp": KindInfo("backends.gcp", frozenset({"machines"}), "gcp"),
-    "azure": KindInfo("backends.azure", frozenset({"machines"}), "azure"),
+    "aws": KindInfo("backends.aws", CLOUD_ROLES, "aws"),
+    "gcp": KindInfo("backends.gcp", CLOUD_ROLES, "gcp"),
+    "azure": KindInfo("backends.azure", CLOUD_ROLES, "azure"),
     "kubernetes": KindInfo("backends.kubernetes", frozenset({"clusters"}), "kubernetes"),
     "mlflow": KindInfo("backends.mlflow", frozenset({"registry"}), "mlflow"),
     "local": KindInfo("backends.local", frozenset({"metrics"}), ""),
     "prometheus": KindInfo("backends.prometheus", frozenset({"series"}), "prometheus"),
 }
-"""How a kind maps to its backend module (imported by name, only when used) and its roles."""
+"""How a kind maps to its backend module (imported by name, only when used) and its roles (the
+names of `cockpit.contracts`' Role tokens; `hub.call` refuses a role the source's kind lacks)."""
 
 
 def utcnow() -> datetime:
@@ -123,12 +131,15 @@ class Hub:
         self._health_listeners.append(listener)
 
     # -- calls -------------------------------------------------------------------------------
-    def call(self, source: str, fn: Callable[[Any], T], *, timeout: float | None = None) -> T:
-        """Run `fn(backend)` in a thread; raise BackendTimeout if it does not finish in time."""
+    def call(self, source: str, role: Role[B], fn: Callable[[B], T], *, timeout: float | None = None) -> T:
+        """Run `fn(backend)` in a thread, the backend typed by the role asked for (mypy checks
+        what `fn` calls on it); raise BackendTimeout if it does not finish in time, and BadInput
+        at once, asking nothing, if the source's kind does not play that role."""
         slot = self._slots.get(source)
         if slot is None:
             self.source(source)  # raises the BadInput naming the known sources
             raise AssertionError("unreachable")
+        _check_role(slot.cfg, role)
         limit = timeout if timeout is not None else slot.cfg.timeout_seconds
         started = time.monotonic()
         if not slot.calls.acquire(timeout=limit):
@@ -142,7 +153,7 @@ class Hub:
 
         def run() -> None:
             try:
-                backend = self._backend(slot)
+                backend: B = self._backend(slot)  # the kind plays the role: checked above
                 built.set()
                 fut.set_result(fn(backend))
             except BaseException as e:  # handed to the caller through the future
@@ -176,13 +187,13 @@ class Hub:
         self._record(slot, None, time.monotonic() - started)
         return result
 
-    def call_many(self, sources: list[str], fn: Callable[[Any], T]) -> dict[str, T | CockpitError]:
+    def call_many(self, sources: list[str], role: Role[B], fn: Callable[[B], T]) -> dict[str, T | CockpitError]:
         """`call` on several sources at once; a failing source gives its error, not an exception."""
         results: dict[str, T | CockpitError] = {}
 
         def one(name: str) -> None:
             try:
-                results[name] = self.call(name, fn)
+                results[name] = self.call(name, role, fn)
             except CockpitError as e:
                 results[name] = e
 
@@ -221,8 +232,9 @@ class Hub:
     def _record(self, slot: _Slot, error: CockpitError | None, elapsed: float | None) -> None:
         latency = None if elapsed is None else round(elapsed * 1000, 1)
         old = slot.health
+        now = self._now()
         if error is None:
-            new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.OK, None, self._now(), latency)
+            new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.OK, None, now, latency)
         elif isinstance(error, (BackendTimeout, BackendFault)):
             new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.DEGRADED, error.message,
                                old.as_of, latency)
@@ -234,11 +246,24 @@ class Hub:
             new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.DOWN, error.message, old.as_of, latency)
         else:
             # The source answered; the operation itself failed (not found, conflict...).
-            new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.OK, None, self._now(), latency)
+            new = SourceHealth(slot.cfg.name, slot.cfg.kind, HealthState.OK, None, now, latency)
+        # `since`: when the source entered its state (down since T), kept while the state holds
+        new = replace(new, since=old.since if new.state is old.state else now)
         slot.health = new
         if new.state != old.state or new.reason != old.reason:
             for listener in list(self._health_listeners):
                 listener(new)
+
+
+def _check_role(cfg: SourceConfig, role: Role[SourceBackend]) -> None:
+    """Refuse, in one line, a role the source's kind does not play (an unknown kind is left to
+    `_backend`, which names it)."""
+    info = KINDS.get(cfg.kind)
+    if role.every_kind or info is None or role.name in info.roles:
+        return
+    having = sorted(k for k, i in KINDS.items() if role.name in i.roles)
+    raise BadInput(f"{cfg.name}: a {cfg.kind} source has no {role.name} role "
+                   f"({', '.join(having) or 'no kind'} sources have it)")
 
 
 def _quiet_close(backend: Any) -> None:

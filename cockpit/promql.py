@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.config import SourceConfig
+from cockpit.contracts import SeriesBackend
 from cockpit.freshness import STALE_MARK, judge
 from cockpit.model_metrics import PanelResult, PanelSpec, PromSnapshot, Series
 
@@ -288,7 +289,7 @@ def window_of(settings: Mapping[str, Any], window_s: float | None = None,
     return window, step
 
 
-def snapshot(backend: Any, cfg: SourceConfig, window_s: float | None = None, step_s: float | None = None,
+def snapshot(backend: SeriesBackend, cfg: SourceConfig, window_s: float | None = None, step_s: float | None = None,
              now: float | None = None, kinds: frozenset[str] | None = None) -> PromSnapshot:
     """Every panel of the source (or those of `kinds`) over the window, as one record (runs in a hub
     worker); the URL it keeps has its credentials masked."""

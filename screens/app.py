@@ -20,7 +20,7 @@ from textual.widgets import Input
 
 from cockpit.audit import AuditLog
 from cockpit.commands import Context, Plan, Registry, Result
-from cockpit.contracts import CockpitError
+from cockpit.contracts import CLUSTERS, MACHINES, CockpitError
 from cockpit.hub import Hub
 from cockpit.sanitise import for_display, for_line
 from cockpit.script import render_table
@@ -160,9 +160,11 @@ class CockpitApp(App[int]):
                 self._loop.call_soon_threadsafe(self._request_cluster_refresh)
 
         for source in self.hub.sources("machines") + self.hub.sources("clusters"):
-            listener = cluster_changed if source.kind == "kubernetes" else changed
             try:
-                unsub = self.hub.call(source.name, lambda b, fn=listener: b.watch(fn))  # type: ignore[misc]
+                if source.kind == "kubernetes":
+                    unsub = self.hub.call(source.name, CLUSTERS, lambda b: b.watch(cluster_changed))
+                else:
+                    unsub = self.hub.call(source.name, MACHINES, lambda b: b.watch(changed))
             except CockpitError:
                 continue  # the poll reports the source's health; events are only a bonus
             if unsub is not None:

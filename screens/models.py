@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from cockpit import format as fmt
-from cockpit.contracts import CockpitError
+from cockpit.contracts import REGISTRY, CockpitError
 from cockpit.model_registry import ModelVersion, RegisteredModel
 from cockpit.state.inventory import Inventory
 from screens.detail_table import DetailTableScreen
@@ -134,7 +134,7 @@ class ModelsScreen(DetailTableScreen):
 
     def _load_versions(self, m: RegisteredModel) -> None:
         try:
-            versions = self.cockpit.hub.call(m.source, lambda b: b.versions(m.name))
+            versions = self.cockpit.hub.call(m.source, REGISTRY, lambda b: b.versions(m.name))
         except CockpitError as e:
             self.app.call_from_thread(self.notify, e.message, severity="error")
             return

@@ -19,11 +19,12 @@ import pytest
 from cockpit.audit import AuditLog
 from cockpit.commands import Context
 from cockpit.commands.registry import CommandSpec, Outcome, Plan, Registry
+from cockpit.contracts import MACHINES
 from tests.conftest import ROOT, audit_entries, read_audit
 
 
 def libvirt_state(ctx: Context, source: str, name: str) -> int:
-    return int(ctx.hub.call(source, lambda b: b._conn.lookupByName(name).state()[0]))
+    return int(ctx.hub.call(source, MACHINES, lambda b: b._conn.lookupByName(name).state()[0]))
 
 
 def test_the_intent_is_on_disk_before_the_change_runs(ctx: Context) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from cockpit.commands import grammar
-from cockpit.contracts import BadInput
+from cockpit.contracts import MACHINES, BadInput
 from cockpit.hub import Hub
 from tests.conftest import audit_entries
 
@@ -69,11 +69,11 @@ def test_mutation_needs_yes_and_is_audited_with_previous_value(registry, ctx) ->
     (refusal,) = audit_entries(ctx)  # the refusal is on record, and nothing was changed
     assert (refusal["command"], refusal["target"], refusal["result"]) == ("vm stop", "rack-a/head-01", "refused")
     assert "add --yes" in refusal["error"]
-    assert ctx.hub.call("rack-a", lambda b: b.get_machine("head-01")).state.value == "running"
+    assert ctx.hub.call("rack-a", MACHINES, lambda b: b.get_machine("head-01")).state.value == "running"
 
     done = registry.run_line("vm stop rack-a/head-01 --yes", ctx)
     assert (done.status, done.exit_code) == ("ok", 0)
-    assert ctx.hub.call("rack-a", lambda b: b._conn.lookupByName("head-01").state()[0]) == 5
+    assert ctx.hub.call("rack-a", MACHINES, lambda b: b._conn.lookupByName("head-01").state()[0]) == 5
     intent, outcome = (json.loads(x) for x in ctx.audit.path.read_text().splitlines()[1:])
     assert (intent["phase"], outcome["phase"], intent["id"]) == ("intent", "outcome", outcome["id"])
     assert intent["previous"] == {"state": "running"} and intent["result"] == "started"
@@ -106,7 +106,7 @@ def test_destroy_audits_the_full_definition(registry, ctx) -> None:  # type: ign
     assert r.status == "ok"
     (entry,) = audit_entries(ctx)
     assert "<name>h100-dev-01</name>" in entry["previous"]["definition"]
-    names = ctx.hub.call("rack-b", lambda b: [d.name() for d in b._conn.listAllDomains(0)])
+    names = ctx.hub.call("rack-b", MACHINES, lambda b: [d.name() for d in b._conn.listAllDomains(0)])
     assert "h100-dev-01" not in names
 
 
@@ -130,7 +130,7 @@ def test_dry_run_changes_nothing(registry, ctx) -> None:  # type: ignore[no-unty
     assert r.outcome.data["plan"].startswith("provision rack-a/n9 from gpu-node: 16 vCPU, 64G, 200G disk")
     assert any("a100-node-03" in w for w in r.outcome.data["warnings"])
     with pytest.raises(Exception, match="no such machine"):
-        ctx.hub.call("rack-a", lambda b: b.get_machine("n9"))
+        ctx.hub.call("rack-a", MACHINES, lambda b: b.get_machine("n9"))
 
 
 def test_secrets_are_redacted() -> None:

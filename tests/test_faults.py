@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from cockpit.config import SourceConfig, load_config
-from cockpit.contracts import BackendTimeout
+from cockpit.contracts import ANY_SOURCE, MACHINES, SERIES, BackendTimeout
 from cockpit.hub import Hub
 from tests.conftest import ROOT, HangingSocket
 from tests.fault_server import MODES, FaultServer
@@ -244,13 +244,13 @@ def test_probe_sees_an_executor_worker() -> None:
     assert not [w for w in joined_at_exit() if "stuck" in w]
 
 
-def listing(kind: str, cfg: SourceConfig) -> Callable[[Any], Any]:
+def listing(hub: Hub, kind: str, cfg: SourceConfig) -> Any:
     """The read that fans out over the source's scopes or panels (`backends._fanout`)."""
     if kind == "prometheus":
         from cockpit.promql import snapshot
 
-        return lambda b: snapshot(b, cfg)
-    return lambda b: b.list_machines()
+        return hub.call(cfg.name, SERIES, lambda b: snapshot(b, cfg))
+    return hub.call(cfg.name, MACHINES, lambda b: b.list_machines())
 
 
 @pytest.mark.parametrize("kind", ["aws", "gcp", "azure", "prometheus"])
@@ -265,10 +265,10 @@ def test_hung_call_leaves_nothing_to_join_at_exit(tmp_path: Path, serve: Callabl
     hub = Hub(load_config(write_config(tmp_path, kind, server.url, 2.0)))
     try:
         # build the backend first (SDK import, no request), so the 2 s below are the source's alone
-        hub.call(SOURCE, lambda b: None, timeout=120)
+        hub.call(SOURCE, ANY_SOURCE, lambda b: None, timeout=120)
         assert joined_at_exit() == [], "something already waits to be joined before the hung call"
         with pytest.raises(BackendTimeout, match=rf"^{SOURCE}: no answer within 2s"):
-            hub.call(SOURCE, listing(kind, hub.source(SOURCE)))
+            listing(hub, kind, hub.source(SOURCE))
         assert server.requests >= 1, "the request never reached the hung server: this tested nothing"
         # the hub gave up; the SDK call still hangs on the socket. Nothing of it may hold the exit.
         assert joined_at_exit() == []

@@ -23,11 +23,12 @@ pytest.importorskip("google.cloud.compute_v1")
 CHILD = """
 import json, sys
 from cockpit.config import load_config
+from cockpit.contracts import ANY_SOURCE
 from cockpit.hub import Hub
 
 from pathlib import Path
 hub = Hub(load_config(Path(sys.argv[1])))
-got = hub.call_many(["k8s", "gce", "k8s-2", "gce-2"], lambda b: type(b).__name__)
+got = hub.call_many(["k8s", "gce", "k8s-2", "gce-2"], ANY_SOURCE, lambda b: type(b).__name__)
 print(json.dumps({n: (r if isinstance(r, str) else "error: " + r.message) for n, r in got.items()}
                  | {"health": {h.source: h.state.value for h in hub.health_all()}}))
 """

@@ -12,6 +12,7 @@ import pytest
 from cockpit.audit import AuditLog
 from cockpit.commands import Context
 from cockpit.config import Config
+from cockpit.contracts import CLUSTERS
 from cockpit.hub import Hub
 from cockpit.sandbox import kube_source
 from cockpit.sandbox.kube.server import KubeFake
@@ -41,7 +42,7 @@ def run(registry: Any, kctx: Context, line: str, **kw: Any) -> Any:
 
 
 def test_snapshot_nodes_gpus_mig_and_workloads(khub: Hub) -> None:
-    snap = khub.call("gpu-prod", lambda b: b.snapshot())
+    snap = khub.call("gpu-prod", CLUSTERS, lambda b: b.snapshot())
     nodes = {n.name: n for n in snap.nodes}
     assert snap.synced and not snap.errors and len(nodes) == 9
     a100 = nodes["a100-02"]
@@ -67,14 +68,14 @@ def test_snapshot_nodes_gpus_mig_and_workloads(khub: Hub) -> None:
 
 @kubectl_missing
 def test_watch_brings_changes_without_relisting(khub: Hub, kube: KubeFake) -> None:
-    khub.call("gpu-prod", lambda b: b.snapshot())
+    khub.call("gpu-prod", CLUSTERS, lambda b: b.snapshot())
     kubectl(kube, "cordon", "cpu-02")
     kubectl(kube, "scale", "deployment/router", "-n", "inference", "--replicas=3")
-    eventually(lambda: {n.name: n for n in khub.call("gpu-prod", lambda b: b.snapshot()).nodes}["cpu-02"]
+    eventually(lambda: {n.name: n for n in khub.call("gpu-prod", CLUSTERS, lambda b: b.snapshot()).nodes}["cpu-02"]
                .unschedulable, what="cordon seen through the watch")
-    eventually(lambda: {d.name: d for d in khub.call("gpu-prod", lambda b: b.snapshot()).deployments}["router"]
-               .ready == 3, what="scale seen through the watch")
-    backend = khub.call("gpu-prod", lambda b: b)
+    eventually(lambda: {d.name: d for d in khub.call("gpu-prod", CLUSTERS, lambda b: b.snapshot()).deployments}
+               ["router"].ready == 3, what="scale seen through the watch")
+    backend = khub.call("gpu-prod", CLUSTERS, lambda b: b)
     assert all(inf.relists == 0 for g in backend.cache.informers.values() for inf in g)
 
 
@@ -84,7 +85,7 @@ def test_410_gone_relists_and_a_restart_reconnects(khub: Hub, kube: KubeFake,
     import backends.kubernetes.cache as cache
 
     monkeypatch.setattr(cache, "WATCH_SECONDS", 1)
-    backend = khub.call("gpu-prod", lambda b: b)
+    backend = khub.call("gpu-prod", CLUSTERS, lambda b: b)
     backend.snapshot()
     nodes = backend.cache.informers["nodes"][0]
     eventually(lambda: nodes.events == 0 and nodes.resource_version, what="a quiet watch")
@@ -111,7 +112,7 @@ def test_410_gone_relists_and_a_restart_reconnects(khub: Hub, kube: KubeFake,
 def test_forbidden_list_shows_as_forbidden_not_empty(khub: Hub, kube: KubeFake, registry: Any, kctx: Context) -> None:
     kube.api.forbidden.add(("viewer", "list", "nodes"))
     kube.api.forbidden.add(("viewer", "watch", "nodes"))
-    snap = khub.call("viewer", lambda b: b.snapshot())
+    snap = khub.call("viewer", CLUSTERS, lambda b: b.snapshot())
     assert snap.errors["nodes"] == "forbidden: list nodes"
     assert snap.deployments  # the rest of that cluster still reads
     r = registry.run_line("node list --source viewer", kctx)
@@ -239,7 +240,7 @@ def test_namespaces_from_config_limit_the_namespaced_kinds(kube: KubeFake, tmp_p
     src = replace(src, settings={**src.settings, "namespaces": ["inference"]})
     h = Hub(Config(sources=(src,), audit_path=tmp_path / "a.jsonl"), now=lambda: FIXED_NOW)
     try:
-        snap = h.call("lab", lambda b: b.snapshot())
+        snap = h.call("lab", CLUSTERS, lambda b: b.snapshot())
         assert {d.namespace for d in snap.deployments} == {"inference"}
         assert len(snap.nodes) == 9  # nodes are cluster-scoped
         nodes = {n.name: n for n in snap.nodes}

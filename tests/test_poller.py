@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from cockpit.contracts import MACHINES
 from cockpit.state.poller import Poller, PollResult
 
 
@@ -105,8 +106,8 @@ def test_a_reread_of_the_sources_a_change_touched_keeps_the_others(tmp_path: Pat
         first = poll(hub, Inventory())
         before = {m.name: m.state.value for m in first.machines["rack-a"]}
         assert before["head-01"] == "running"
-        hub.call("rack-a", lambda b: b.act("head-01", "force-off"))
-        hub.call("rack-b", lambda b: b.act("h100-dev-01", "start"))
+        hub.call("rack-a", MACHINES, lambda b: b.act("head-01", "force-off"))
+        hub.call("rack-b", MACHINES, lambda b: b.act("h100-dev-01", "start"))
         marked = replace(first, errors={"rack-b": "rack-b: was failing"})
         again = poll(hub, marked, only={"rack-a"})
         assert {m.name: m.state.value for m in again.machines["rack-a"]}["head-01"] == "stopped"

@@ -20,7 +20,7 @@ import pytest
 
 from backends.prometheus.adapter import PrometheusBackend
 from cockpit import promql
-from cockpit.contracts import BackendUnavailable, BadInput, Forbidden
+from cockpit.contracts import LOCAL_METRICS, SERIES, BackendUnavailable, BadInput, Forbidden
 from cockpit.hub import Hub
 from cockpit.sandbox import demo_config, prom_source
 from cockpit.sandbox.kube.server import KubeFake
@@ -97,10 +97,11 @@ def test_the_demo_without_the_prometheus_binary_says_how_to_install_it(monkeypat
     monkeypatch.setattr(sandbox_prom, "binary", lambda name: None)  # a machine without the Debian package
     hub = Hub(demo_config(prometheus=LazyPrometheus(), audit_path=tmp_path / "audit.jsonl"))
     with pytest.raises(BackendUnavailable, match=re.escape(INSTALL_HINT)):
-        hub.call("prom", lambda b: b.ping())
+        hub.call("prom", SERIES, lambda b: b.ping())
     health = hub.health("prom")
     assert health.state.value == "down" and health.reason == INSTALL_HINT
-    assert hub.call("local", lambda b: b.snapshot()).host.cpu_count > 0  # this machine's panel still works
+    # this machine's panel still works
+    assert hub.call("local", LOCAL_METRICS, lambda b: b.snapshot()).host.cpu_count > 0
 
 
 def test_an_unreachable_prometheus_is_unavailable_in_one_line() -> None:
@@ -148,17 +149,17 @@ def test_credentials_from_the_environment_are_sent_and_never_shown(recorder: str
     hub = Hub(Config(sources=(prom_source("tok", recorder, bearer_token_env="PROM_TOKEN"),
                               prom_source("basic", recorder, username="alice", password_env="PROM_PASSWORD"),
                               prom_source("wrong", recorder, bearer_token="not-it"))))
-    hub.call("tok", lambda b: b.ping())
-    hub.call("basic", lambda b: b.ping())
+    hub.call("tok", SERIES, lambda b: b.ping())
+    hub.call("basic", SERIES, lambda b: b.ping())
     assert _Recorder.seen == ["Bearer s3cret-token", "Basic YWxpY2U6aHVudGVyMg=="]
     with pytest.raises(Forbidden) as e:
-        hub.call("wrong", lambda b: b.ping())
+        hub.call("wrong", SERIES, lambda b: b.ping())
     assert str(e.value) == ("wrong: Prometheus refused the credentials (HTTP 401): check username/password or the "
                             "bearer token")
     monkeypatch.delenv("PROM_TOKEN")
     fresh = Hub(Config(sources=(prom_source("tok", recorder, bearer_token_env="PROM_TOKEN"),)))
     with pytest.raises(BadInput, match=r"^tok: bearer_token_env: environment variable PROM_TOKEN is not set$"):
-        fresh.call("tok", lambda b: b.ping())
+        fresh.call("tok", SERIES, lambda b: b.ping())
 
 
 # -- script mode -----------------------------------------------------------------------------

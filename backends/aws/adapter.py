@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends._lazy import require
 from backends.aws.translate import TypeInfo, machine, tag_dict, type_info, volume_ids
@@ -308,3 +308,12 @@ class AwsBackend(CloudBackend):
 def _listed(region: str, raw: dict[str, Any]) -> Listed:
     iid = str(raw["InstanceId"])
     return Listed(region, iid, tag_dict(raw).get("Name", ""), iid, raw, {})
+
+
+if TYPE_CHECKING:  # the roles hub.KINDS gives "aws": mypy checks the class against each role's Protocol
+    from cockpit.contracts import CloudProvisioning, MachineBackend, PriceBackend, SpendBackend
+
+    _machines: type[MachineBackend] = AwsBackend
+    _provisioning: type[CloudProvisioning] = AwsBackend
+    _spend: type[SpendBackend] = AwsBackend
+    _prices: type[PriceBackend] = AwsBackend

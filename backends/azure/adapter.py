@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends._fanout import fan_out
 from backends._lazy import require
@@ -351,3 +351,11 @@ class AzureBackend(CloudBackend):
         for client in self._clients.values():
             client.close()
 
+
+if TYPE_CHECKING:  # the roles hub.KINDS gives "azure": mypy checks the class against each role's Protocol
+    from cockpit.contracts import CloudProvisioning, MachineBackend, PriceBackend, SpendBackend
+
+    _machines: type[MachineBackend] = AzureBackend
+    _provisioning: type[CloudProvisioning] = AzureBackend
+    _spend: type[SpendBackend] = AzureBackend
+    _prices: type[PriceBackend] = AzureBackend

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from backends._lazy import require
 from backends.cloud import CloudBackend, Listed, as_json, first_line, one_by_one, taken, with_retries
@@ -359,3 +359,11 @@ class GcpBackend(CloudBackend):
         for client in (self._instances, self._types_client, self._operations, self._zones_client):
             client.transport.close()
 
+
+if TYPE_CHECKING:  # the roles hub.KINDS gives "gcp": mypy checks the class against each role's Protocol
+    from cockpit.contracts import CloudProvisioning, MachineBackend, PriceBackend, SpendBackend
+
+    _machines: type[MachineBackend] = GcpBackend
+    _provisioning: type[CloudProvisioning] = GcpBackend
+    _spend: type[SpendBackend] = GcpBackend
+    _prices: type[PriceBackend] = GcpBackend

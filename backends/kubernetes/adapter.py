@@ -11,7 +11,7 @@ import copy
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.kubernetes import translate as tr
 from backends.kubernetes.cache import ClusterCache, attach_pods
@@ -312,3 +312,9 @@ def _strip_hash(template: Mapping[str, Any]) -> dict[str, Any]:
     t = copy.deepcopy(dict(template))
     t.get("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
     return t
+
+
+if TYPE_CHECKING:  # the roles hub.KINDS gives "kubernetes": mypy checks the class against each role's Protocol
+    from cockpit.contracts import ClusterBackend
+
+    _clusters: type[ClusterBackend] = KubeBackend

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from backends._lazy import require
@@ -456,3 +456,9 @@ _ALLOWED_FROM: dict[str, frozenset[int]] = {
 def _msg(e: Any) -> str:
     text = str(e.get_error_message() or e)
     return text.splitlines()[0] if text else "libvirt error"
+
+
+if TYPE_CHECKING:  # the roles hub.KINDS gives "libvirt": mypy checks the class against each role's Protocol
+    from cockpit.contracts import MachineBackend
+
+    _machines: type[MachineBackend] = LibvirtBackend

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from backends._lazy import require
 from backends.mlflow import translate as tr
@@ -141,3 +141,9 @@ class MlflowBackend:
 
     def close(self) -> None:
         return None
+
+
+if TYPE_CHECKING:  # the roles hub.KINDS gives "mlflow": mypy checks the class against each role's Protocol
+    from cockpit.contracts import RegistryBackend
+
+    _registry: type[RegistryBackend] = MlflowBackend

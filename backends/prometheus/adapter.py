@@ -14,10 +14,10 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends._fanout import fan_out
 from backends._lazy import require
@@ -205,8 +205,14 @@ class PrometheusBackend:
             self._last = (key, answer)  # a panel that failed is asked again next time
         return answer
 
-    def watch(self, on_change: Any) -> None:
+    def watch(self, on_change: Callable[[str], None]) -> None:
         return None
 
     def close(self) -> None:
         self._conn.close()
+
+
+if TYPE_CHECKING:  # the roles hub.KINDS gives "prometheus": mypy checks the class against each role's Protocol
+    from cockpit.contracts import SeriesBackend
+
+    _series: type[SeriesBackend] = PrometheusBackend

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import BadInput, CockpitError
+from cockpit.contracts import ANY_SOURCE, BadInput, CockpitError
 from cockpit.model import HealthState
 from cockpit.serialize import to_jsonable
 
@@ -16,8 +16,8 @@ def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
         names = [s.name for s in ctx.hub.sources()]
         # a cheap real call per source, so the health shown is measured now, not remembered; the first
         # may build the backend (SDK import), so the ones that answered are asked again for the round trip
-        first = ctx.hub.call_many(names, lambda b: b.ping())
-        ctx.hub.call_many([n for n in names if not isinstance(first[n], CockpitError)], lambda b: b.ping())
+        first = ctx.hub.call_many(names, ANY_SOURCE, lambda b: b.ping())
+        ctx.hub.call_many([n for n in names if not isinstance(first[n], CockpitError)], ANY_SOURCE, lambda b: b.ping())
         rows, data = [], []
         for name in names:
             cfg = ctx.hub.source(name)

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from cockpit.commands.registry import Context
-from cockpit.contracts import CockpitError
+from cockpit.contracts import CockpitError, Role, SourceBackend
 from cockpit.state.gather import gather_from
 
 T = TypeVar("T")
+B = TypeVar("B", bound=SourceBackend)
 
 
 def sources_of(ctx: Context, args: Mapping[str, Any], role: str) -> list[str]:
@@ -18,6 +19,8 @@ def sources_of(ctx: Context, args: Mapping[str, Any], role: str) -> list[str]:
     return [args["source"]] if args.get("source") else [s.name for s in ctx.hub.sources(role)]
 
 
-def gather(ctx: Context, sources: list[str], fn: Callable[[Any], Iterable[T]]) -> tuple[list[T], CockpitError | None]:
-    """Ask every source at once; what the healthy ones answered, and one error naming the others."""
-    return gather_from(ctx.hub, sources, fn)
+def gather(ctx: Context, sources: list[str], role: Role[B], fn: Callable[[B], Iterable[T]]
+           ) -> tuple[list[T], CockpitError | None]:
+    """Ask every source at once, in the role given; what the healthy ones answered, and one error
+    naming the others."""
+    return gather_from(ctx.hub, sources, role, fn)

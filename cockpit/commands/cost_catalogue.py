@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import CockpitError
+from cockpit.contracts import MACHINES, PRICES, CockpitError, PriceBackend
 from cockpit.prices import Catalogue, Offer, bundled, cache_path, current, region_of, reload, write_cache
 
 CLOUDS = ("aws", "azure", "gcp")
@@ -52,14 +52,14 @@ def wanted_for(ctx: Context, cloud: str, source: str) -> tuple[list[tuple[str, s
     known = {(kind, region): o for (c, kind, region), o in bundled().offers.items() if c == cloud}
     wanted = set(known)
     try:
-        machines = ctx.hub.call(source, lambda b: b.list_machines())
+        machines = ctx.hub.call(source, MACHINES, lambda b: b.list_machines())
     except CockpitError:
         machines = []  # the price API may still answer; the bundled list is asked for anyway
     wanted |= {(m.machine_type, region_of(cloud, m.location)) for m in machines if m.machine_type}
     return sorted(wanted), known
 
 
-def _asker(wanted: list[tuple[str, str]], known: dict[tuple[str, str], Offer]) -> Callable[[Any], list[Offer]]:
+def _asker(wanted: list[tuple[str, str]], known: dict[tuple[str, str], Offer]) -> Callable[[PriceBackend], list[Offer]]:
     return lambda b: list(b.price_offers(wanted, known))
 
 
@@ -77,7 +77,7 @@ def _refresh(ctx: Context, args: Mapping[str, Any]) -> Plan:
                 continue
             wanted, known = wanted_for(ctx, cloud, source)
             try:
-                offers = ctx.hub.call(source, _asker(wanted, known), timeout=REFRESH_TIMEOUT_S)
+                offers = ctx.hub.call(source, PRICES, _asker(wanted, known), timeout=REFRESH_TIMEOUT_S)
             except CockpitError as e:
                 results[cloud] = f"refresh failed ({e.message}); kept {_origin(before, cloud)}"
                 failed.append(f"{cloud}: {results[cloud]}")

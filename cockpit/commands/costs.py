@@ -12,7 +12,7 @@ from cockpit import format as fmt
 from cockpit.allocation import budgets_now
 from cockpit.commands.common import gather
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import BadInput, CockpitError
+from cockpit.contracts import CLUSTERS, MACHINES, BadInput, CockpitError
 from cockpit.costs import (
     HOURS_PER_MONTH,
     Burn,
@@ -39,8 +39,8 @@ def fleet(ctx: Context, args: Mapping[str, Any]) -> tuple[list[Machine], list[Cl
     def of(role: str) -> list[str]:
         return [s.name for s in ctx.hub.sources(role) if wanted in (None, s.name)]
 
-    machines, e1 = gather(ctx, of("machines"), lambda b: b.list_machines())
-    snaps, e2 = gather(ctx, of("clusters"), lambda b: [b.snapshot()])
+    machines, e1 = gather(ctx, of("machines"), MACHINES, lambda b: b.list_machines())
+    snaps, e2 = gather(ctx, of("clusters"), CLUSTERS, lambda b: [b.snapshot()])
     return machines, snaps, merged((e1, e2))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.commands.nodes import CLUSTER_OPT, snapshots, with_kind_errors
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
-from cockpit.contracts import BackendError, BackendTimeout, BadInput, CockpitError
+from cockpit.contracts import CLUSTERS, BackendError, BackendTimeout, BadInput, CockpitError
 from cockpit.model_kube import Deployment, RolloutState
 from cockpit.serialize import to_jsonable
 
@@ -57,8 +57,8 @@ def _history(ctx: Context, args: Mapping[str, Any]) -> Plan:
     ref = f"{source}/{ns}/{name}"
 
     def run() -> Outcome:
-        d = ctx.hub.call(source, lambda b: b.deployment(ns, name))
-        revs = ctx.hub.call(source, lambda b: b.history(ns, name))
+        d = ctx.hub.call(source, CLUSTERS, lambda b: b.deployment(ns, name))
+        revs = ctx.hub.call(source, CLUSTERS, lambda b: b.history(ns, name))
         now = ctx.hub.now()
         rows = tuple((str(r.number) + (" *" if r.number == d.revision else ""), ",".join(r.images), r.model or "-",
                       str(r.replicas), fmt.age(r.created_at, now), r.change_cause or "-") for r in revs)
@@ -78,7 +78,7 @@ def follow(ctx: Context, source: str, ns: str, name: str, timeout: float) -> tup
     last = None
     delay = 0.2
     while True:
-        d = ctx.hub.call(source, lambda b: b.deployment(ns, name))
+        d = ctx.hub.call(source, CLUSTERS, lambda b: b.deployment(ns, name))
         if d.rollout_message != last:
             last = d.rollout_message
             seen.append(f"{time.monotonic() - started:5.1f}s  {d.rollout_message}")
@@ -120,7 +120,7 @@ def changed(ctx: Context, args: Mapping[str, Any], after: Deployment, new: dict[
 
 def _current(ctx: Context, args: Mapping[str, Any]) -> tuple[str, str, str, str, Deployment]:
     source, ns, name = args["deployment"]
-    d: Deployment = ctx.hub.call(source, lambda b: b.deployment(ns, name))
+    d: Deployment = ctx.hub.call(source, CLUSTERS, lambda b: b.deployment(ns, name))
     return source, ns, name, f"{source}/{ns}/{name}", d
 
 
@@ -136,7 +136,7 @@ def _scale(ctx: Context, args: Mapping[str, Any]) -> Plan:
         warnings.append(f"{ref} stops serving: every pod is removed")
 
     def run() -> Outcome:
-        after = ctx.hub.call(source, lambda b: b.scale(ns, name, n))
+        after = ctx.hub.call(source, CLUSTERS, lambda b: b.scale(ns, name, n))
         return changed(ctx, args, after, {"replicas": n}, f"scaled {d.replicas} -> {n}")
 
     summary = f"scale {ref} from {d.replicas} to {n} replicas"
@@ -149,7 +149,7 @@ def _restart(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, ns, name, ref, d = _current(ctx, args)
 
     def run() -> Outcome:
-        after = ctx.hub.call(source, lambda b: b.restart(ns, name))
+        after = ctx.hub.call(source, CLUSTERS, lambda b: b.restart(ns, name))
         return changed(ctx, args, after, {"revision": after.revision}, "restarted")
 
     summary = f"restart {ref}: replace its {d.replicas} pods one by one (a new revision, same template)"
@@ -160,13 +160,13 @@ def _restart(ctx: Context, args: Mapping[str, Any]) -> Plan:
 def _rollback(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, ns, name, ref, d = _current(ctx, args)
     to = args["to_revision"]
-    rev, _template, same = ctx.hub.call(source, lambda b: b.rollback_template(ns, name, to))
+    rev, _template, same = ctx.hub.call(source, CLUSTERS, lambda b: b.rollback_template(ns, name, to))
     noop = f"{ref} already runs the template of revision {rev.number}" if same else None
     images = ",".join(rev.images)
     model = f", model {rev.model}" if rev.model else ""
 
     def run() -> Outcome:
-        after = ctx.hub.call(source, lambda b: b.rollback(ns, name, rev.number))
+        after = ctx.hub.call(source, CLUSTERS, lambda b: b.rollback(ns, name, rev.number))
         return changed(ctx, args, after, {"revision": after.revision, "from_revision": rev.number,
                                           "images": list(after.images)}, f"rolled back to revision {rev.number}")
 
@@ -199,7 +199,7 @@ def _set_image(ctx: Context, args: Mapping[str, Any]) -> Plan:
         else None
 
     def run() -> Outcome:
-        after = ctx.hub.call(source, lambda b: b.set_image(ns, name, wanted))
+        after = ctx.hub.call(source, CLUSTERS, lambda b: b.set_image(ns, name, wanted))
         return changed(ctx, args, after, {"images": wanted}, "image set")
 
     changes = "; ".join(f"{c}: {before.get(c)} -> {i}" for c, i in wanted.items())

@@ -13,7 +13,7 @@ from cockpit import format as fmt
 from cockpit import promql
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import BadInput, CockpitError
+from cockpit.contracts import LOCAL_METRICS, SERIES, BadInput, CockpitError, SeriesBackend
 from cockpit.model_metrics import GpuSample, LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
 from cockpit.serialize import to_jsonable
 from cockpit.sparkline import bounds, spark
@@ -45,7 +45,7 @@ def _prom_sources(ctx: Context, args: Mapping[str, Any]) -> list[str]:
 def _snapshots(ctx: Context, names: list[str], window_s: float | None = None, step_s: float | None = None,
                kinds: frozenset[str] | None = None) -> tuple[list[PromSnapshot], CockpitError | None]:
     """Each Prometheus source's panels, all at once; what answered, and one error naming the rest."""
-    return gather(ctx, names, lambda b: [promql.snapshot(b, ctx.hub.source(b.source), window_s, step_s,
+    return gather(ctx, names, SERIES, lambda b: [promql.snapshot(b, ctx.hub.source(b.source), window_s, step_s,
                                                          kinds=kinds)])
 
 
@@ -54,7 +54,7 @@ def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
         local_sources = [s for s in sources_of(ctx, args, "metrics")
                          if not args.get("source") or ctx.hub.source(s).kind == "local"]
         snaps: list[LocalSnapshot]
-        snaps, error = gather(ctx, local_sources, lambda b: [b.snapshot()])
+        snaps, error = gather(ctx, local_sources, LOCAL_METRICS, lambda b: [b.snapshot()])
         rows: list[tuple[str, ...]] = [gpu_cells(s.source, s.host.hostname, g) for s in snaps for g in s.gpus]
         notes = [f"{s.source} ({s.host.hostname}): {s.nvml.value}: {s.nvml_reason}" for s in snaps
                  if s.nvml is not NvmlState.OK]
@@ -107,7 +107,7 @@ def _num(text: str) -> int:
 def _host(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         snaps: list[LocalSnapshot]
-        snaps, error = gather(ctx, sources_of(ctx, args, "metrics"), lambda b: [b.snapshot()])
+        snaps, error = gather(ctx, sources_of(ctx, args, "metrics"), LOCAL_METRICS, lambda b: [b.snapshot()])
         rows = tuple((s.source, s.host.hostname, f"{s.host.cpu_percent:.0f}% of {s.host.cpu_count}",
                       f"{s.host.load_1m:.2f}", f"{fmt.mib(s.host.memory_used_mib)}/{fmt.mib(s.host.memory_total_mib)}",
                       str(len(s.gpus)) if s.nvml is NvmlState.OK else s.nvml.value) for s in snaps)
@@ -141,13 +141,13 @@ def _query(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         now = time.time()
 
-        def ask(b: Any) -> list[tuple[str, Series]]:
+        def ask(b: SeriesBackend) -> list[tuple[str, Series]]:
             found = b.query_range(promql_text, now - window, now, step) if window is not None and step \
                 else b.query(promql_text, now)
             return [(b.source, s) for s in found]
 
         found: list[tuple[str, Series]]
-        found, error = gather(ctx, sources, ask)
+        found, error = gather(ctx, sources, SERIES, ask)
         spec = PanelSpec("query", "query", promql_text)
         rows: list[tuple[str, ...]] = []
         for src, s in found:

@@ -10,7 +10,7 @@ from cockpit.commands.deploy import NO_WAIT, TIMEOUT, changed
 from cockpit.commands.models import MODEL, check_alias
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
 from cockpit.commands.serving import isvc_dict
-from cockpit.contracts import BadInput, NotFound
+from cockpit.contracts import CLUSTERS, REGISTRY, BadInput, NotFound
 from cockpit.model_kube import Deployment, InferenceService, traffic_text
 from cockpit.model_registry import ModelVersion, RegisteredModel
 
@@ -19,12 +19,12 @@ def _resolve(ctx: Context, source: str, name: str, alias: str | None, version: i
     if (alias is None) == (version is None):
         raise BadInput("model deploy: give --alias ALIAS or --version N (one of them)")
     if alias is not None:
-        m: RegisteredModel = ctx.hub.call(source, lambda b: b.model(name))
+        m: RegisteredModel = ctx.hub.call(source, REGISTRY, lambda b: b.model(name))
         version = m.alias(check_alias(alias))
         if version is None:
             raise NotFound(f"{source}/{name}: no alias {alias!r}")
     assert version is not None
-    v: ModelVersion = ctx.hub.call(source, lambda b: b.version(name, version))
+    v: ModelVersion = ctx.hub.call(source, REGISTRY, lambda b: b.version(name, version))
     return v
 
 
@@ -35,13 +35,13 @@ def _deploy(ctx: Context, args: Mapping[str, Any]) -> Plan:
     mv = _resolve(ctx, reg, name, args["alias"], args["version"])
     how = f"{args['alias']} = v{mv.version}" if args["alias"] else f"v{mv.version}"
     try:
-        d: Deployment | None = ctx.hub.call(cluster, lambda b: b.deployment(ns, target))
+        d: Deployment | None = ctx.hub.call(cluster, CLUSTERS, lambda b: b.deployment(ns, target))
     except NotFound:
         d = None
     if d is not None:
         return _to_deployment(ctx, args, d, mv, how)
     try:
-        i: InferenceService = ctx.hub.call(cluster, lambda b: b.inference_service(ns, target))
+        i: InferenceService = ctx.hub.call(cluster, CLUSTERS, lambda b: b.inference_service(ns, target))
     except NotFound:
         raise NotFound(f"{cluster}: no Deployment or InferenceService {ns}/{target}") from None
     return _to_isvc(ctx, i, mv, how, ref)
@@ -65,7 +65,7 @@ def _image_tag(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: ModelVe
     noop = f"{d.ref} already runs {image}" if current == image else None
 
     def run() -> Outcome:
-        after = ctx.hub.call(d.source, lambda b: b.set_image(d.namespace, d.name, {container: image}))
+        after = ctx.hub.call(d.source, CLUSTERS, lambda b: b.set_image(d.namespace, d.name, {container: image}))
         return changed(ctx, args, after, {"image": image, "version": mv.version}, f"now runs {image}")
 
     summary = f"deploy {mv.name} {how} to {d.ref}: {container} image {current} -> {image}"
@@ -91,7 +91,7 @@ def _to_deployment(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: Mod
     noop = f"{d.ref} already serves {uri}" if d.model == uri else None
 
     def run() -> Outcome:
-        after = ctx.hub.call(d.source, lambda b: b.set_env(d.namespace, d.name, container, key, uri))
+        after = ctx.hub.call(d.source, CLUSTERS, lambda b: b.set_env(d.namespace, d.name, container, key, uri))
         return changed(ctx, args, after, {"model": uri, "env": f"{container}:{key}"}, f"now serves {uri}")
 
     summary = f"deploy {mv.name} {how} to {d.ref}: {container} env {key} {d.model or '(unset)'} -> {uri}"
@@ -113,7 +113,7 @@ def _to_isvc(ctx: Context, i: InferenceService, mv: ModelVersion, how: str, ref:
                         "of traffic until promoted (isvc promote)")
 
     def run() -> Outcome:
-        after = ctx.hub.call(i.source, lambda b: b.isvc_storage(i.namespace, i.name, storage))
+        after = ctx.hub.call(i.source, CLUSTERS, lambda b: b.isvc_storage(i.namespace, i.name, storage))
         return Outcome(data=isvc_dict(after), new={"storageUri": storage, "version": mv.version},
                        text=f"{ref}: storageUri {storage}; latest revision {after.latest_ready_revision or '-'}; "
                             f"traffic {traffic_text(after)}")

@@ -12,7 +12,7 @@ from cockpit import format as fmt
 from cockpit.audit import current_user
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
-from cockpit.contracts import BadInput, NotFound
+from cockpit.contracts import REGISTRY, BadInput, NotFound
 from cockpit.model_registry import ModelVersion, RegisteredModel, RunData
 from cockpit.serialize import to_jsonable
 
@@ -35,7 +35,7 @@ def aliases_text(m: RegisteredModel) -> str:
 
 def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
-        models, error = gather(ctx, sources_of(ctx, args, "registry"), lambda b: b.models())
+        models, error = gather(ctx, sources_of(ctx, args, "registry"), REGISTRY, lambda b: b.models())
         now = ctx.hub.now()
         rows = tuple((m.ref, f"v{m.latest_version}" if m.latest_version else "-", aliases_text(m),
                       fmt.age(m.updated_at, now), m.description.splitlines()[0][:60] if m.description else "-")
@@ -67,10 +67,10 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["model"]
 
     def run() -> Outcome:
-        m = ctx.hub.call(source, lambda b: b.model(name))
-        versions: list[ModelVersion] = ctx.hub.call(source, lambda b: b.versions(name))
+        m = ctx.hub.call(source, REGISTRY, lambda b: b.model(name))
+        versions: list[ModelVersion] = ctx.hub.call(source, REGISTRY, lambda b: b.versions(name))
         runs: dict[int, RunData | None] = ctx.hub.call(
-            source, lambda b: {v.version: b.run(v.run_id) for v in versions[:RUNS_SHOWN]})
+            source, REGISTRY, lambda b: {v.version: b.run(v.run_id) for v in versions[:RUNS_SHOWN]})
         now = ctx.hub.now()
         head = [f"Model:       {m.ref}", f"Description: {m.description or '-'}", f"Aliases:     {aliases_text(m)}",
                 "Tags:        " + (" ".join(f"{k}={v}" for k, v in m.tags if not k.startswith("cockpit.")) or "-"),
@@ -91,8 +91,8 @@ def _promote(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["model"]
     alias, version = check_alias(args["alias"]), args["version"]
     ref = f"{source}/{name}"
-    m: RegisteredModel = ctx.hub.call(source, lambda b: b.model(name))
-    v: ModelVersion = ctx.hub.call(source, lambda b: b.version(name, version))
+    m: RegisteredModel = ctx.hub.call(source, REGISTRY, lambda b: b.model(name))
+    v: ModelVersion = ctx.hub.call(source, REGISTRY, lambda b: b.version(name, version))
     previous = m.alias(alias)
     noop = f"{ref}: {alias} already points at v{version}" if previous == version else None
     warnings = []
@@ -106,11 +106,11 @@ def _rollback(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["model"]
     alias = check_alias(args["alias"])
     ref = f"{source}/{name}"
-    m: RegisteredModel = ctx.hub.call(source, lambda b: b.model(name))
+    m: RegisteredModel = ctx.hub.call(source, REGISTRY, lambda b: b.model(name))
     current = m.alias(alias)
     if current is None:
         raise NotFound(f"{ref}: no alias {alias!r} (aliases: {aliases_text(m)})")
-    history = ctx.hub.call(source, lambda b: b.alias_history(name, alias))
+    history = ctx.hub.call(source, REGISTRY, lambda b: b.alias_history(name, alias))
     last = next((c for c in reversed(history) if c.version == current), None)
     if last is None or last.previous is None:
         raise NotFound(f"{ref}: no earlier holder of {alias} is recorded (the history tag starts at v{current})")
@@ -128,7 +128,7 @@ def _move(ctx: Context, command: str, source: str, name: str, alias: str, versio
     ref = f"{source}/{name}"
 
     def run() -> Outcome:
-        after = ctx.hub.call(source, lambda b: b.set_alias(name, alias, version, previous, current_user()))
+        after = ctx.hub.call(source, REGISTRY, lambda b: b.set_alias(name, alias, version, previous, current_user()))
         return Outcome(data=to_jsonable(after) | {"aliases": dict(after.aliases)},
                        text=f"{ref}: {alias} -> v{after.alias(alias)} (was {_v(previous)})",
                        new={"alias": alias, "version": version})
@@ -142,7 +142,7 @@ def _history(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["model"]
 
     def run() -> Outcome:
-        changes = ctx.hub.call(source, lambda b: b.alias_history(name, args["alias"]))
+        changes = ctx.hub.call(source, REGISTRY, lambda b: b.alias_history(name, args["alias"]))
         rows = tuple((c.at, c.alias, _v(c.previous), f"v{c.version}", c.by or "-") for c in
                      sorted(changes, key=lambda c: c.at))
         return Outcome(data=to_jsonable(changes), table=Table(("WHEN", "ALIAS", "FROM", "TO", "BY"), rows))
@@ -159,12 +159,12 @@ def _tag(ctx: Context, args: Mapping[str, Any]) -> Plan:
         raise BadInput(f"model tag: {key!r}: cockpit.* tags are cockpit's own (alias history)")
     target = f"{source}/{name}" + (f" v{version}" if version else "")
     owner: RegisteredModel | ModelVersion = ctx.hub.call(
-        source, lambda b: b.version(name, version) if version else b.model(name))
+        source, REGISTRY, lambda b: b.version(name, version) if version else b.model(name))
     tags = dict(owner.tags)
     noop = f"{target}: {key} is already {value!r}" if tags.get(key) == value else None
 
     def run() -> Outcome:
-        ctx.hub.call(source, lambda b: b.set_tag(name, version, key, value))
+        ctx.hub.call(source, REGISTRY, lambda b: b.set_tag(name, version, key, value))
         return Outcome(data={"ref": f"{source}/{name}", "version": version, "tag": {key: value}},
                        text=f"{target}: {key}={value}", new={key: value})
 
@@ -190,10 +190,10 @@ def _compare(ctx: Context, args: Mapping[str, Any]) -> Plan:
     v1, v2 = args["v1"], args["v2"]
 
     def run() -> Outcome:
-        left = ctx.hub.call(source, lambda b: b.version(name, v1))
-        right = ctx.hub.call(source, lambda b: b.version(name, v2))
-        runs: list[RunData | None] = [ctx.hub.call(source, lambda b: b.run(left.run_id)),
-                                      ctx.hub.call(source, lambda b: b.run(right.run_id))]
+        left = ctx.hub.call(source, REGISTRY, lambda b: b.version(name, v1))
+        right = ctx.hub.call(source, REGISTRY, lambda b: b.version(name, v2))
+        runs: list[RunData | None] = [ctx.hub.call(source, REGISTRY, lambda b: b.run(left.run_id)),
+                                      ctx.hub.call(source, REGISTRY, lambda b: b.run(right.run_id))]
         rows = compare_rows(runs[0], runs[1])
         missing = [f"v{v.version} has no run in this registry" for v, r in zip((left, right), runs, strict=True)
                    if r is None]

@@ -9,6 +9,7 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
+from cockpit.contracts import CLUSTERS
 from cockpit.model_kube import (
     ClusterSnapshot,
     Deployment,
@@ -27,7 +28,7 @@ CLUSTER_OPT = Param("--source", "only this cluster", kind="source", metavar="CLU
 
 
 def snapshots(ctx: Context, args: Mapping[str, Any]) -> tuple[list[ClusterSnapshot], Any]:
-    return gather(ctx, sources_of(ctx, args, "clusters"), lambda b: [b.snapshot()])
+    return gather(ctx, sources_of(ctx, args, "clusters"), CLUSTERS, lambda b: [b.snapshot()])
 
 
 def kind_errors(snaps: list[ClusterSnapshot], kind: str) -> list[str]:
@@ -107,8 +108,8 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["node"]
 
     def run() -> Outcome:
-        n = ctx.hub.call(source, lambda b: b.node(name))
-        deployments = ctx.hub.call(source, lambda b: b.snapshot()).deployments
+        n = ctx.hub.call(source, CLUSTERS, lambda b: b.node(name))
+        deployments = ctx.hub.call(source, CLUSTERS, lambda b: b.snapshot()).deployments
         return Outcome(data=node_dict(n), text=node_text(n, ctx.hub.now(), deployments))
 
     return Plan("node show", f"show node {source}/{name}", run, source=source, target=f"{source}/{name}")
@@ -120,12 +121,12 @@ def _cordon(value: bool) -> CommandSpec:
     def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
         source, name = args["node"]
         ref = f"{source}/{name}"
-        before = ctx.hub.call(source, lambda b: b.node(name))
+        before = ctx.hub.call(source, CLUSTERS, lambda b: b.node(name))
         noop = f"{ref} is already {'cordoned' if value else 'schedulable'}" if before.unschedulable == value \
             else None
 
         def run() -> Outcome:
-            after = ctx.hub.call(source, lambda b: b.set_unschedulable(name, value))
+            after = ctx.hub.call(source, CLUSTERS, lambda b: b.set_unschedulable(name, value))
             return Outcome(data=node_dict(after), text=f"{ref}: {after.status}",
                            new={"unschedulable": after.unschedulable})
 
@@ -153,7 +154,7 @@ def _drain(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["node"]
     ref = f"{source}/{name}"
     force, timeout = args["force"], args["timeout"] or 60.0
-    plan = ctx.hub.call(source, lambda b: b.drain_plan(name))
+    plan = ctx.hub.call(source, CLUSTERS, lambda b: b.drain_plan(name))
     warnings = []
     if plan.unmanaged and not force:
         warnings.append("pods without a controller would be lost and block the drain: "
@@ -164,7 +165,7 @@ def _drain(ctx: Context, args: Mapping[str, Any]) -> Plan:
                + (f" holding {gpus} GPUs" if gpus else "") + (": " + "; ".join(moves) if moves else ""))
 
     def run() -> Outcome:
-        result = ctx.hub.call(source, lambda b: b.drain(name, force=force, timeout=timeout),
+        result = ctx.hub.call(source, CLUSTERS, lambda b: b.drain(name, force=force, timeout=timeout),
                               timeout=timeout + ctx.hub.source(source).timeout_seconds)
         text = [f"{ref}: cordoned, {len(result.evicted)} pods evicted"]
         text += [f"  evicted {p}" for p in result.evicted]

@@ -17,7 +17,7 @@ from cockpit import format as fmt
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.grammar import check_name
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
-from cockpit.contracts import BadInput
+from cockpit.contracts import MACHINES, PROVISIONING, BadInput
 from cockpit.model import CloudOffer, CloudProvisionSpec, ProvisionSpec
 from cockpit.prices import current, region_of
 from cockpit.serialize import machine_to_dict, to_jsonable
@@ -70,18 +70,18 @@ def _libvirt(ctx: Context, args: Mapping[str, Any]) -> Plan:
     ref = f"{source}/{name}"
     spec = ProvisionSpec(name=name, template=args["template"], vcpus=args["vcpus"], memory_mib=args["memory"],
                          disk_gib=args["disk"], gpus=tuple(args["gpu"]), start=args["start"], tags=tuple(args["tag"]))
-    tpls = {t.name: t for t in ctx.hub.call(source, lambda b: b.templates())}
+    tpls = {t.name: t for t in ctx.hub.call(source, MACHINES, lambda b: b.templates())}
     tpl = tpls.get(spec.template)
     if tpl is None:
         raise BadInput(f"--template: no template {spec.template!r} on {source} (templates: {', '.join(tpls)})")
-    warnings = ctx.hub.call(source, lambda b: b.check_provision(spec))
+    warnings = ctx.hub.call(source, MACHINES, lambda b: b.check_provision(spec))
     gpus = ", ".join(spec.gpus) or "none"
     summary = (f"provision {ref} from {tpl.name}: {spec.vcpus or tpl.vcpus} vCPU, "
                f"{fmt.mib(spec.memory_mib or tpl.memory_mib)}, {spec.disk_gib or tpl.disk_gib}G disk, GPUs: {gpus}"
                f"{', then start it' if spec.start else ''}")
 
     def run() -> Outcome:
-        m = ctx.hub.call(source, lambda b: b.provision(spec))
+        m = ctx.hub.call(source, MACHINES, lambda b: b.provision(spec))
         return Outcome(data=machine_to_dict(m), text=f"{ref}: created ({m.state.value})",
                        new=machine_to_dict(m))
 
@@ -98,13 +98,13 @@ def _cloud(ctx: Context, args: Mapping[str, Any]) -> Plan:
         fallback_on_demand=args["fallback"] == "on-demand", accelerators=tuple(args["accelerator"]),
         disk_gib=args["disk"], tags=tuple(args["tag"]), group=args["group"], subnet=args["subnet"],
         ssh_key=_read_key(args["ssh_key"]) if args["ssh_key"] else None)
-    offer: CloudOffer = ctx.hub.call(source, lambda b: b.check_cloud_provision(spec))
+    offer: CloudOffer = ctx.hub.call(source, PROVISIONING, lambda b: b.check_cloud_provision(spec))
     price = price_line(ctx.hub.source(source).kind, spec, ctx.hub.now().date())
     summary = cloud_summary(source, spec, offer) + "; " + price
     names = ", ".join(f"{source}/{n}" for n in spec.names)
 
     def run() -> Outcome:
-        done = ctx.hub.call(source, lambda b: b.provision_cloud(spec), timeout=PROVISION_TIMEOUT)
+        done = ctx.hub.call(source, PROVISIONING, lambda b: b.provision_cloud(spec), timeout=PROVISION_TIMEOUT)
         for step in done.steps:
             if ctx.progress:
                 ctx.progress(step)
@@ -169,7 +169,7 @@ def _templates(ctx: Context, args: Mapping[str, Any]) -> Plan:
     sources = sources_of(ctx, args, "machines")
 
     def run() -> Outcome:
-        found, error = gather(ctx, sources, lambda b: [(b.source, t) for t in b.templates()])
+        found, error = gather(ctx, sources, MACHINES, lambda b: [(b.source, t) for t in b.templates()])
         rows = [(src, t.name, str(t.vcpus), fmt.mib(t.memory_mib), f"{t.disk_gib}G", t.description) for src, t in found]
         data = [{"source": src} | to_jsonable(t) for src, t in found]
         columns = ("SOURCE", "TEMPLATE", "VCPU", "MEMORY", "DISK", "DESCRIPTION")

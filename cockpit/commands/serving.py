@@ -8,7 +8,7 @@ from typing import Any
 from cockpit import format as fmt
 from cockpit.commands.nodes import CLUSTER_OPT, snapshots, with_kind_errors
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
-from cockpit.contracts import BadInput
+from cockpit.contracts import CLUSTERS, BadInput
 from cockpit.model_kube import Hpa, InferenceService, traffic_text
 from cockpit.serialize import to_jsonable
 
@@ -36,7 +36,7 @@ def _hpa_set(ctx: Context, args: Mapping[str, Any]) -> Plan:
     ref = f"{source}/{ns}/{name}"
     if args["min"] is None and args["max"] is None:
         raise BadInput("hpa set: give --min N, --max N or both")
-    h: Hpa = ctx.hub.call(source, lambda b: b.hpa(ns, name))
+    h: Hpa = ctx.hub.call(source, CLUSTERS, lambda b: b.hpa(ns, name))
     lo = args["min"] if args["min"] is not None else h.min_replicas
     hi = args["max"] if args["max"] is not None else h.max_replicas
     if lo > hi:
@@ -47,7 +47,7 @@ def _hpa_set(ctx: Context, args: Mapping[str, Any]) -> Plan:
         warnings.append(f"it runs {h.current_replicas} replicas now: the autoscaler will move it into {lo}..{hi}")
 
     def run() -> Outcome:
-        after = ctx.hub.call(source, lambda b: b.hpa_set(ns, name, lo, hi))
+        after = ctx.hub.call(source, CLUSTERS, lambda b: b.hpa_set(ns, name, lo, hi))
         return Outcome(data=to_jsonable(after) | {"ref": ref},
                        text=f"{ref}: {after.min_replicas}..{after.max_replicas}",
                        new={"min": after.min_replicas, "max": after.max_replicas})
@@ -84,7 +84,7 @@ def _canary(command: str, percent_of: Any, verb: str) -> Any:
     def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
         source, ns, name = args["isvc"]
         ref = f"{source}/{ns}/{name}"
-        i: InferenceService = ctx.hub.call(source, lambda b: b.inference_service(ns, name))
+        i: InferenceService = ctx.hub.call(source, CLUSTERS, lambda b: b.inference_service(ns, name))
         percent: int | None = percent_of(args)
         noop = f"{ref}: canaryTrafficPercent is already {_pct(percent)}" if i.canary_percent == percent else None
         warnings = []
@@ -93,7 +93,7 @@ def _canary(command: str, percent_of: Any, verb: str) -> Any:
             warnings.append(f"{ref} has no previous revision: all traffic stays on {latest}")
 
         def run() -> Outcome:
-            after = ctx.hub.call(source, lambda b: b.isvc_canary(ns, name, percent))
+            after = ctx.hub.call(source, CLUSTERS, lambda b: b.isvc_canary(ns, name, percent))
             return Outcome(data=isvc_dict(after), new={"canaryTrafficPercent": after.canary_percent},
                            text=f"{ref}: canaryTrafficPercent {_pct(after.canary_percent)}; "
                                 f"traffic {traffic_text(after)}")

@@ -10,7 +10,7 @@ from cockpit import format as fmt
 from cockpit.commands import provision
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS
+from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, MACHINES
 from cockpit.model import Machine, MachineState
 from cockpit.serialize import machine_to_dict, to_jsonable
 
@@ -40,7 +40,7 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     sources = sources_of(ctx, args, "machines")
 
     def run() -> Outcome:
-        machines, error = gather(ctx, sources, lambda b: b.list_machines())
+        machines, error = gather(ctx, sources, MACHINES, lambda b: b.list_machines())
         if args["state"]:
             machines = [m for m in machines if m.state.value == args["state"]]
         machines.sort(key=lambda m: (m.source, m.name))
@@ -54,7 +54,7 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["target"]
 
     def run() -> Outcome:
-        m = ctx.hub.call(source, lambda b: b.get_machine(name))
+        m = ctx.hub.call(source, MACHINES, lambda b: b.get_machine(name))
         lines = [
             f"Machine:   {m.ref}", f"State:     {m.state.value} ({m.native_state})",
             f"Host:      {m.location} ({m.provider})", f"vCPUs:     {m.vcpus}", f"Memory:    {fmt.mib(m.memory_mib)}",
@@ -80,7 +80,7 @@ def _xml(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, name = args["target"]
 
     def run() -> Outcome:
-        text = ctx.hub.call(source, lambda b: b.describe(name))
+        text = ctx.hub.call(source, MACHINES, lambda b: b.describe(name))
         return Outcome(data={"ref": f"{source}/{name}", "description": text}, text=text)
 
     return Plan("vm xml", f"describe {source}/{name}", run, source=source, target=f"{source}/{name}")
@@ -90,12 +90,12 @@ def _action(action: str) -> CommandSpec:
     def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
         source, name = args["target"]
         ref = f"{source}/{name}"
-        before = ctx.hub.call(source, lambda b: b.get_machine(name))
+        before = ctx.hub.call(source, MACHINES, lambda b: b.get_machine(name))
         already = _ALREADY.get(action)
         noop = f"{ref} is {already[1]}" if already and before.state in already[0] else None
 
         def run() -> Outcome:
-            after = ctx.hub.call(source, lambda b: b.act(name, action))
+            after = ctx.hub.call(source, MACHINES, lambda b: b.act(name, action))
             return Outcome(data=machine_to_dict(after), text=f"{ref}: {after.state.value}",
                            new={"state": after.state.value})
 
@@ -110,8 +110,8 @@ def _action(action: str) -> CommandSpec:
 def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy") -> Plan:
     source, name = args["target"]
     ref = f"{source}/{name}"
-    before = ctx.hub.call(source, lambda b: b.get_machine(name))
-    xml = ctx.hub.call(source, lambda b: b.describe(name))
+    before = ctx.hub.call(source, MACHINES, lambda b: b.get_machine(name))
+    xml = ctx.hub.call(source, MACHINES, lambda b: b.describe(name))
     storage = args.get("remove_storage", False)
     cloud = before.provider != "libvirt"
     warnings = []
@@ -121,7 +121,7 @@ def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy")
         warnings.append("its disk images will be deleted: " + ", ".join(d.source for d in before.disks if d.source))
 
     def run() -> Outcome:
-        ctx.hub.call(source, lambda b: b.destroy(name, storage))
+        ctx.hub.call(source, MACHINES, lambda b: b.destroy(name, storage))
         if cloud:
             return Outcome(data={"ref": ref, "destroyed": True}, text=f"{ref}: terminated", new={"state": "terminated"})
         return Outcome(data={"ref": ref, "destroyed": True, "storage_removed": storage},
@@ -148,7 +148,7 @@ def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
     sources = sources_of(ctx, args, "machines")
 
     def run() -> Outcome:
-        gpus, error = gather(ctx, sources, lambda b: b.host_gpus())
+        gpus, error = gather(ctx, sources, MACHINES, lambda b: b.host_gpus())
         if args["free"]:
             gpus = [g for g in gpus if not g.assigned_running]
         rows = tuple((g.source, g.pci_address, g.model, "-" if g.numa_node is None else str(g.numa_node),

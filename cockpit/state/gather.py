@@ -4,20 +4,22 @@ Shared by the screens' workers and the commands (which add their command context
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from cockpit.contracts import CockpitError
+from cockpit.contracts import CockpitError, Role, SourceBackend
 from cockpit.hub import Hub
 
 T = TypeVar("T")
+B = TypeVar("B", bound=SourceBackend)
 
 
-def gather_from(hub: Hub, sources: list[str], fn: Callable[[Any], Iterable[T]]
+def gather_from(hub: Hub, sources: list[str], role: Role[B], fn: Callable[[B], Iterable[T]]
                 ) -> tuple[list[T], CockpitError | None]:
-    """Ask every source at once; what the healthy ones answered, and one error naming the others."""
+    """Ask every source at once, in the role given; what the healthy ones answered, and one error
+    naming the others."""
     items: list[T] = []
     errors: list[CockpitError] = []
-    for got in hub.call_many(sources, fn).values():
+    for got in hub.call_many(sources, role, fn).values():
         if isinstance(got, CockpitError):
             errors.append(got)
         else:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from cockpit import promql
-from cockpit.contracts import CockpitError
+from cockpit.contracts import CLUSTERS, LOCAL_METRICS, MACHINES, REGISTRY, SERIES, CockpitError, MachineBackend
 from cockpit.hub import Hub
 from cockpit.model import HostGpu, Machine, Template
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
@@ -84,11 +84,18 @@ LOCAL_HISTORY = 120
 METRIC_KINDS = frozenset({"local", "prometheus"})
 
 
-def _question(hub: Hub, name: str, window_s: float | None, step_s: float | None) -> Callable[[Any], Any]:
+def _ask(hub: Hub, name: str, window_s: float | None, step_s: float | None) -> object:
+    """One source's part of the picture, asked in the role its kind plays here."""
     cfg = hub.source(name)
-    if cfg.kind != "prometheus":
-        return _ask
-    return lambda backend: promql.snapshot(backend, cfg, window_s, step_s)
+    if cfg.kind == "prometheus":
+        return hub.call(name, SERIES, lambda b: promql.snapshot(b, cfg, window_s, step_s))
+    if cfg.kind == "kubernetes":
+        return hub.call(name, CLUSTERS, lambda b: b.snapshot(wait=SNAPSHOT_WAIT_S))
+    if cfg.kind == "mlflow":
+        return hub.call(name, REGISTRY, lambda b: tuple(b.models()))
+    if cfg.kind == "local":
+        return hub.call(name, LOCAL_METRICS, lambda b: b.snapshot())
+    return hub.call(name, MACHINES, _machines)
 
 
 def _history(previous: dict[tuple[str, int], tuple[float, ...]], snap: LocalSnapshot
@@ -101,15 +108,11 @@ def _history(previous: dict[tuple[str, int], tuple[float, ...]], snap: LocalSnap
     return out
 
 
-def _ask(backend: Any) -> Any:
-    if backend.kind == "kubernetes":
-        return backend.snapshot(wait=SNAPSHOT_WAIT_S)
-    if backend.kind == "mlflow":
-        return tuple(backend.models())
-    if backend.kind == "local":
-        return backend.snapshot()
+def _machines(backend: MachineBackend
+              ) -> tuple[Sequence[Machine], Sequence[HostGpu], Sequence[Template], dict[str, str]]:
     machines = backend.list_machines()
     # a cloud source whose regions partly failed lists the rest and says which are missing
+    # (`degraded`: the cloud adapters' own attribute, not part of the role)
     return machines, backend.host_gpus(), backend.templates(), dict(getattr(backend, "degraded", None) or {})
 
 
@@ -175,7 +178,7 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
 
     def one(name: str) -> None:
         try:
-            got: Any = hub.call(name, _question(hub, name, window_s, step_s))
+            got: Any = _ask(hub, name, window_s, step_s)
         except CockpitError as e:
             got = e
         with lock:
@@ -196,5 +199,5 @@ def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:
     """Blocking: the clusters' snapshots from their watch caches (no API request); a source that
     fails here keeps its last snapshot (the main poll reports its health)."""
     sources = [s.name for s in hub.sources("clusters")]
-    return {name: got for name, got in hub.call_many(sources, lambda b: b.snapshot(wait=0)).items()
+    return {name: got for name, got in hub.call_many(sources, CLUSTERS, lambda b: b.snapshot(wait=0)).items()
             if isinstance(got, ClusterSnapshot)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cockpit import format as fmt
-from cockpit.contracts import CockpitError
+from cockpit.contracts import MACHINES, CockpitError
 from cockpit.costs import OnPremModel, Quote
 from cockpit.hub import Hub
 from cockpit.state.gather import gather_from
@@ -15,7 +15,7 @@ from cockpit.state.gather import gather_from
 def free_hpc(hub: Hub, gpu: str) -> tuple[dict[str, int], CockpitError | None]:
     """Per HPC source, how many of its passthrough GPUs of that model no running VM holds (asks
     the sources: a worker's or a command's call, never the UI thread's)."""
-    free, error = gather_from(hub, [s.name for s in hub.sources("machines")], lambda b: [
+    free, error = gather_from(hub, [s.name for s in hub.sources("machines")], MACHINES, lambda b: [
         g for g in b.host_gpus() if not g.assigned_running])
     hpc: dict[str, int] = {}
     for g in free:

@@ -14,7 +14,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import date
 
-from cockpit.contracts import CockpitError, Unsupported
+from cockpit.contracts import SPEND, CockpitError, Unsupported
 from cockpit.hub import Hub
 from cockpit.spend import Spend
 from cockpit.state.gather import merged
@@ -55,7 +55,7 @@ def gather_spend(hub: Hub, names: list[str], start: date, end: date) -> SpendAns
                 ask.append(name)
     not_read: list[tuple[str, str]] = []
     errors: list[CockpitError] = []
-    for name, got in hub.call_many(ask, lambda b: b.spend(start, end)).items():
+    for name, got in hub.call_many(ask, SPEND, lambda b: b.spend(start, end)).items():
         if isinstance(got, Unsupported):
             not_read.append((name, got.message.removeprefix(f"{name}: ")))
         elif isinstance(got, CockpitError):
