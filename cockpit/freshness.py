@@ -25,9 +25,10 @@ class Freshness:
     """Why they are stale: the source's last error, or their age."""
 
     def describe(self) -> str:
-        """`as of 12:00:41`, or `stale (prom: cannot reach ...), as of 12:00:41`."""
+        """`as of 12:00:41`, or `stale, as of 12:00:41 (prom: cannot reach ...)`: the time before the
+        reason, which may be long and is what a line cut at the screen's edge loses."""
         when = f"as of {self.as_of.astimezone().strftime('%H:%M:%S')}" if self.as_of else "never answered"
-        return f"stale ({self.why}), {when}" if self.stale else when
+        return f"stale, {when} ({self.why})" if self.stale else when
 
 
 def judge(as_of: datetime | None, now: datetime | None, interval_s: float | None, error: str | None) -> Freshness:

@@ -214,14 +214,16 @@ class SourceHealth:
     latency_ms: float | None = None
     since: datetime | None = None
 
-    def describe(self) -> str:
-        """The state as a person reads it: `ok`, `degraded: why`, `down since 12:01:03: why`, or
-        `never answered` (no call has come back yet). The reason is the backend's text: sanitise it."""
+    def describe(self, why: bool = True) -> str:
+        """The state as a person reads it: `ok`, `degraded since 12:01:03: why`, `down since 12:01:03: why`, or
+        `never answered` (no call has come back yet). The reason is the backend's text: sanitise it.
+        Without `why` (the status bar, where one long error would push every other source off the
+        line), the state and since when only."""
         if self.state is HealthState.UNKNOWN:
             return "never answered"
         if self.state is HealthState.OK:
             return "ok"
         text = self.state.value
-        if self.state is HealthState.DOWN and self.since is not None:
+        if self.since is not None:  # down or degraded: since when
             text += f" since {self.since.astimezone().strftime('%H:%M:%S')}"
-        return f"{text}: {self.reason}" if self.reason else text
+        return f"{text}: {self.reason}" if self.reason and why else text

@@ -336,8 +336,9 @@ class Figures:
 
     def stale_note(self) -> str | None:
         """One line for a screen's summary: which sources' figures are stale, why, and from when."""
-        stale = [f"{source} {f.describe()}" for source, f in sorted(self.freshness.items()) if f.stale]
-        return f"{STALE_MARK} figures are stale: " + "; ".join(stale) if stale else None
+        stale = [f"{source} {f.describe().removeprefix('stale, ')}" for source, f in sorted(self.freshness.items())
+                 if f.stale]
+        return f"{STALE_MARK} stale figures: " + "; ".join(stale) if stale else None
 
     def _why(self, panel: str, missing: str) -> str:
         if not self.configured:

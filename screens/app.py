@@ -233,7 +233,7 @@ class CockpitApp(App[int]):
 
     def _poll_partial(self, inv: Inventory) -> None:
         self.inventory = inv
-        self._for_screens(lambda s: s.inventory_changed())
+        self._for_screens(_changed_and_status)  # a source that answered is no longer "never answered"
 
     def _poll_done(self, result: PollResult[Inventory]) -> None:
         if result.error is not None or result.value is None:  # a bug must not stop the loop; show it

@@ -100,6 +100,7 @@ def test_health_says_since_when_a_source_is_in_its_state(demo_config, tmp_path) 
     assert down.state is HealthState.DOWN and down.since == FIXED_NOW and down.as_of is None
     assert down.describe().startswith("down since 09:30:00: ")  # conftest pins TZ=UTC
     assert f"cannot open test://{host}" in down.describe()
+    assert down.describe(why=False) == "down since 09:30:00"  # the status bar's few words
 
     clock[0] = FIXED_NOW + timedelta(minutes=1)
     with pytest.raises(BackendUnavailable):

@@ -55,8 +55,9 @@ _ORDER = {HealthState.DOWN: 0, HealthState.DEGRADED: 1, HealthState.UNKNOWN: 2, 
 
 
 class StatusBar(Static):
-    """`● rack-b down since 13:04:58: cannot open ... │ ● rack-a ok as of 13:05:02`: always visible,
-    on every screen; the sources that are not ok come first."""
+    """`● rack-b down since 13:04:58 │ ● rack-a ok as of 13:05:02`: always visible, on every screen;
+    the sources that are not ok come first, each in a few words (why is on the Overview), so one
+    long error never pushes another source in trouble off an 80-column line."""
 
     def __init__(self) -> None:
         super().__init__(id="status-bar")
@@ -81,7 +82,7 @@ class StatusBar(Static):
                 text = Content.assemble(text, Content.from_markup(" [$muted]($label)[/]", label=s.label))
             if s.name in read_only_sources and not read_only:
                 text = Content.assemble(text, Content.from_markup(" [$muted]ro[/]"))
-            detail = h.describe() if h else "never answered"
+            detail = h.describe(why=False) if h else "never answered"  # the Overview says why
             text = Content.assemble(text, " ", Content.from_markup(f"[{_DOT[state]}]$detail[/]", detail=detail))
             if h and h.as_of and state is not HealthState.DOWN:  # down says since when instead
                 text = Content.assemble(text, Content.from_markup(" [$muted]as of $t[/]", t=_clock(h.as_of)))
