@@ -176,3 +176,11 @@ gpu list --source rack-b
     held = {g["pci_address"]: (g["assigned_to"], g["assigned_running"]) for g in records[5]["data"]}
     assert held["0000:9a:00.0"] == held["0000:ab:00.0"] == ("h100-node-02", True)  # no longer "(stopped)"
     assert held["0000:ba:00.0"] == ("taker", True)
+
+
+def test_sources_json_says_since_when_each_source_is_in_its_state(tmp_path: Path) -> None:
+    r = run(["-o", "json", "sources"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    (rec,) = [json.loads(x) for x in r.stdout.splitlines()]
+    rows = {row["source"]: row for row in rec["data"]}
+    assert rows["rack-a"]["health"] == "ok" and rows["rack-a"]["since"] and rows["rack-a"]["as_of"]

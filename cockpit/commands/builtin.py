@@ -26,7 +26,8 @@ def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
             rows.append((name, cfg.kind, h.state.value, "yes" if ro else "no",
                          "-" if h.latency_ms is None else f"{h.latency_ms:.0f}ms", h.reason or ""))
             data.append({"source": name, "kind": cfg.kind, "health": h.state.value, "read_only": ro,
-                         "latency_ms": h.latency_ms, "reason": h.reason, "as_of": to_jsonable(h.as_of)})
+                         "latency_ms": h.latency_ms, "reason": h.reason, "as_of": to_jsonable(h.as_of),
+                         "since": to_jsonable(h.since)})
         unwell = [f"{n}: {h.state.value}" for n in names if (h := ctx.hub.health(n)).state is not HealthState.OK]
         error = CockpitError(f"{len(unwell)} of {len(names)} sources not ok ({', '.join(unwell)})") if unwell else None
         return Outcome(data=data, table=Table(("SOURCE", "KIND", "HEALTH", "READ-ONLY", "LATENCY", "REASON"),
