@@ -235,8 +235,13 @@ async def test_table_detail_and_status_bar_show_escapes(tmp_path: Path) -> None:
         assert_no_raw(detail)
         app.screen.refresh_status()  # type: ignore[attr-defined]
         status = str(app.screen.query_one(StatusBar).render())
-        assert "\\x1b]0;pwned" in status
+        assert "● bad down since " in status  # the status bar says few words; the reason is on the Overview
         assert_no_raw(status)
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.screen.query("#overview-sources"))
+        overview = str(app.screen.query_one("#overview-sources", Static).render())
+        assert "\\x1b]0;pwned" in overview
+        assert_no_raw(overview)
 
 
 def test_ui_safe_keeps_styles() -> None:
