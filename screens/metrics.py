@@ -20,7 +20,7 @@ from textual.timer import Timer
 
 from cockpit import format as fmt
 from cockpit import promql
-from cockpit.freshness import STALE_MARK, Freshness, judge, marked
+from cockpit.freshness import STALE_MARK, Freshness, marked
 from cockpit.model_metrics import LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
 from cockpit.sparkline import bounds, plot
 from cockpit.state.metric_rows import LOCAL_SPECS, PanelRow, local_rows, prom_rows
@@ -103,8 +103,8 @@ class MetricsScreen(DetailTableScreen):
 
     def _freshness(self, psnap: PromSnapshot) -> Freshness:
         """Judged against the faster loop's interval: while this screen is shown, that is the promise."""
-        return judge(psnap.as_of, self.cockpit.hub.now(), self.cockpit.metrics_refresh_s,
-                     self.cockpit.inventory.series_errors.get(psnap.source))
+        return self.cockpit.inventory.series_freshness(psnap.source, self.cockpit.hub.now(),
+                                                        self.cockpit.metrics_refresh_s)
 
     def _rows(self, found: Iterable[PanelRow], colours: dict[str, str | None], stale: bool = False) -> list[Row]:
         out = []

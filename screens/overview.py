@@ -14,7 +14,7 @@ from textual.widgets import Static
 from cockpit import format as fmt
 from cockpit.allocation import budgets_now
 from cockpit.costs import burn
-from cockpit.freshness import STALE_MARK, Freshness, judge
+from cockpit.freshness import STALE_MARK, Freshness
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode, product
 from cockpit.model_metrics import NvmlState, PromSnapshot
@@ -72,8 +72,7 @@ class OverviewScreen(CockpitScreen):
                 continue
             if s.kind == "prometheus":
                 psnap = inv.series.get(s.name)
-                fresh = judge(psnap.as_of if psnap else None, hub.now(), self.cockpit.refresh_s or None,
-                              inv.series_errors.get(s.name))
+                fresh = inv.series_freshness(s.name, hub.now(), self.cockpit.refresh_s or None)
                 lines += prometheus_lines(s.name, psnap, h, colour, fresh)
                 continue
             if s.kind == "mlflow":

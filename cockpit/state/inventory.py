@@ -16,6 +16,7 @@ from typing import Any
 
 from cockpit import promql
 from cockpit.contracts import CLUSTERS, LOCAL_METRICS, MACHINES, REGISTRY, SERIES, CockpitError, MachineBackend
+from cockpit.freshness import Freshness, judge
 from cockpit.hub import Hub
 from cockpit.model import HostGpu, Machine, Template
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
@@ -48,6 +49,13 @@ class Inventory:
     """Each local GPU's utilisation at each poll, newest last (NVML keeps no history of its own)."""
     degraded: dict[str, str] = field(default_factory=dict)
     """Machine sources that answered in part: "us-west-2 missing: cannot reach EC2 ..."."""
+
+    def series_freshness(self, source: str, now: datetime, interval_s: float | None) -> Freshness:
+        """How fresh a Prometheus source's figures are, refreshed every `interval_s` (the main poll's,
+        or the Metrics screen's faster loop while it is shown): stale once it failed since or fell
+        two intervals behind."""
+        snap = self.series.get(source)
+        return judge(snap.as_of if snap else None, now, interval_s, self.series_errors.get(source))
 
     def has_answered(self, sources: list[str]) -> bool:
         return self.loaded or any(s in self.answered for s in sources)
