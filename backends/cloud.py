@@ -73,7 +73,6 @@ class CloudBackend:
     """Base of a cloud account's adapter. Subclasses list one scope and build one record."""
 
     kind = "cloud"
-    capabilities = frozenset({"machines", "actions", "destroy", "provision"})
     scope_word = "region"
 
     def __init__(self, source: str, scopes: Sequence[str]) -> None:

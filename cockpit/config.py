@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-LIBVIRT_URI = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?://[^\s]*$")
 TAG_COLOURS = ("red", "amber", "green", "blue", "magenta", "cyan")
 THEMES = ("dark", "light", "high-contrast", "ansi")
 
@@ -144,7 +143,9 @@ def _parse_config(text: str, path: Path) -> Config:
     # pydantic builds its validators at import (~80 ms): only pay for it when there is a file to check
     from pydantic import ValidationError
 
-    from cockpit.config_schema import SOURCE_KINDS, FileModel, SourceCommon
+    from cockpit.config_schema import FileModel
+    from cockpit.providers import PROVIDERS
+    from cockpit.providers.common_settings import SourceCommon
 
     try:
         raw = tomllib.loads(text)
@@ -159,8 +160,9 @@ def _parse_config(text: str, path: Path) -> Config:
     except ValidationError as e:
         raise _as_config_error(e, text, path, ()) from None
     sources: list[SourceConfig] = []
+    schemas = {kind: p.settings_schema() for kind, p in PROVIDERS.items()}
     for name, body in top.sources.items():
-        source = _source(name, body, text, path, SOURCE_KINDS, SourceCommon)
+        source = _source(name, body, text, path, schemas, SourceCommon)
         sources.extend(expand_contexts(source, _where(text, path, ("sources", name, "contexts"))))
     if top.local_machine and not any(s.kind == "local" for s in sources) and "local" not in top.sources:
         sources.insert(0, LOCAL_SOURCE)

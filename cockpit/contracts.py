@@ -123,8 +123,6 @@ class SourceBackend(Protocol):
     kind: str
     source: str
     """The configured source name this backend serves (it prefixes every error it raises)."""
-    capabilities: frozenset[str]
-    """What a person may do through it (gates actions in the UI and the commands)."""
 
     def ping(self) -> None:
         """One cheap round trip to the source, to measure health."""
@@ -320,7 +318,7 @@ B_co = TypeVar("B_co", bound=SourceBackend, covariant=True)
 
 @dataclass(frozen=True, slots=True)
 class Role(Generic[B_co]):
-    """A role's name (as `hub.KINDS` lists it per kind) tied to its Protocol, for the type checker.
+    """A role's name (as each provider descriptor lists its roles) tied to its Protocol, for the type checker.
 
     A token rather than the Protocol class itself: mypy refuses a Protocol where `type[T]` is
     expected ("only concrete class"), and the hub needs the role's name at run time to refuse a

@@ -8,13 +8,13 @@ A machine whose price is unknown is not counted as free: it is listed with the r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cockpit.model import Machine, MachineState
 from cockpit.model_kube import KubeNode
-from cockpit.prices import Catalogue, region_of
+from cockpit.prices import Catalogue
+from cockpit.providers import PROVIDERS, clouds, provider, region_of
 
 HOURS_PER_MONTH = 24 * 30
 """A 30-day month, as the projection says."""
@@ -80,18 +80,19 @@ def place(provider: str, location: str) -> str:
     `on-prem` for a bare-metal Kubernetes node."""
     if provider == "on-prem":
         return "on-prem"
-    return location if provider == "libvirt" else region_of(provider, location)
+    return region_of(provider, location)  # libvirt's rule gives its host
 
 
 def billed(m: Machine) -> bool:
     """Whether the machine costs money by the hour now: it holds its resources (running, paused),
     or it is an Azure VM powered off but still allocated (Azure bills until it is deallocated)."""
-    return m.state.is_on or (m.provider == "azure" and m.state is MachineState.STOPPED
-                             and "allocated" in m.native_state and "deallocated" not in m.native_state)
+    kind = provider(m.provider)
+    return m.state.is_on or (m.state is MachineState.STOPPED and kind is not None and kind.billed_off(m.native_state))
 
 
 def machine_rate(m: Machine, catalogue: Catalogue, onprem: OnPremModel) -> Rate:
-    if m.provider == "libvirt":
+    kind_of = provider(m.provider)
+    if kind_of is not None and not kind_of.catalogue:  # an HPC VM: what it holds, at the on-prem model's rates
         gib = m.memory_mib / 1024
         hourly = sum(onprem.gpu_rate(g.model) for g in m.gpus) + m.vcpus * onprem.vcpu_hour + gib * onprem.gib_hour
         return Rate(round(hourly, 6), "on-prem model")
@@ -106,9 +107,9 @@ def machine_rate(m: Machine, catalogue: Catalogue, onprem: OnPremModel) -> Rate:
         return Rate(None, "", f"no {'spot' if spot else 'on-demand'} price for {kind} in {region} "
                               f"({catalogue.name} catalogue)")
     hourly = host
-    if m.provider == "gcp" and kind.startswith("n1-") and m.gpus:  # attached GPUs are priced on their own
+    if kind_of is not None and kind_of.gpus_apart(kind) and m.gpus:  # attached GPUs are priced on their own
         for model, count in _counts(m).items():
-            gpu = catalogue.offers.get(("gcp", f"gpu:{model}:{count}", region))
+            gpu = catalogue.offers.get((m.provider, f"gpu:{model}:{count}", region))
             price = None if gpu is None else (gpu.spot if spot else gpu.on_demand)
             if price is None:
                 return Rate(None, "", f"no price for {count}×{model} attached in {region} ({catalogue.name} "
@@ -122,13 +123,11 @@ def node_provider(n: KubeNode, catalogue: Catalogue) -> str | None:
     AKS, Karpenter), else from its instance type when exactly one cloud has that type in its
     zone's region (a self-managed cluster on cloud VMs). None: bare metal, priced by the model."""
     keys = [k for k, _ in n.labels]
-    for provider, prefixes in (("aws", ("eks.amazonaws.com/", "karpenter.k8s.aws/", "alpha.eksctl.io/")),
-                               ("gcp", ("cloud.google.com/",)), ("azure", ("kubernetes.azure.com/",))):
-        if any(k.startswith(prefixes) for k in keys):
-            return provider
-    clouds = {c for c in ("aws", "gcp", "azure")
-              if (c, n.instance_type, region_of(c, n.zone)) in catalogue.offers}
-    return clouds.pop() if len(clouds) == 1 else None
+    for cloud in clouds():
+        if any(k.startswith(cloud.node_labels) for k in keys):
+            return cloud.kind
+    having = {c.kind for c in clouds() if (c.kind, n.instance_type, c.region(n.zone)) in catalogue.offers}
+    return having.pop() if len(having) == 1 else None
 
 
 def node_gpus(n: KubeNode) -> int:
@@ -149,9 +148,7 @@ def node_rate(n: KubeNode, catalogue: Catalogue, onprem: OnPremModel) -> Rate:
     region = region_of(provider, n.zone)
     offer = catalogue.offers.get((provider, n.instance_type, region))
     labels = dict(n.labels)
-    spot = (str(labels.get("eks.amazonaws.com/capacityType", labels.get("karpenter.sh/capacity-type", ""))).upper()
-            == "SPOT" or labels.get("cloud.google.com/gke-spot") == "true"
-            or labels.get("kubernetes.azure.com/scalesetpriority") == "spot")
+    spot = any(str(labels.get(key, "")).lower() == value for c in clouds() for key, value in c.spot_labels)
     price = None if offer is None else (offer.spot if spot else offer.on_demand)
     if price is None:
         kind = n.instance_type or "a node without an instance-type label"
@@ -275,16 +272,9 @@ def compare(catalogue: Catalogue, gpu: str, count: int, hours: float, *, spot: b
 
 
 def geography(cloud: str, region: str) -> str:
-    """A region named so that a prefix picks a geography in every cloud: Azure's `eastus` and
-    `westeurope` read as `us-eastus` and `europe-westeurope`, as EC2's `us-east-1` and Compute
-    Engine's `europe-west4` already do."""
-    if cloud != "azure":
-        return region
-    for geo, pattern in (("us", r"us\d*$"), ("europe", r"europe$|^uk|^france|^germany|^norway|^sweden|^switzerland"),
-                         ("asia", r"asia|^japan|^korea|^india")):
-        if re.search(pattern, region):
-            return f"{geo}-{region}"
-    return region
+    """A region named so that a prefix picks a geography in every cloud (the cloud's own rule)."""
+    kind = PROVIDERS.get(cloud)
+    return kind.geography(region) if kind is not None else region
 
 
 def gpu_names(catalogue: Catalogue) -> list[str]:

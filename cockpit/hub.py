@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from cockpit.contracts import (
     SourceBackend,
 )
 from cockpit.model import HealthState, SourceHealth
+from cockpit.providers import PROVIDERS
 from cockpit.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -44,34 +45,6 @@ MAX_CALLS_PER_SOURCE = 4
 BUILD_TIMEOUT_S = 120.0
 """How long a first call waits for its backend to be built (SDK import, clients) before the
 source's own timeout starts; a backend whose construction connects (libvirt) has no such grace."""
-
-
-@dataclass(frozen=True, slots=True)
-class KindInfo:
-    module: str
-    roles: frozenset[str]
-    extra: str
-    connects: bool = False
-    """Its backend's constructor opens a connection (which may hang), so it is built outside the
-    SDK import lock; its SDK imports take the lock through `backends._lazy.require`."""
-
-
-CLOUD_ROLES = frozenset({"machines", "provisioning", "spend", "prices"})
-"""A cloud account: its machines, instances from a type and an image, its billing (Compute
-Engine's says why it is not read), its price API."""
-
-KINDS: dict[str, KindInfo] = {
-    "libvirt": KindInfo("backends.libvirt", frozenset({"machines"}), "libvirt", connects=True),
-    "aws": KindInfo("backends.aws", CLOUD_ROLES, "aws"),
-    "gcp": KindInfo("backends.gcp", CLOUD_ROLES, "gcp"),
-    "azure": KindInfo("backends.azure", CLOUD_ROLES, "azure"),
-    "kubernetes": KindInfo("backends.kubernetes", frozenset({"clusters"}), "kubernetes"),
-    "mlflow": KindInfo("backends.mlflow", frozenset({"registry"}), "mlflow"),
-    "local": KindInfo("backends.local", frozenset({"metrics"}), ""),
-    "prometheus": KindInfo("backends.prometheus", frozenset({"series"}), "prometheus"),
-}
-"""How a kind maps to its backend module (imported by name, only when used) and its roles (the
-names of `cockpit.contracts`' Role tokens; `hub.call` refuses a role the source's kind lacks)."""
 
 
 def utcnow() -> datetime:
@@ -103,7 +76,7 @@ class Hub:
 
     # -- sources -----------------------------------------------------------------------------
     def sources(self, role: str | None = None) -> list[SourceConfig]:
-        return [s.cfg for s in self._slots.values() if role is None or role in KINDS[s.cfg.kind].roles]
+        return [s.cfg for s in self._slots.values() if role is None or PROVIDERS[s.cfg.kind].plays(role)]
 
     def source(self, name: str) -> SourceConfig:
         slot = self._slots.get(name)
@@ -148,7 +121,7 @@ class Hub:
             raise err
         fut: Future[T] = Future()
         built = threading.Event()
-        info = KINDS.get(slot.cfg.kind)
+        info = PROVIDERS.get(slot.cfg.kind)
         first = slot.backend is None and info is not None and not info.connects
 
         def run() -> None:
@@ -214,7 +187,7 @@ class Hub:
     def _backend(self, slot: _Slot) -> Any:
         with slot.build_lock:
             if slot.backend is None:
-                info = KINDS.get(slot.cfg.kind)
+                info = PROVIDERS.get(slot.cfg.kind)
                 if info is None:
                     raise BadInput(f"source {slot.cfg.name!r}: unknown kind {slot.cfg.kind!r}")
                 prepare = self.config.prepare.get(slot.cfg.name)
@@ -258,10 +231,10 @@ class Hub:
 def _check_role(cfg: SourceConfig, role: Role[SourceBackend]) -> None:
     """Refuse, in one line, a role the source's kind does not play (an unknown kind is left to
     `_backend`, which names it)."""
-    info = KINDS.get(cfg.kind)
-    if role.every_kind or info is None or role.name in info.roles:
+    info = PROVIDERS.get(cfg.kind)
+    if role.every_kind or info is None or info.plays(role.name):
         return
-    having = sorted(k for k, i in KINDS.items() if role.name in i.roles)
+    having = sorted(k for k, p in PROVIDERS.items() if p.plays(role.name))
     raise BadInput(f"{cfg.name}: a {cfg.kind} source has no {role.name} role "
                    f"({', '.join(having) or 'no kind'} sources have it)")
 

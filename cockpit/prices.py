@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
@@ -175,15 +174,3 @@ def current() -> Catalogue:
 def reload() -> Catalogue:
     current.cache_clear()
     return current()
-
-
-def region_of(provider: str, location: str) -> str:
-    """A machine's region from its zone: us-east-1a -> us-east-1 (EC2), us-central1-a ->
-    us-central1 (Compute Engine), eastus-1 -> eastus (Azure, zonal)."""
-    if provider == "aws":
-        return re.sub(r"(?<=\d)[a-z]$", "", location)
-    if provider == "gcp":
-        return re.sub(r"-[a-z]$", "", location)
-    if provider == "azure":
-        return re.sub(r"-\d+$", "", location)
-    return location

@@ -30,6 +30,7 @@ from cockpit.costs import (
     place,
 )
 from cockpit.prices import current
+from cockpit.providers import provider
 from cockpit.spend import month_to_date
 from cockpit.state.idle import gpu_peaks
 from cockpit.state.offers import free_hpc
@@ -389,22 +390,22 @@ class CostsScreen(DetailTableScreen):
                                            lambda gpu: free_hpc(hub, gpu)[0]), chosen)
 
     def _provision(self, choice: Choice) -> None:
-        from screens.widgets.provision_form import FORMS, ProvisionScreen
+        from screens.widgets.provision_form import ProvisionScreen
 
         hub = self.cockpit.hub
-        kind = "libvirt" if choice.cloud == "hpc" else choice.cloud
-        names = [s.name for s in hub.sources("machines") if s.kind == kind and not hub.is_read_only(s.name)]
+        kind = provider("libvirt" if choice.cloud == "hpc" else choice.cloud)
+        names = [s.name for s in hub.sources("machines") if kind is not None and s.kind == kind.kind
+                 and not hub.is_read_only(s.name) and kind.can("provision")]
         if choice.cloud == "hpc":
             names = [choice.region] if choice.region in names else []
-        if not names or kind not in FORMS:
+        if kind is None or not names or not kind.form:
             where = choice.region if choice.cloud == "hpc" else f"{choice.cloud} {choice.region} {choice.machine_type}"
-            self.notify(f"no writable {kind} source in the config to provision {where}", severity="warning")
+            self.notify(f"no writable {choice.cloud} source in the config to provision {where}", severity="warning")
             return
         where = choice.region
-        if kind == "gcp":  # a zone: the source's own in that region, else the region's first
-            zones = [z for z in hub.source(names[0]).settings.get("zones") or [] if str(z).startswith(where + "-")]
-            where = str(zones[0]) if zones else f"{where}-a"
-        defaults = {} if kind == "libvirt" else {"where": where, "--type": choice.machine_type}
+        if kind.zone_in is not None:  # provisioned in a zone: the source's own in that region, else a default
+            where = kind.zone_in(where, [str(z) for z in hub.source(names[0]).settings.get(kind.where_setting) or []])
+        defaults = {} if kind.where == "name" else {"where": where, "--type": choice.machine_type}
         if choice.spot:
             defaults["--spot"] = "yes"
 
@@ -412,7 +413,7 @@ class CostsScreen(DetailTableScreen):
             if text:
                 self.cockpit.dispatch([text])
 
-        self.app.push_screen(ProvisionScreen(names[0], kind, defaults), line)
+        self.app.push_screen(ProvisionScreen(names[0], kind.kind, defaults), line)
 
     def action_group(self) -> None:
         self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]

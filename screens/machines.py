@@ -18,9 +18,10 @@ from cockpit.costs import OnPremModel, billed, machine_rate
 from cockpit.model import Machine, MachineState
 from cockpit.prices import current
 from cockpit.promql import Figures
+from cockpit.providers import provider
 from screens.detail_table import DetailTableScreen
 from screens.metric_columns import GPU_UTIL, figures, gpu_cells, gpu_line
-from screens.widgets.virtual_table import Column, Row, tag_style
+from screens.widgets.virtual_table import Column, Row, VirtualTable, tag_style
 
 STATE_STYLE = {
     MachineState.RUNNING.value: "vt--good", MachineState.STOPPED.value: "vt--dim",
@@ -72,6 +73,8 @@ class MachinesScreen(DetailTableScreen):
     PREFIX = "machines"
     COLUMNS = COLUMNS
     LOADING = "loading machines..."
+    _selected_kinds: frozenset[str] = frozenset()
+    """The kinds of the selected machines' sources, whose capabilities the footer shows."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="machines.filter"),
         Binding("s", "act('start')", "Start", id="machines.start"),
@@ -124,23 +127,52 @@ class MachinesScreen(DetailTableScreen):
         return detail_content(m, self.cockpit.hub.now(), use)
 
     # -- actions -----------------------------------------------------------------------------
+    def _capable(self, capability: str, targets: list[str]) -> list[str]:
+        """The targets whose source's kind can do it (its provider descriptor says)."""
+        hub = self.cockpit.hub
+        return [t for t in targets if _can(hub.source(t.split("/")[0]).kind, capability)]
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("act", "destroy", "provision"):
-            hub = self.cockpit.hub
-            writable = [s.name for s in hub.sources("machines") if not hub.is_read_only(s.name)]
-            if not writable:
-                return False  # hidden: everything here is read-only
-            targets = self.targets()
-            if action != "provision" and targets and all(t.split("/")[0] not in writable for t in targets):
-                return None  # shown disabled: the selection is on a read-only source
+        if action not in ("act", "destroy", "provision"):
+            return True
+        hub = self.cockpit.hub
+        capability = ACTIONS.get(str(parameters[0]), "") if action == "act" and parameters else action
+        writable = [s.name for s in hub.sources("machines") if not hub.is_read_only(s.name)]
+        able = [s for s in writable if _can(hub.source(s).kind, capability)]
+        if not able:
+            return False  # hidden: no source here may do it (read-only, or its kind cannot)
+        if action == "provision":
+            return True
+        targets = [t for t in self.targets() if t.split("/")[0] in able]
+        if self.targets() and not targets:
+            return None  # shown disabled: the selection is on a read-only source, or one that cannot
         return True
+
+    def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
+        super().on_virtual_table_cursor_moved(event)
+        # the footer shows what the selection can do: refreshed only when that changes
+        kinds = frozenset(self.cockpit.hub.source(t.split("/")[0]).kind for t in self.targets()
+                          if t.split("/")[0] in self._source_names())
+        if kinds != self._selected_kinds:
+            self._selected_kinds = kinds
+            self.refresh_bindings()
+
+    def _source_names(self) -> set[str]:
+        return {s.name for s in self.cockpit.hub.sources("machines")}
 
     def action_act(self, action: str) -> None:
         targets = self.targets()
         if not targets:
             self.notify("no machine selected", severity="warning")
             return
-        self.cockpit.dispatch([f"vm {ACTIONS[action]} {t}" for t in targets])
+        verb = ACTIONS[action]
+        able = self._capable(verb, targets)
+        for kind in sorted({self.cockpit.hub.source(t.split("/")[0]).kind for t in targets if t not in able}):
+            found = provider(kind)
+            self.notify(f"skipped the {kind} machines: {found.cannot(verb) if found else 'unknown kind'}",
+                        severity="warning")
+        if able:
+            self.cockpit.dispatch([f"vm {verb} {t}" for t in able])
 
     def action_destroy(self) -> None:
         key = self.table.cursor_key
@@ -148,26 +180,27 @@ class MachinesScreen(DetailTableScreen):
             self.notify("destroy acts on one machine at a time: clear the marks (esc) first", severity="warning")
             return
         if key is not None:
-            m = self.cockpit.inventory.find(str(key))
-            verb = "terminate" if m is not None and m.provider != "libvirt" else "destroy"
-            self.cockpit.dispatch([f"vm {verb} {key}"])
+            found = provider(self.cockpit.hub.source(str(key).split("/")[0]).kind)
+            self.cockpit.dispatch([f"vm {found.destroy_verb if found else 'destroy'} {key}"])
 
     def action_provision(self) -> None:
         """The provision form of the source under the cursor; it writes the `vm provision` line,
         which then plans and confirms like any other (the `:` line takes it too)."""
-        from screens.widgets.provision_form import FORMS, ProvisionScreen
+        from screens.widgets.provision_form import ProvisionScreen
 
         key = self.table.cursor_key
         hub = self.cockpit.hub
-        sources = [s.name for s in hub.sources("machines") if not hub.is_read_only(s.name)]
+        sources = [s.name for s in hub.sources("machines")
+                   if not hub.is_read_only(s.name) and _can(s.kind, "provision")]
         source = str(key).split("/")[0] if key and str(key).split("/")[0] in sources else (sources or [""])[0]
         if not source:
             return
         cfg = hub.source(source)
-        if cfg.kind not in FORMS:
+        kind = provider(cfg.kind)
+        if kind is None or not kind.form:
             self.action_command_line(f"vm provision {source}/")
             return
-        where = (cfg.settings.get("regions") or cfg.settings.get("zones") or [""])[0]
+        where = (cfg.settings.get(kind.where_setting) or [""])[0] if kind.where_setting else ""
 
         def chosen(line: str | None) -> None:
             if line:
@@ -179,6 +212,11 @@ class MachinesScreen(DetailTableScreen):
         key = self.table.cursor_key
         if key is not None:
             self.cockpit.dispatch([f"vm xml {key}"])
+
+
+def _can(kind: str, capability: str) -> bool:
+    found = provider(kind)
+    return found is not None and found.can(capability)
 
 
 def detail_content(m: Machine, now: datetime, use: Content | None = None) -> Content:

@@ -62,7 +62,7 @@ def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "expected"), [
     ('[sources.hpc]\nkind = "vmware"\nuri = "x"\n',
      r"config.toml:2: sources.hpc.kind: unknown kind 'vmware' "
-     r"\(this build knows: libvirt, kubernetes, mlflow, local, prometheus, aws, gcp, azure\)"),
+     r"\(this build knows: libvirt, aws, gcp, azure, kubernetes, mlflow, local, prometheus\)"),
     ('[sources.hpc]\nkind = "libvirt"\nuri = "not a uri"\n',
      r"config.toml:3: sources.hpc.uri: not a libvirt URI"),
     ('[sources.hpc]\nkind = "libvirt"\n',

@@ -15,7 +15,8 @@ import pytest
 from cockpit.costs import OnPremModel, Rate, billed, burn, compare, machine_rate, node_provider, node_rate
 from cockpit.model import GpuDevice, Machine, MachineState
 from cockpit.model_kube import KubeNode
-from cockpit.prices import Catalogue, bundled, read_offers, region_of
+from cockpit.prices import Catalogue, bundled, read_offers
+from cockpit.providers import region_of
 from cockpit.sandbox import libvirt_uri
 from tests.conftest import ROOT
 

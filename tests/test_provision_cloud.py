@@ -201,11 +201,11 @@ def test_azure_dry_run_real_and_allocation_fallback(clouds: Context, arm: ArmFak
 
 
 @pytest.mark.parametrize(("line", "error"), [
-    ("vm provision aws/us-east-1 --type g5.xlarge --image ami-12c6146b", "--name: required for a cloud source"),
+    ("vm provision aws/us-east-1 --type g5.xlarge --image ami-12c6146b", "--name: required for EC2"),
     ("vm provision aws/us-east-1 --type g5.xlarge --image ami-12c6146b --name a --max-price 1",
      "--max-price: only with --spot (on-demand capacity has one price)"),
     ("vm provision aws/us-east-1 --type g5.xlarge --image ami-12c6146b --name a --template gpu-small",
-     "--template: not for a cloud source (see 'help vm provision')"),
+     "--template: not for EC2 (see 'help vm provision')"),
     ("vm provision aws/eu-west-1 --type g5.xlarge --image ami-12c6146b --name a",
      "aws: region 'eu-west-1' is not one of the source's (us-east-1, us-west-2)"),
     ("vm provision aws/us-east-1 --type g9.huge --image ami-12c6146b --name a",
@@ -213,11 +213,10 @@ def test_azure_dry_run_real_and_allocation_fallback(clouds: Context, arm: ArmFak
     ("vm provision aws/us-east-1 --type g5.xlarge --image ami-00000000 --name a", "--image: no AMI 'ami-00000000' in "
      "us-east-1"),
     ("vm provision gcp/us-central1-a --type a2-highgpu-1g --image x --name a --spot --max-price 2",
-     "--max-price: not for Compute Engine (spot VMs have no maximum price; the default network and OS Login are "
-     "used)"),
+     "--max-price: not for Compute Engine (spot VMs have no maximum price)"),
     ("vm provision azure/eastus --type Standard_D4s_v5 --image a:b:c:d --name a", "--group: required for Azure (the "
      "resource group)"),
-    ("vm provision rack-a/new-vm --type g5.xlarge", "--type: not for a libvirt source (see 'help vm provision')"),
+    ("vm provision rack-a/new-vm --type g5.xlarge", "--type: not for libvirt (see 'help vm provision')"),
     ("vm provision aws/us-east-1 --type g5.xlarge --image ami-12c6146b --name a --spot --max-price 0",
      "--max-price: 0 is out of range (more than 0, less than 10000 $/h)"),
 ])

@@ -40,7 +40,6 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}
 
 class AwsBackend(CloudBackend):
     kind = "aws"
-    capabilities = frozenset({"machines", "actions", "destroy", "provision", "spend"})
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         boto3 = require("boto3", "aws")
@@ -211,9 +210,6 @@ class AwsBackend(CloudBackend):
         if spec.location not in self.scopes:
             raise BadInput(f"{self.source}: region {spec.location!r} is not one of the source's "
                            f"({', '.join(self.scopes)})")
-        for what, given in (("--accelerator", spec.accelerators), ("--group", spec.group), ("--ssh-key", spec.ssh_key)):
-            if given:
-                raise BadInput(f"{what}: not for EC2 (an instance type comes with its GPUs; key pairs are set in AWS)")
         return spec.location
 
     def provision_cloud(self, spec: CloudProvisionSpec) -> Provisioned:
@@ -310,7 +306,7 @@ def _listed(region: str, raw: dict[str, Any]) -> Listed:
     return Listed(region, iid, tag_dict(raw).get("Name", ""), iid, raw, {})
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "aws": mypy checks the class against each role's Protocol
+if TYPE_CHECKING:  # the roles cockpit.providers gives "aws": mypy checks the class against each role's Protocol
     from cockpit.contracts import CloudProvisioning, MachineBackend, PriceBackend, SpendBackend
 
     _machines: type[MachineBackend] = AwsBackend

@@ -66,7 +66,6 @@ class _StaticToken:
 
 class AzureBackend(CloudBackend):
     kind = "azure"
-    capabilities = frozenset({"machines", "actions", "destroy", "provision", "spend"})
     scope_word = "subscription"
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
@@ -213,13 +212,8 @@ class AzureBackend(CloudBackend):
 
     def _checked(self, spec: CloudProvisionSpec) -> tuple[str, str, SizeInfo]:
         sub = self.scopes[0]
-        if spec.accelerators:
-            raise BadInput("--accelerator: not for Azure (a size comes with its GPUs)")
-        for what, given, why in (("--group", spec.group, "the resource group"),
-                                 ("--subnet", spec.subnet, "a subnet's resource id: the VM's NIC is created in it"),
-                                 ("--ssh-key", spec.ssh_key, "the admin user's public key")):
-            if not given:
-                raise BadInput(f"{what}: required for Azure ({why})")
+        # the options Azure takes and needs (--group, --subnet, --ssh-key) are checked as the line is
+        # parsed, from cockpit.providers.azure's form
         self._image(spec)
         info = self._sizes_in(sub, spec.location).get(spec.machine_type)
         if info is None:
@@ -352,7 +346,7 @@ class AzureBackend(CloudBackend):
             client.close()
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "azure": mypy checks the class against each role's Protocol
+if TYPE_CHECKING:  # the roles cockpit.providers gives "azure": mypy checks the class against each role's Protocol
     from cockpit.contracts import CloudProvisioning, MachineBackend, PriceBackend, SpendBackend
 
     _machines: type[MachineBackend] = AzureBackend

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backends._lazy import require
@@ -36,12 +35,11 @@ from cockpit.contracts import (
 )
 from cockpit.model import CloudOffer, CloudProvisionSpec, Machine, Provisioned
 from cockpit.prices import Offer
-from cockpit.spend import Spend
 
 T = TypeVar("T")
 CALL_TIMEOUT = 30.0
-ACTIONS = {"start": "start", "resume": "resume", "stop": "stop", "force-off": "stop", "reboot": "reset",
-           "suspend": "suspend"}
+ACTIONS = {"start": "start", "resume": "resume", "stop": "stop", "reboot": "reset", "suspend": "suspend"}
+"""No force-off: Compute Engine's stop always lets the guest shut down (see cockpit.providers.gcp)."""
 
 
 STOCKOUT = {"ZONE_RESOURCE_POOL_EXHAUSTED", "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS", "QUOTA_EXCEEDED"}
@@ -60,7 +58,6 @@ class OperationFailed(BackendError):
 
 class GcpBackend(CloudBackend):
     kind = "gcp"
-    capabilities = frozenset({"machines", "actions", "destroy", "provision"})
     scope_word = "project"
     scope_hint = "ZONE"
 
@@ -240,10 +237,6 @@ class GcpBackend(CloudBackend):
             raise BadInput(f"--group: project {project!r} is not one of the source's ({', '.join(self.scopes)})")
         if self.zones and spec.location not in self.zones:
             raise BadInput(f"{self.source}: zone {spec.location!r} is not one of the source's zones")
-        for what, given in (("--max-price", spec.max_price), ("--subnet", spec.subnet), ("--ssh-key", spec.ssh_key)):
-            if given:
-                raise BadInput(f"{what}: not for Compute Engine (spot VMs have no maximum price; the default network "
-                               "and OS Login are used)")
         bad = [n for n in spec.names if not _NAME.match(n)]
         if bad:
             raise BadInput(f"--name: {bad[0]!r} is not a Compute Engine name (lowercase letters, digits and '-', "
@@ -348,11 +341,6 @@ class GcpBackend(CloudBackend):
                 shapes[key], names[key] = shape, offer.accelerator
         return offers(rates_of(skus), wanted, shapes, names)
 
-    def spend(self, start: date, end: date) -> Spend:
-        """Not read: said plainly, so a reader of `cost spend` knows why Compute Engine has no line."""
-        raise Unsupported(f"{self.source}: Compute Engine's actual spend is not read: Google gives it only as a Cloud "
-                          "Billing export to BigQuery (console: Billing > Billing export); its burn rate is shown "
-                          "from the catalogue")
 
     def close(self) -> None:
         super().close()
@@ -360,10 +348,9 @@ class GcpBackend(CloudBackend):
             client.transport.close()
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "gcp": mypy checks the class against each role's Protocol
-    from cockpit.contracts import CloudProvisioning, MachineBackend, PriceBackend, SpendBackend
+if TYPE_CHECKING:  # the roles cockpit.providers gives "gcp": mypy checks the class against each role's Protocol
+    from cockpit.contracts import CloudProvisioning, MachineBackend, PriceBackend
 
     _machines: type[MachineBackend] = GcpBackend
     _provisioning: type[CloudProvisioning] = GcpBackend
-    _spend: type[SpendBackend] = GcpBackend
     _prices: type[PriceBackend] = GcpBackend

@@ -45,8 +45,6 @@ def _now() -> datetime:
 
 class KubeBackend:
     kind = "kubernetes"
-    capabilities = frozenset({"cordon", "drain", "scale", "restart", "rollback", "set-image", "hpa", "isvc",
-                              "events"})
 
     def __init__(self, source: str, *, kubeconfig: str | None = None, context: str | None = None,
                  namespaces: tuple[str, ...] | None = None, read_only: bool = False,
@@ -314,7 +312,7 @@ def _strip_hash(template: Mapping[str, Any]) -> dict[str, Any]:
     return t
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "kubernetes": mypy checks the class against each role's Protocol
+if TYPE_CHECKING:  # the roles cockpit.providers gives "kubernetes": mypy checks the class against each role's Protocol
     from cockpit.contracts import ClusterBackend
 
     _clusters: type[ClusterBackend] = KubeBackend

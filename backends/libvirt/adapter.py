@@ -74,8 +74,6 @@ def _ensure_event_loop(lv: Any) -> None:
 
 class LibvirtBackend:
     kind = "libvirt"
-    capabilities = frozenset({"start", "stop", "reboot", "force-off", "suspend", "resume", "destroy",
-                              "provision", "events"})
 
     def __init__(self, source: str, *, uri: str, location: str | None = None, read_only: bool = False,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -458,7 +456,7 @@ def _msg(e: Any) -> str:
     return text.splitlines()[0] if text else "libvirt error"
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "libvirt": mypy checks the class against each role's Protocol
+if TYPE_CHECKING:  # the roles cockpit.providers gives "libvirt": mypy checks the class against each role's Protocol
     from cockpit.contracts import MachineBackend
 
     _machines: type[MachineBackend] = LibvirtBackend

@@ -23,7 +23,6 @@ def _text(value: Any) -> str:
 
 class LocalBackend:
     kind = "local"
-    capabilities = frozenset({"metrics"})
 
     def __init__(self, source: str) -> None:
         psutil: Any = importlib.import_module("psutil")  # untyped; a core dependency
@@ -135,7 +134,7 @@ class LocalBackend:
                 self._nvml.nvmlShutdown()
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "local": mypy checks the class against each role's Protocol
+if TYPE_CHECKING:  # the roles cockpit.providers gives "local": mypy checks the class against each role's Protocol
     from cockpit.contracts import LocalMetricsBackend
 
     _metrics: type[LocalMetricsBackend] = LocalBackend

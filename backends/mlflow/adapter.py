@@ -27,7 +27,6 @@ HISTORY_KEEP = 40
 
 class MlflowBackend:
     kind = "mlflow"
-    capabilities = frozenset({"promote", "tag"})
 
     def __init__(self, source: str, *, tracking_uri: str, registry_uri: str | None = None,
                  read_only: bool = False) -> None:
@@ -143,7 +142,7 @@ class MlflowBackend:
         return None
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "mlflow": mypy checks the class against each role's Protocol
+if TYPE_CHECKING:  # the roles cockpit.providers gives "mlflow": mypy checks the class against each role's Protocol
     from cockpit.contracts import RegistryBackend
 
     _registry: type[RegistryBackend] = MlflowBackend

@@ -99,7 +99,6 @@ def to_series(result: Any) -> tuple[Series, ...]:
 
 class PrometheusBackend:
     kind = "prometheus"
-    capabilities = frozenset({"series"})
 
     def __init__(self, source: str, settings: Mapping[str, Any]) -> None:
         pac = require("prometheus_api_client", "prometheus")
@@ -212,7 +211,7 @@ class PrometheusBackend:
         self._conn.close()
 
 
-if TYPE_CHECKING:  # the roles hub.KINDS gives "prometheus": mypy checks the class against each role's Protocol
+if TYPE_CHECKING:  # the roles cockpit.providers gives "prometheus": mypy checks the class against each role's Protocol
     from cockpit.contracts import SeriesBackend
 
     _series: type[SeriesBackend] = PrometheusBackend

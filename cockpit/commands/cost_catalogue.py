@@ -10,10 +10,11 @@ from typing import Any
 
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import MACHINES, PRICES, CockpitError, PriceBackend
-from cockpit.prices import Catalogue, Offer, bundled, cache_path, current, region_of, reload, write_cache
+from cockpit.prices import Catalogue, Offer, bundled, cache_path, current, reload, write_cache
+from cockpit.providers import PROVIDERS, clouds, region_of
 
-CLOUDS = ("aws", "azure", "gcp")
-APIS = {"aws": "AWS Price List API", "azure": "Azure retail prices API", "gcp": "Cloud Billing Catalog API"}
+CLOUDS = tuple(c.kind for c in clouds())
+"""The kinds priced from the catalogue, each refreshed from its descriptor's price API."""
 REFRESH_TIMEOUT_S = 300.0
 """A refresh asks one question per type and region (EC2) or per region (Azure): minutes, not seconds."""
 
@@ -82,7 +83,7 @@ def _refresh(ctx: Context, args: Mapping[str, Any]) -> Plan:
                 results[cloud] = f"refresh failed ({e.message}); kept {_origin(before, cloud)}"
                 failed.append(f"{cloud}: {results[cloud]}")
                 continue
-            write_cache(cache_path(), cloud, APIS[cloud], ctx.hub.now(), offers)
+            write_cache(cache_path(), cloud, PROVIDERS[cloud].price_api, ctx.hub.now(), offers)
             results[cloud] = f"{len(offers)} prices from {source} ({len(wanted) - len(offers)} types without one kept)"
         cat = reload()
         data = {"results": results, "describe": cat.describe(ctx.hub.now().date()), "cache": str(cache_path())}

@@ -19,7 +19,8 @@ from cockpit.commands.grammar import check_name
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import MACHINES, PROVISIONING, BadInput
 from cockpit.model import CloudOffer, CloudProvisionSpec, ProvisionSpec
-from cockpit.prices import current, region_of
+from cockpit.prices import current
+from cockpit.providers import Provider, provider, region_of
 from cockpit.serialize import machine_to_dict, to_jsonable
 
 if TYPE_CHECKING:
@@ -29,30 +30,39 @@ PROVISION_TIMEOUT = 900.0
 """Seconds a cloud may take to create instances (an Azure GPU VM takes minutes), whatever the
 source's own timeout for reads."""
 
-LIBVIRT_ONLY = ("template", "vcpus", "memory", "gpu", "start")
-CLOUD_ONLY = ("type", "image", "count", "name", "spot", "max_price", "fallback", "accelerator", "group", "subnet",
-              "ssh_key")
+OPTIONS = ("template", "vcpus", "memory", "disk", "gpu", "tag", "start", "type", "image", "name", "count", "spot",
+           "max_price", "fallback", "accelerator", "group", "subnet", "ssh_key")
+"""Every option of `vm provision`, by argument key; which a source takes is its kind's form."""
 
 
-def _unused(args: Mapping[str, Any], keys: tuple[str, ...], kind: str) -> None:
-    given = [k for k in keys if args.get(k) not in (None, False, [], ())]
-    if given:
-        opts = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise BadInput(f"{opts}: not for a {kind} source (see 'help vm provision')")
+SEE_HELP = "see 'help vm provision'"
+
+
+def kind_of(hub: Hub, source: str) -> Provider:
+    """The descriptor of the source's kind (a config names only kinds this build knows)."""
+    found = provider(hub.source(source).kind)
+    if found is None:
+        raise BadInput(f"{source}: unknown kind {hub.source(source).kind!r}")
+    return found
 
 
 def _check(args: Mapping[str, Any], hub: Hub) -> None:
-    """Which options the source's kind takes and needs: checked as the line is parsed."""
+    """Which options the source's kind takes and needs (its descriptor's provision form): checked
+    as the line is parsed, so a script's bad line is refused before any line runs."""
     source, _ = args["target"]
-    if hub.source(source).kind == "libvirt":
-        _unused(args, CLOUD_ONLY, "libvirt")
-        if not args["template"]:
-            raise BadInput("--template: required for a libvirt source (see 'vm templates')")
+    kind = kind_of(hub, source)
+    if not kind.can("provision"):
+        raise BadInput(f"vm provision: {source}: {kind.cannot('provision')}")
+    taken = kind.form_options()
+    for key in OPTIONS:
+        option = "--" + key.replace("_", "-")
+        if args.get(key) not in (None, False, [], ()) and option not in taken:
+            raise BadInput(f"{option}: not for {kind.title} ({kind.not_taken.get(option, SEE_HELP)})")
+    for f in kind.form:
+        if f.required and f.option != "where" and not args[f.option[2:].replace("-", "_")]:
+            raise BadInput(f"{f.option}: required for {kind.title}" + (f" ({f.why})" if f.why else ""))
+    if not kind.plays("provisioning"):  # a libvirt VM from a template: the form's checks are all
         return
-    _unused(args, LIBVIRT_ONLY, "cloud")
-    for key in ("type", "image", "name"):
-        if not args[key]:
-            raise BadInput(f"--{key}: required for a cloud source")
     if args["max_price"] is not None and not args["spot"]:
         raise BadInput("--max-price: only with --spot (on-demand capacity has one price)")
     if args["fallback"] and not args["spot"]:
@@ -62,7 +72,7 @@ def _check(args: Mapping[str, Any], hub: Hub) -> None:
 
 def _provision(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, _ = args["target"]
-    return _libvirt(ctx, args) if ctx.hub.source(source).kind == "libvirt" else _cloud(ctx, args)
+    return _cloud(ctx, args) if kind_of(ctx.hub, source).plays("provisioning") else _libvirt(ctx, args)
 
 
 def _libvirt(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -132,12 +142,12 @@ def cloud_summary(source: str, spec: CloudProvisionSpec, offer: CloudOffer) -> s
             f"{capacity}, image {spec.image}{tags}")
 
 
-def price_line(provider: str, spec: CloudProvisionSpec, today: date) -> str:
+def price_line(kind: str, spec: CloudProvisionSpec, today: date) -> str:
     """What the instances will cost per hour, from the same catalogue and engine as the Costs
     screen: `$1.01/h each, $2.01/h for 2 (on-demand; bundled catalogue of 2026-11-23 (today))`."""
     cat = current()
-    region = region_of(provider, spec.location)
-    found = cat.offers.get((provider, spec.machine_type, region))
+    region = region_of(kind, spec.location)
+    found = cat.offers.get((kind, spec.machine_type, region))
     where = cat.describe(today)
     if found is None:
         return f"no price for {spec.machine_type} in {region} ({where})"

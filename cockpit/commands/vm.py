@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit import format as fmt
 from cockpit.commands import provision
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, MACHINES
+from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, MACHINES, BadInput
 from cockpit.model import Machine, MachineState
 from cockpit.serialize import machine_to_dict, to_jsonable
+
+if TYPE_CHECKING:
+    from cockpit.hub import Hub
 
 TARGET = Param("target", "the machine, as SOURCE/NAME", kind="target", required=True, metavar="SOURCE/NAME")
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
@@ -104,7 +107,7 @@ def _action(action: str) -> CommandSpec:
                     target=ref, confirm=f"{verb.capitalize()} {fmt.machine_line(before)}?",
                     previous={"state": before.state.value}, noop=noop)
 
-    return CommandSpec(("vm", action), ACTION_HELP[action], planner, (TARGET,), mutating=True)
+    return CommandSpec(("vm", action), ACTION_HELP[action], planner, (TARGET,), mutating=True, check=_needs(action))
 
 
 def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy") -> Plan:
@@ -113,7 +116,8 @@ def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy")
     before = ctx.hub.call(source, MACHINES, lambda b: b.get_machine(name))
     xml = ctx.hub.call(source, MACHINES, lambda b: b.describe(name))
     storage = args.get("remove_storage", False)
-    cloud = before.provider != "libvirt"
+    verb = provision.kind_of(ctx.hub, source).destroy_verb
+    cloud = verb == "terminate"  # a cloud deletes the instance; libvirt undefines, keeping disks unless asked
     warnings = []
     if before.state.is_on:
         warnings.append(f"{ref} is {before.state.value}: it will be powered off first")
@@ -134,7 +138,6 @@ def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy")
     else:
         text = (f"Destroy {fmt.machine_line(before)}: undefine it"
                 f"{' and delete its disks' if storage else ' (disks are kept)'}. Type its name to confirm.")
-    verb = "terminate" if cloud else "destroy"
     return Plan(command, f"{verb} {fmt.machine_line(before)}", run, mutating=True, source=source,
                 target=ref, confirm=text, typed_name=name, warnings=tuple(warnings),
                 previous={"state": before.state.value, "definition": xml})
@@ -160,6 +163,18 @@ def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("gpu list", "list host GPUs", run)
 
 
+def _needs(capability: str) -> Callable[[Mapping[str, Any], Hub], None]:
+    """A line on a source whose kind cannot do it (its provider descriptor says) is refused as it is
+    parsed, before any line of the script runs and before anything is asked of the source."""
+    def check(args: Mapping[str, Any], hub: Hub) -> None:
+        source, _ = args["target"]
+        kind = provision.kind_of(hub, source)
+        if not kind.can(capability):
+            raise BadInput(f"{source}: {kind.cannot(capability)}")
+
+    return check
+
+
 def register(reg: Registry) -> None:
     states = tuple(s.value for s in MachineState)
     reg.add(CommandSpec(("vm", "list"), "list machines on every machines source", _list,
@@ -170,9 +185,9 @@ def register(reg: Registry) -> None:
         reg.add(_action(action))
     reg.add(CommandSpec(("vm", "destroy"), "undefine a machine (typed-name confirmation in the UI)", _destroy,
                         (TARGET, Param("--remove-storage", "also delete its disk images", kind="flag")),
-                        mutating=True))
+                        mutating=True, check=_needs("destroy")))
     reg.add(CommandSpec(("vm", "terminate"), "terminate a cloud instance, or destroy a VM (typed-name confirmation "
-                        "in the UI)", _terminate, (TARGET,), mutating=True))
+                        "in the UI)", _terminate, (TARGET,), mutating=True, check=_needs("destroy")))
     provision.register(reg, SOURCE_OPT)
     reg.add(CommandSpec(("gpu", "list"), "list host GPUs and which machine has each", _gpus,
                         (SOURCE_OPT, Param("--free", "only GPUs no running machine holds", kind="flag"))))

@@ -16,10 +16,10 @@ from datetime import date
 
 from cockpit.contracts import SPEND, CockpitError, Unsupported
 from cockpit.hub import Hub
+from cockpit.providers import PROVIDERS, Provider
 from cockpit.spend import Spend
 from cockpit.state.gather import merged
 
-BILLED_KINDS = ("aws", "azure", "gcp")
 KEEP_S = 3600.0
 """How long an answer is reused."""
 _CACHE: weakref.WeakKeyDictionary[Hub, dict[tuple[str, date, date], tuple[float, Spend]]] = \
@@ -37,7 +37,12 @@ class SpendAnswer:
 
 
 def billed_sources(hub: Hub, only: str | None = None) -> list[str]:
-    return [s.name for s in hub.sources("machines") if s.kind in BILLED_KINDS and only in (None, s.name)]
+    """The cloud sources (priced by the catalogue), whether or not their billing is read."""
+    return [s.name for s in hub.sources("machines") if _kind(hub, s.name).catalogue and only in (None, s.name)]
+
+
+def _kind(hub: Hub, source: str) -> Provider:
+    return PROVIDERS[hub.source(source).kind]
 
 
 def gather_spend(hub: Hub, names: list[str], start: date, end: date) -> SpendAnswer:
@@ -55,6 +60,9 @@ def gather_spend(hub: Hub, names: list[str], start: date, end: date) -> SpendAns
                 ask.append(name)
     not_read: list[tuple[str, str]] = []
     errors: list[CockpitError] = []
+    # a cloud without the spend role says why from its descriptor, without a call
+    not_read += [(name, _kind(hub, name).spend_unread) for name in ask if not _kind(hub, name).plays("spend")]
+    ask = [name for name in ask if _kind(hub, name).plays("spend")]
     for name, got in hub.call_many(ask, SPEND, lambda b: b.spend(start, end)).items():
         if isinstance(got, Unsupported):
             not_read.append((name, got.message.removeprefix(f"{name}: ")))

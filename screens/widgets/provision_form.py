@@ -1,13 +1,13 @@
-"""The provision dialog: a form per kind of source (libvirt, EC2, Compute Engine, Azure) that
-writes a `vm provision` command line. The line goes through the same registry as the `:` line and
-the script mode, so the plan the cloud answers, the confirmation and the audit are the same; the
-form only spares a person from remembering which options their cloud takes."""
+"""The provision dialog: a form per kind of source (libvirt, EC2, Compute Engine, Azure; the fields
+are the kind's provider descriptor's) that writes a `vm provision` command line. The line goes
+through the same registry as the `:` line and the script mode, so the plan the cloud answers, the
+confirmation and the audit are the same; the form only spares a person from remembering which
+options their cloud takes."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -17,77 +17,19 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    option: str
-    """`--type`; `where` is the part after SOURCE/ (a VM name, a region, a zone)."""
-    label: str
-    placeholder: str = ""
-    flag: bool = False
-    many: bool = False
-    """Space-separated values, one option each (--tag a=b --tag c=d)."""
-    required: bool = False
+from cockpit.providers import FormField, provider
 
 
-_TAGS = Field("--tag", "tags", "team=ml env=dev", many=True)
-_SPOT = (Field("--spot", "spot capacity", flag=True), Field("--fallback", "on-demand if spot is refused", flag=True))
-FORMS: Mapping[str, tuple[Field, ...]] = {
-    "libvirt": (
-        Field("where", "name", "gpu-vm-01", required=True),
-        Field("--template", "template", "see 'vm templates'", required=True),
-        Field("--vcpus", "vCPUs", "template's"),
-        Field("--memory", "memory", "64G"),
-        Field("--disk", "disk", "200G"),
-        Field("--gpu", "GPUs (PCI)", "0000:65:00.0", many=True),
-        _TAGS,
-        Field("--start", "start it", flag=True),
-    ),
-    "aws": (
-        Field("where", "region", "us-east-1", required=True),
-        Field("--type", "instance type", "g5.xlarge", required=True),
-        Field("--image", "AMI", "ami-0123456789abcdef0", required=True),
-        Field("--name", "name", "train", required=True),
-        Field("--count", "count", "1"),
-        *_SPOT,
-        Field("--max-price", "spot max $/h", "0.50"),
-        Field("--disk", "root disk", "200G"),
-        Field("--subnet", "subnet id", "subnet-..."),
-        _TAGS,
-    ),
-    "gcp": (
-        Field("where", "zone", "us-central1-a", required=True),
-        Field("--type", "machine type", "a2-highgpu-1g", required=True),
-        Field("--image", "image", "projects/debian-cloud/global/images/family/debian-12", required=True),
-        Field("--name", "name", "train", required=True),
-        Field("--count", "count", "1"),
-        *_SPOT,
-        Field("--accelerator", "GPUs (N1)", "nvidia-tesla-t4:1", many=True),
-        Field("--disk", "boot disk", "200G"),
-        Field("--group", "project", "first of the source's"),
-        _TAGS,
-    ),
-    "azure": (
-        Field("where", "region", "eastus", required=True),
-        Field("--type", "size", "Standard_NC24ads_A100_v4", required=True),
-        Field("--image", "image", "Canonical:ubuntu-24_04-lts:server:latest", required=True),
-        Field("--name", "name", "train", required=True),
-        Field("--count", "count", "1"),
-        *_SPOT,
-        Field("--max-price", "spot max $/h", "1.20"),
-        Field("--group", "resource group", "ml-train", required=True),
-        Field("--subnet", "subnet id", "/subscriptions/...", required=True),
-        Field("--ssh-key", "ssh public key", "~/.ssh/id_ed25519.pub", required=True),
-        Field("--disk", "OS disk", "256G"),
-        _TAGS,
-    ),
-}
+def form(kind: str) -> tuple[FormField, ...]:
+    """The kind's fields, from its provider descriptor (empty: the kind has no form)."""
+    found = provider(kind)
+    return found.form if found is not None else ()
 
 
 def command_line(source: str, kind: str, values: Mapping[str, str | bool]) -> str:
     """The `vm provision` line the form's values say (empty fields left out)."""
     words = ["vm", "provision", f"{source}/{str(values.get('where') or '').strip()}"]
-    for f in FORMS[kind]:
+    for f in form(kind):
         value = values.get(f.option)
         if f.option == "where" or value in (None, "", False):
             continue
@@ -125,7 +67,7 @@ class ProvisionScreen(ModalScreen[str | None]):
                 id="dialog-title",
             )
             with VerticalScroll(id="dialog-body"):
-                for f in FORMS[self.kind]:
+                for f in form(self.kind):
                     fid = "f-" + f.option.strip("-")
                     if f.flag:
                         yield _Flag(f.label, bool(self.defaults.get(f.option)), id=fid, classes="form-flag")
@@ -145,7 +87,7 @@ class ProvisionScreen(ModalScreen[str | None]):
 
     def values(self) -> dict[str, str | bool]:
         out: dict[str, str | bool] = {}
-        for f in FORMS[self.kind]:
+        for f in form(self.kind):
             widget = self.query_one("#f-" + f.option.strip("-"))
             out[f.option] = widget.value if isinstance(widget, Checkbox | Input) else ""
         return out
@@ -156,7 +98,7 @@ class ProvisionScreen(ModalScreen[str | None]):
     def action_submit(self) -> None:
         """Hands the line back, unless a required field (marked *) is empty: then says which."""
         values = self.values()
-        missing = [f for f in FORMS[self.kind] if f.required and not str(values.get(f.option) or "").strip()]
+        missing = [f for f in form(self.kind) if f.required and not str(values.get(f.option) or "").strip()]
         if missing:
             self.query_one("#form-error", Static).update(
                 Content.from_markup("[$error]required: $m[/]", m=", ".join(f.label for f in missing))

@@ -1,0 +1,110 @@
+"""The provider descriptors (cockpit.providers): one place per kind, consulted everywhere.
+
+What is checked: every descriptor agrees with its backend (the module exists, the roles it claims
+are the Protocols its adapter is statically checked against), its form's options are options of
+`vm provision`, and its capabilities gate actions: Compute Engine has no force-off (its stop
+always lets the guest shut down), so a script line asking for one is refused as it is parsed,
+before any request reaches the cloud, and the Machines screen shows the key disabled on a
+Compute Engine row and enabled on an EC2 row.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from cockpit.commands import build_registry
+from cockpit.commands.provision import OPTIONS
+from cockpit.contracts import MACHINE_ACTIONS
+from cockpit.providers import PROVIDERS, Provider, clouds, region_of
+from cockpit.providers.base import MACHINE_ACTIONS as DESCRIBED_ACTIONS
+from cockpit.sandbox.aws import MotoServer
+from cockpit.sandbox.azure import ArmFake
+from cockpit.sandbox.gcp import GceFake
+from screens.widgets.virtual_table import VirtualTable
+from tests.cloud_helpers import arm, creds, gce, moto_server
+from tests.test_clouds_ui import mixed
+from tests.test_provision_cloud import clouds as clouds_ctx
+from tests.ui_helpers import loaded, make_app, wait_for
+
+__all__ = ["arm", "clouds_ctx", "creds", "gce", "moto_server"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOLS = {"machines": "MachineBackend", "provisioning": "CloudProvisioning", "spend": "SpendBackend",
+             "prices": "PriceBackend", "clusters": "ClusterBackend", "registry": "RegistryBackend",
+             "series": "SeriesBackend", "metrics": "LocalMetricsBackend"}
+
+
+@pytest.mark.parametrize("kind", list(PROVIDERS))
+def test_descriptor_agrees_with_its_adapter(kind: str) -> None:
+    p = PROVIDERS[kind]
+    assert p.kind == kind and importlib.util.find_spec(p.module) is not None
+    assert p.roles and p.roles <= set(PROTOCOLS), p.roles
+    # the adapter's static conformance block names exactly the descriptor's roles' Protocols
+    source = (ROOT / p.module.replace(".", "/") / "adapter.py").read_text()
+    block = source[source.index("if TYPE_CHECKING:  # the roles"):]
+    assert set(re.findall(r"type\[(\w+)\]", block)) == {PROTOCOLS[r] for r in p.roles}
+    assert p.settings_schema().model_fields["kind"] is not None  # its config schema loads
+
+
+@pytest.mark.parametrize("p", [p for p in PROVIDERS.values() if p.form], ids=lambda p: p.kind)
+def test_form_options_are_vm_provision_options(p: Provider) -> None:
+    known = {"--" + k.replace("_", "-") for k in OPTIONS}
+    assert p.form[0].option == "where" and p.form_options() <= known
+    assert set(p.not_taken) <= known - p.form_options()
+    assert p.capabilities >= {"provision", "destroy"} and p.capabilities & DESCRIBED_ACTIONS
+
+
+def test_machine_actions_are_the_commands() -> None:
+    assert set(MACHINE_ACTIONS) == DESCRIBED_ACTIONS
+
+
+@pytest.mark.parametrize(("kind", "zone", "region"), [
+    ("aws", "us-east-1a", "us-east-1"), ("aws", "us-east-1", "us-east-1"), ("gcp", "europe-west4-a", "europe-west4"),
+    ("azure", "eastus-1", "eastus"), ("libvirt", "rack-a", "rack-a"), ("on-prem", "dc1", "dc1")])
+def test_region_rule_is_the_kinds(kind: str, zone: str, region: str) -> None:
+    assert region_of(kind, zone) == region
+
+
+def test_clouds_are_the_catalogue_priced_kinds() -> None:
+    assert [c.kind for c in clouds()] == ["aws", "azure", "gcp"]
+    assert all(c.price_api and c.destroy_verb == "terminate" for c in clouds())
+    assert not PROVIDERS["gcp"].plays("spend") and PROVIDERS["gcp"].spend_unread
+
+
+def test_a_capability_the_kind_lacks_is_refused_before_any_request(clouds_ctx: object, gce: GceFake) -> None:
+    from cockpit.commands.registry import Context
+
+    assert isinstance(clouds_ctx, Context)
+    before = len(gce.requests)
+    r = build_registry().run_line("vm force-off gcp/t4-notebook --yes", clouds_ctx)
+    assert (r.status, r.exit_code) == ("invalid", 2)
+    assert r.error == ("gcp: Compute Engine cannot force-off (its stop always lets the guest shut down; there is no "
+                       "power-off at once: use stop)")
+    assert len(gce.requests) == before  # nothing was asked of the cloud
+    ok = build_registry().run_line("vm force-off aws/batch-embed --dry-run", clouds_ctx)
+    assert ok.status == "planned", ok.error
+
+
+async def test_machines_screen_offers_only_what_the_selected_kind_can(tmp_path: Path, moto_server: MotoServer,
+                                                                      gce: GceFake, arm: ArmFake) -> None:
+    app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="machines")
+
+    def force_off() -> bool:
+        (b,) = [b for b in app.screen.active_bindings.values() if b.binding.action == "act('force_off')"]
+        return b.enabled
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        t = app.screen.query_one("#machines-table", VirtualTable)
+        t.move_to("gcp/t4-notebook")
+        await wait_for(pilot, lambda: not force_off())
+        before = len(gce.requests)
+        await pilot.press("F")  # disabled: nothing is asked, no dialog
+        await pilot.pause()
+        assert len(gce.requests) == before and app.screen is not None and not app.screen.is_modal
+        t.move_to("aws/batch-embed")
+        await wait_for(pilot, force_off)
