@@ -25,11 +25,14 @@ from typing import Final
 # C0 controls except \t and \n, DEL, C1 controls, the bidi embeddings/overrides/isolates and marks
 # (the "Trojan Source" set), the Unicode line and paragraph separators (a line break to a terminal
 # or a log viewer that the line-oriented code here never counts), and lone surrogates (which
-# cannot be encoded to UTF-8 and would crash the write with UnicodeEncodeError).
+# cannot be encoded to UTF-8 and would crash the write with UnicodeEncodeError). Also the
+# invisible characters that make two names look alike (`gpu-node-7` and `gpu-node-7` + U+200B):
+# zero-width space, joiners, word joiner and invisible operators, the BOM, the soft hyphen, the
+# Mongolian vowel separator, and the tag characters that can smuggle whole ASCII strings unseen.
 _HOSTILE: Final = (
-    "\x00-\x08\x0b-\x1f\x7f-\x9f"
-    "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff"
+    "\x00-\x08\x0b-\x1f\x7f-\x9f\xad"
+    "\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+    "\ud800-\udfff\U000e0000-\U000e007f"
 )
 _DISPLAY_RE: Final = re.compile(f"[{_HOSTILE}]")
 """For multi-line text (command output, an error message): newline and tab pass."""
@@ -44,7 +47,7 @@ def _escape(ch: str) -> str:
     if named is not None:
         return named
     code = ord(ch)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 _CACHE: dict[str, str] = {}

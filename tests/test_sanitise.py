@@ -54,6 +54,11 @@ def assert_no_raw(text: str) -> None:
                                                                     "\\u202a\\u2066\\u2069\\u2028\\u2029"),
     ("a\rb", "a\\rb"),
     ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
+    # invisible look-alikes: gpu-node-7 + a zero-width space is not gpu-node-7; a BOM, a soft hyphen,
+    # a word joiner; tag characters (an ASCII string smuggled unseen)
+    ("gpu-node-7\u200b", "gpu-node-7\\u200b"),
+    ("\ufeffa\xadb\u2060c\u200d", "\\ufeffa\\xadb\\u2060c\\u200d"),
+    ("ok\U000e0069\U000e0067", "ok\\U000e0069\\U000e0067"),
 ])
 def test_controls_become_visible_escapes(raw: str, shown: str) -> None:
     assert for_display(raw) == shown
