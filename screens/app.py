@@ -22,9 +22,10 @@ from cockpit.audit import AuditLog
 from cockpit.commands import Context, Plan, Registry, Result
 from cockpit.contracts import CLUSTERS, MACHINES, CockpitError
 from cockpit.hub import Hub
+from cockpit.model_kube import ClusterSnapshot
 from cockpit.sanitise import for_display, for_line
 from cockpit.script import render_table
-from cockpit.state.inventory import Inventory, poll, poll_clusters
+from cockpit.state.inventory import Inventory, Round, merge, poll_clusters, poll_round, source_polls
 from cockpit.state.poller import Poller, PollResult
 from screens.base import CockpitScreen
 from screens.palette import CockpitCommands
@@ -33,6 +34,9 @@ from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from themes import STYLESHEET, THEMES, theme_name
 
 log = logging.getLogger(__name__)
+
+ClusterRead = tuple[dict[str, int], dict[str, ClusterSnapshot]]
+"""The write epochs when a read of the clusters' watch caches began, and what it read."""
 
 VIEW_ALIASES = {
     "overview": "overview", "o": "overview", "home": "overview",
@@ -100,11 +104,13 @@ class CockpitApp(App[int]):
         self._watch = watch
         self._history: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.main_poll: Poller[Inventory] = self._poller("poll", self._fetch_all, self._refresh_s)
+        self.source_polls = source_polls(hub, self._refresh_s)
+        """Each source's schedule (backoff while it is down) and write epoch, shared by the loops."""
+        self.main_poll: Poller[Round] = self._poller("poll", self._fetch_all, self._refresh_s)
         self.main_poll.subscribe(self._poll_done)
-        self.metrics_poll: Poller[Inventory] = self._poller("metrics", self._fetch_metrics, 0)
+        self.metrics_poll: Poller[Round] = self._poller("metrics", self._fetch_metrics, 0)
         self.metrics_poll.subscribe(self._metrics_done)
-        self.cluster_poll: Poller[dict[str, Any]] = self._poller("clusters", lambda: poll_clusters(self.hub), 0)
+        self.cluster_poll: Poller[ClusterRead] = self._poller("clusters", self._fetch_clusters, 0)
         self.cluster_poll.subscribe(self._clusters_done)
         self.metrics_window: float | None = None
         """The Metrics screen's window and step (None: each Prometheus source's own, else 1h and ~60 points)."""
@@ -175,6 +181,9 @@ class CockpitApp(App[int]):
             threading.Thread(target=unsub, daemon=True).start()
 
     # -- the read loops: one single-flight Poller each (cockpit.state.poller) -------------------
+    # Each round asks the sources their schedule says are due (cockpit.state.schedule) and is laid
+    # over what is shown by then, source by source (`merge`): an answer read before our own change
+    # to its source never paints over the change's re-read.
     def _poller(self, name: str, fetch: Callable[[], Any], interval_s: float) -> Poller[Any]:
         """Textual lends the loop its worker threads, timers and the way back to this thread."""
         return Poller(name, fetch, interval_s=interval_s,
@@ -191,13 +200,21 @@ class CockpitApp(App[int]):
     def _request_cluster_refresh(self) -> None:
         self.cluster_poll.request()
 
-    def _clusters_done(self, result: PollResult[dict[str, Any]]) -> None:
+    def _fetch_clusters(self) -> ClusterRead:
+        epochs = self.source_polls.epochs()  # before reading: a change of ours after this is newer
+        return epochs, poll_clusters(self.hub)
+
+    def _clusters_done(self, result: PollResult[ClusterRead]) -> None:
         from dataclasses import replace
 
-        if result.error is not None:  # a bug must not stop the updates; show it
+        if result.error is not None or result.value is None:  # a bug must not stop the updates; show it
             self.notify(f"cluster refresh failed: {result.error}", severity="error")
-        elif result.value:
-            self.inventory = replace(self.inventory, clusters={**self.inventory.clusters, **result.value})
+            return
+        epochs, snaps = result.value
+        unchanged = self.source_polls.unchanged(epochs, snaps)  # our change since is newer than the cache read
+        fresh = {name: snap for name, snap in snaps.items() if name in unchanged}
+        if fresh:
+            self.inventory = replace(self.inventory, clusters={**self.inventory.clusters, **fresh})
             self._for_screens(lambda s: s.inventory_changed())
 
     # metrics: a faster loop of their own while the Metrics screen is up (the screen's timer asks)
@@ -206,40 +223,35 @@ class CockpitApp(App[int]):
             return  # the main poll asks the metrics sources too; never two questions at once
         self.metrics_poll.request()
 
-    def _fetch_metrics(self) -> Inventory:
-        return poll(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
-                    metrics_only=True)
+    def _fetch_metrics(self) -> Round:
+        return poll_round(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
+                          metrics_only=True, polls=self.source_polls)
 
-    def _metrics_done(self, result: PollResult[Inventory]) -> None:
-        from dataclasses import replace
-
-        inv = result.value
-        if result.error is not None or inv is None:
+    def _metrics_done(self, result: PollResult[Round]) -> None:
+        if result.error is not None or result.value is None:
             self.notify(f"metrics refresh failed: {result.error}", severity="error")
             return
-        # only the metrics fields: a main poll may have landed newer clusters meanwhile
-        self.inventory = replace(self.inventory, local=inv.local, series=inv.series, local_history=inv.local_history,
-                                 metrics_errors=inv.metrics_errors, series_errors=inv.series_errors,
-                                 answered=self.inventory.answered | inv.answered)
+        # only the metrics sources it asked: a main poll may have landed newer answers meanwhile
+        self.inventory = merge(self.inventory, result.value, self.source_polls)
         self._for_screens(lambda s: s.inventory_changed())
 
     # the main poll: every source, every refresh_seconds, and at once after our own changes
     def request_poll(self, delay: float = 0.0) -> None:
         self.main_poll.request(delay)
 
-    def _fetch_all(self) -> Inventory:
-        return poll(self.hub, self.inventory, lambda partial: self.call_from_thread(self._poll_partial, partial),
-                    window_s=self.metrics_window, step_s=self.metrics_step)
+    def _fetch_all(self) -> Round:
+        return poll_round(self.hub, self.inventory, lambda part: self.call_from_thread(self._poll_partial, part),
+                          window_s=self.metrics_window, step_s=self.metrics_step, polls=self.source_polls)
 
-    def _poll_partial(self, inv: Inventory) -> None:
-        self.inventory = inv
+    def _poll_partial(self, rnd: Round) -> None:
+        self.inventory = merge(self.inventory, rnd, self.source_polls)
         self._for_screens(_changed_and_status)  # a source that answered is no longer "never answered"
 
-    def _poll_done(self, result: PollResult[Inventory]) -> None:
+    def _poll_done(self, result: PollResult[Round]) -> None:
         if result.error is not None or result.value is None:  # a bug must not stop the loop; show it
             self.notify(f"refresh failed: {result.error}", severity="error")
         else:
-            self.inventory = result.value
+            self.inventory = merge(self.inventory, result.value, self.source_polls)
         self._for_screens(_changed_and_status)
 
     def _for_screens(self, fn: Callable[[CockpitScreen], object]) -> None:
@@ -307,6 +319,7 @@ class CockpitApp(App[int]):
         self.push_screen(HelpScreen(self.screen))
 
     def action_refresh(self) -> None:
+        self.source_polls.refresh_now()  # every source, those in backoff too (nothing is reset unless it answers)
         self.request_poll(0)
         self.notify("refreshing", timeout=1.5)
 
@@ -367,9 +380,10 @@ class CockpitApp(App[int]):
         reread = None
         touched = {p.source for p in mutating if p.source}
         if touched:  # our own change is re-read before anything shows it (or the next poll would)
+            self.source_polls.changed(touched)  # a poll that began before now brings their old state
             try:
-                reread = poll(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
-                              only=touched)
+                reread = poll_round(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
+                                    only=touched, polls=self.source_polls)
             except Exception:  # a bug: logged; the main poll that follows still refreshes, and results show
                 log.exception("re-reading %s after a change failed", ", ".join(sorted(touched)))
         self.call_from_thread(self._show_results, results, bool(mutating), reread)
@@ -392,9 +406,9 @@ class CockpitApp(App[int]):
         self.call_from_thread(ask)
         return answer.result()
 
-    def _show_results(self, results: list[Result], mutated: bool, reread: Inventory | None = None) -> None:
+    def _show_results(self, results: list[Result], mutated: bool, reread: Round | None = None) -> None:
         if reread is not None:
-            self.inventory = reread
+            self.inventory = merge(self.inventory, reread, self.source_polls)
             self._for_screens(lambda s: s.inventory_changed())
         if mutated:
             ok = [r for r in results if r.status == "ok"]

@@ -20,6 +20,7 @@ from cockpit.model_kube import KubeNode, product
 from cockpit.model_metrics import NvmlState, PromSnapshot
 from cockpit.prices import current
 from cockpit.state.inventory import Inventory
+from cockpit.state.schedule import describe
 from screens.base import CockpitScreen
 from screens.safe import safe
 
@@ -46,13 +47,14 @@ class OverviewScreen(CockpitScreen):
                                  "or run cockpit --demo"))
         for s in hub.sources():
             h = hub.health(s.name)
+            state = describe(h, self.cockpit.source_polls.next_try(s.name))  # down since T · next try T2: why
             colour = {HealthState.OK: "$success", HealthState.DOWN: "$error", HealthState.DEGRADED: "$warning"}.get(
                 h.state, "$muted")
             if s.kind == "kubernetes":
                 snap = inv.clusters.get(s.name)
                 lines.append(Content.from_markup(
                     f"  [b]$name[/] [$muted]$kind · $loc[/]  [{colour}]$state[/]", name=s.name, kind=s.kind,
-                    loc=f"context {snap.context}" if snap else "-", state=h.describe()))
+                    loc=f"context {snap.context}" if snap else "-", state=state))
                 if snap:
                     lines.append(Content(f"    {len(snap.nodes)} nodes · {snap.pod_count} pods · "
                                          f"{len(snap.deployments)} deployments · "
@@ -62,7 +64,7 @@ class OverviewScreen(CockpitScreen):
                 here = inv.local.get(s.name)
                 lines.append(Content.from_markup(
                     f"  [b]$name[/] [$muted]this machine · $host[/]  [{colour}]$state[/]", name=s.name,
-                    host=here.host.hostname if here else "-", state=h.describe()))
+                    host=here.host.hostname if here else "-", state=state))
                 if here:
                     gpu_text = (f"{len(here.gpus)} GPUs (driver {here.driver_version})" if here.nvml is NvmlState.OK
                                 else f"{here.nvml.value}: {here.nvml_reason}")
@@ -73,12 +75,12 @@ class OverviewScreen(CockpitScreen):
             if s.kind == "prometheus":
                 psnap = inv.series.get(s.name)
                 fresh = inv.series_freshness(s.name, hub.now(), self.cockpit.refresh_s or None)
-                lines += prometheus_lines(s.name, psnap, h, colour, fresh)
+                lines += prometheus_lines(s.name, psnap, h, colour, fresh, state)
                 continue
             if s.kind == "mlflow":
                 lines.append(Content.from_markup(
                     f"  [b]$name[/] [$muted]$kind · model registry[/]  [{colour}]$state[/]", name=s.name,
-                    kind=s.kind, state=h.describe()))
+                    kind=s.kind, state=state))
                 lines.append(Content("    models, versions and aliases: `model list`, `model show NAME`"))
                 continue
             machines = inv.machines.get(s.name, ())
@@ -87,7 +89,7 @@ class OverviewScreen(CockpitScreen):
             counts = ", ".join(f"{n} {st.value}" for st, n in sorted(states.items(), key=lambda x: x[0].value))
             lines.append(Content.from_markup(
                 f"  [b]$name[/] [$muted]$kind · $loc[/]  [{colour}]$state[/]",
-                name=s.name, kind=s.kind, loc=_places(machines), state=h.describe()))
+                name=s.name, kind=s.kind, loc=_places(machines), state=state))
             if machines or inv.loaded:
                 lines.append(Content(
                     f"    machines {len(machines)} ({counts or 'none'}) · running: "
@@ -167,11 +169,12 @@ def cluster_totals(inv: Inventory, configured: bool) -> Content:
 
 
 def prometheus_lines(name: str, snap: PromSnapshot | None, h: SourceHealth, colour: str,
-                     fresh: Freshness | None = None) -> list[Content]:
-    """A metrics source: its URL and health, then GPUs (mean use, idle ones) and serving traffic;
-    figures kept from before the source failed say so first, with their time."""
+                     fresh: Freshness | None = None, state: str | None = None) -> list[Content]:
+    """A metrics source: its URL and health (`state`: as said, with its next try; else the
+    health's own words), then GPUs (mean use, idle ones) and serving traffic; figures kept from
+    before the source failed say so first, with their time."""
     lines = [Content.from_markup(f"  [b]$name[/] [$muted]prometheus · $url[/]  [{colour}]$state[/]", name=name,
-                                 url=snap.url if snap else "-", state=h.describe())]
+                                 url=snap.url if snap else "-", state=h.describe() if state is None else state)]
     if snap is None:
         return lines
     util = snap.panel("gpu_util")

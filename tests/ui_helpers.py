@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,16 @@ from tests.conftest import FIXED_NOW
 
 
 def make_app(audit_path: Path, *, config: Config | None = None, start_view: str = "overview",
-             keymap: dict[str, str] | None = None, watch: bool = False, **changes: Any) -> CockpitApp:
+             keymap: dict[str, str] | None = None, watch: bool = False, now: Callable[[], datetime] | None = None,
+             refresh_seconds: float = 0, **changes: Any) -> CockpitApp:
+    """`refresh_seconds` 0 (the default): no periodic poll, so nothing runs unless the test asks;
+    one long enough never to fire in a test gives the sources their backoff, on the clock `now`."""
     cfg = config or demo_config(audit_path=audit_path)
     if changes:
         cfg = replace(cfg, **changes)
-    hub = Hub(cfg, now=lambda: FIXED_NOW)
+    hub = Hub(cfg, now=now or (lambda: FIXED_NOW))
     return CockpitApp(hub=hub, registry=build_registry(), audit=AuditLog(cfg.audit_path), keymap=keymap,
-                      refresh_seconds=0, start_view=start_view, watch=watch)
+                      refresh_seconds=refresh_seconds, start_view=start_view, watch=watch)
 
 
 async def wait_for(pilot: Pilot[Any], cond: Callable[[], object], timeout: float = 8.0) -> None:

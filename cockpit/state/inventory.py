@@ -3,13 +3,18 @@
 One poller for the whole app (not one per screen) keeps the number of backend calls independent
 of how many screens show machines; screens read this and re-render when told it changed.
 Kubernetes sources answer from their watch caches, so polling them costs no API request.
+
+A round of that loop asks each source as its own (source, role) unit, scheduled by
+`cockpit.state.schedule` (a source in backoff is skipped, keeping its last answer); its answers
+come back as a `Round`, which `merge` lays over whatever the app shows by then, source by source,
+so an answer read before our own change to its source never paints over that change.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -22,6 +27,8 @@ from cockpit.model import HostGpu, Machine, Template
 from cockpit.model_kube import ClusterSnapshot, Deployment, InferenceService, KubeNode
 from cockpit.model_metrics import LocalSnapshot, PromSnapshot
 from cockpit.model_registry import RegisteredModel
+from cockpit.providers import provider
+from cockpit.state.schedule import Ask, SourcePolls
 
 SNAPSHOT_WAIT_S = 5.0
 """How long a first poll waits for a cluster's initial lists (the rest arrive by watch)."""
@@ -87,21 +94,86 @@ class Inventory:
     def inference_services(self) -> list[InferenceService]:
         return [i for c in self.clusters.values() for i in c.inference_services]
 
+    def taking(self, other: Inventory, sources: Collection[str]) -> Inventory:
+        """This picture with what `other` holds for `sources` (answers and errors alike; a source
+        that has nothing there has nothing here), every other source as it is here."""
+        names = frozenset(sources)
+        if not names:
+            return self
+        fields: dict[str, Any] = {}
+        for f in PER_SOURCE:
+            mine: dict[str, Any] = getattr(self, f)
+            theirs: dict[str, Any] = getattr(other, f)
+            fields[f] = {k: v for k, v in mine.items() if k not in names} | {
+                k: v for k, v in theirs.items() if k in names}
+        history = {k: v for k, v in self.local_history.items() if k[0] not in names} | {
+            k: v for k, v in other.local_history.items() if k[0] in names}
+        return replace(self, **fields, local_history=history, answered=self.answered | (other.answered & names))
+
+
+PER_SOURCE = ("machines", "gpus", "templates", "errors", "clusters", "cluster_errors", "models", "registry_errors",
+              "local", "metrics_errors", "series", "series_errors", "degraded")
+"""The Inventory's fields keyed by source name: what one source's answer (or error) sets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One poll's answers so far (all of them once it is done), with what delivery needs to lay
+    them over the picture shown by then: which sources answered or failed in it, and their write
+    epochs when it began."""
+
+    inventory: Inventory
+    sources: frozenset[str]
+    epochs: Mapping[str, int]
+    full: bool
+    """A periodic poll of the whole app (it sets `polled_at` and `loaded`), not a partial re-read."""
+
+
+def merge(current: Inventory, rnd: Round, polls: SourcePolls) -> Inventory:
+    """What to show once `rnd` is delivered: its answers for the sources it asked, except those
+    our own change touched since it began (their re-read is newer), over `current` for the rest
+    (another round may have delivered newer answers for them meanwhile)."""
+    out = current.taking(rnd.inventory, polls.unchanged(rnd.epochs, rnd.sources))
+    if rnd.full:
+        out = replace(out, polled_at=rnd.inventory.polled_at, loaded=current.loaded or rnd.inventory.loaded)
+    return out
+
 
 LOCAL_HISTORY = 120
-METRIC_KINDS = frozenset({"local", "prometheus"})
+
+
+PICTURE_ROLES = (SERIES, CLUSTERS, REGISTRY, LOCAL_METRICS, MACHINES)
+"""The roles the picture asks, in the order a kind's role is looked for (a cloud plays machines,
+provisioning, spend and prices: the picture asks machines)."""
+
+
+def picture_role(kind: str) -> str:
+    """The role a source of this kind is asked in by the poll (its provider descriptor's)."""
+    found = provider(kind)
+    return next((r.name for r in PICTURE_ROLES if found is not None and found.plays(r.name)), MACHINES.name)
+
+
+def _in_picture(kind: str) -> bool:
+    found = provider(kind)
+    return found is not None and any(found.plays(r.name) for r in PICTURE_ROLES)
+
+
+def source_polls(hub: Hub, interval_s: float) -> SourcePolls:
+    """One schedule per (source, role) the poll asks, on the hub's clock."""
+    return SourcePolls(hub.now, interval_s, {s.name: picture_role(s.kind) for s in hub.sources()})
 
 
 def _ask(hub: Hub, name: str, window_s: float | None, step_s: float | None) -> object:
     """One source's part of the picture, asked in the role its kind plays here."""
     cfg = hub.source(name)
-    if cfg.kind == "prometheus":
+    role = picture_role(cfg.kind)
+    if role == SERIES.name:
         return hub.call(name, SERIES, lambda b: promql.snapshot(b, cfg, window_s, step_s))
-    if cfg.kind == "kubernetes":
+    if role == CLUSTERS.name:
         return hub.call(name, CLUSTERS, lambda b: b.snapshot(wait=SNAPSHOT_WAIT_S))
-    if cfg.kind == "mlflow":
+    if role == REGISTRY.name:
         return hub.call(name, REGISTRY, lambda b: tuple(b.models()))
-    if cfg.kind == "local":
+    if role == LOCAL_METRICS.name:
         return hub.call(name, LOCAL_METRICS, lambda b: b.snapshot())
     return hub.call(name, MACHINES, _machines)
 
@@ -124,25 +196,37 @@ def _machines(backend: MachineBackend
     return machines, backend.host_gpus(), backend.templates(), dict(getattr(backend, "degraded", None) or {})
 
 
-def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] | None = None, *,
-         window_s: float | None = None, step_s: float | None = None, metrics_only: bool = False,
-         only: Collection[str] | None = None) -> Inventory:
-    """Blocking: ask every source for what it holds (runs in a thread). Sources answer at their
-    own pace; `on_partial` gets the picture after each answer, so a slow source (mlflow's first
+def poll(hub: Hub, previous: Inventory, *, window_s: float | None = None, step_s: float | None = None,
+         metrics_only: bool = False, only: Collection[str] | None = None) -> Inventory:
+    """Blocking: every source's answer (or error) over `previous`, asked now, all of them (a
+    command's read, a test): `poll_round` without a schedule, its picture alone."""
+    return poll_round(hub, previous, window_s=window_s, step_s=step_s, metrics_only=metrics_only,
+                      only=only).inventory
+
+
+def poll_round(hub: Hub, previous: Inventory, on_partial: Callable[[Round], None] | None = None, *,
+               window_s: float | None = None, step_s: float | None = None, metrics_only: bool = False,
+               only: Collection[str] | None = None, polls: SourcePolls | None = None) -> Round:
+    """Blocking: ask the sources for what they hold (runs in a thread). Sources answer at their
+    own pace; `on_partial` gets the round after each answer, so a slow source (mlflow's first
     import, a cluster's first lists) never holds back the others on screen. `metrics_only` (the
     Metrics screen's faster loop) and `only` (the sources our own change touched) ask some sources
-    and keep the others' last answers and errors."""
+    and keep the others' last answers and errors. With `polls`, a periodic round asks only the
+    sources their schedule says are due (a skipped one keeps its last answer and error) and tells
+    it how each ask went; `only` asks its sources regardless (a re-read must see our change)."""
     machine_sources = {s.name for s in hub.sources("machines")}
     registries = {s.name for s in hub.sources("registry")}
-    locals_ = {s.name for s in hub.sources() if s.kind == "local"}
+    locals_ = {s.name for s in hub.sources("metrics")}
     series_sources = {s.name for s in hub.sources("series")}
-    sources = [s.name for s in hub.sources() if s.name in machine_sources or s.kind == "kubernetes"
-               or s.name in registries or s.name in locals_ or s.name in series_sources]
+    sources = [s.name for s in hub.sources() if _in_picture(s.kind)]
     if metrics_only:  # the Metrics screen's faster loop: the other sources keep their last answer
         sources = [s for s in sources if s in locals_ or s in series_sources]
     if only is not None:
         sources = [s for s in sources if s in only]
     full = not metrics_only and only is None
+    ask = polls.begin(sources, force=only is not None) if polls is not None else Ask(
+        tuple(sources), (), frozenset(sources), {})
+    sources = list(ask.asked)
     asked = frozenset(sources)
     answers: dict[str, Any] = {}
     lock = threading.Lock()
@@ -185,13 +269,17 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
                          previous.answered | frozenset(done), series, series_errors, history, degraded)
 
     def one(name: str) -> None:
+        got: Any = None
         try:
-            got: Any = _ask(hub, name, window_s, step_s)
+            got = _ask(hub, name, window_s, step_s)
         except CockpitError as e:
             got = e
+        finally:  # whatever happened (a bug included), the schedule hears of this ask
+            if polls is not None:
+                polls.record(name, got is not None and not isinstance(got, CockpitError), ask)
         with lock:
             answers[name] = got
-            partial = build(dict(answers), previous.loaded)
+            partial = Round(build(dict(answers), previous.loaded), frozenset(answers), ask.epochs, full)
         if on_partial is not None and len(answers) < len(sources):
             on_partial(partial)
 
@@ -200,7 +288,7 @@ def poll(hub: Hub, previous: Inventory, on_partial: Callable[[Inventory], None] 
         t.start()
     for t in threads:
         t.join()
-    return build(answers, True if full else previous.loaded)
+    return Round(build(answers, True if full else previous.loaded), frozenset(answers), ask.epochs, full)
 
 
 def poll_clusters(hub: Hub) -> dict[str, ClusterSnapshot]:
