@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cockpit.model import HealthState, SourceHealth
+
 STALE_AFTER_INTERVALS = 2.0
 STALE_MARK = "~"
 """Put before a stale figure in a table cell; the screen's summary line says why and since when."""
@@ -46,3 +48,12 @@ def judge(as_of: datetime | None, now: datetime | None, interval_s: float | None
 def marked(text: str, stale: bool) -> str:
     """A table cell's text, marked when its figure is stale (never a "-" or an empty cell)."""
     return f"{STALE_MARK}{text}" if stale and text not in ("", "-") else text
+
+
+def last_error(health: SourceHealth) -> str | None:
+    """What `judge` takes as `error` for figures read from this source: why its last call failed
+    (down or degraded), else None. A source that answered last, or was never asked, has no failure
+    to make earlier figures stale; never answered is unknown, which `judge` keeps apart."""
+    if health.state in (HealthState.DOWN, HealthState.DEGRADED):
+        return health.reason or health.state.value
+    return None

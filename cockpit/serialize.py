@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.model import Machine
@@ -24,6 +24,12 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
     return value
+
+
+def utc_iso(when: datetime | None) -> str | None:
+    """A time as script records give it: ISO-8601 in UTC to the second (`2026-11-23T09:30:00+00:00`),
+    whatever zone the clock that made it used, so a cron job compares it with its own clock as is."""
+    return None if when is None else when.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def machine_to_dict(m: Machine) -> dict[str, Any]:

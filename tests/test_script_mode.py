@@ -44,7 +44,8 @@ vm show rack-b/h100-node-09
     records = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["line"] for x in records] == [2, 3, 4, 5, 6, 7]
     for rec in records:
-        assert set(rec) == {"line", "input", "command", "status", "exit_code", "data", "error", "duration_ms"}
+        assert set(rec) == {"line", "input", "command", "status", "exit_code", "data", "error", "duration_ms",
+                            "as_of", "sources", "errors"}
         assert rec["status"] == "ok" and rec["exit_code"] == 0 and rec["error"] is None
     assert len(records[0]["data"]) == 6
     assert records[1]["data"]["state"] == "running"

@@ -62,7 +62,9 @@ def _short(value: Any) -> str:
 EXIT_CODES = ("Exit codes: 0 ok; 1 failed (a read where some sources failed prints the others' answers, "
               "names each failed source and exits 1; a change whose audit record cannot be written is not "
               "made); 2 bad input (file:line: reason; nothing ran); 3 refused (read-only, or a change "
-              "without --yes).")
+              "without --yes). With -o json each line is one record that also says as_of (when its reads "
+              "were done), sources (the health of each source it consulted, and whether what it said is "
+              "stale) and errors ({source: why} for each that failed).")
 
 
 def register(reg: Registry) -> None:

@@ -1,5 +1,8 @@
 """`cost idle`: GPUs that stayed under a utilisation threshold over a window, what they cost per
-day, and who holds them (cockpit.waste), from every Prometheus source's DCGM series."""
+day, and who holds them (cockpit.waste), from every Prometheus source's DCGM series. The JSON says
+when the peaks were read (`as_of`, the hub's clock) and whether they are `stale` (a source they came
+from failed since: cockpit.freshness); a source that did not answer is in the record's `errors`,
+its GPUs unknown, never counted as busy or idle."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from cockpit.commands.common import sources_of
 from cockpit.commands.costs import fleet
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BadInput
+from cockpit.freshness import STALE_MARK, judge, last_error
 from cockpit.prices import current
+from cockpit.serialize import utc_iso
 from cockpit.state.gather import merged
 from cockpit.state.idle import gpu_peaks
 from cockpit.waste import THRESHOLD, Waste, idle_gpus
@@ -44,7 +49,12 @@ def _idle(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     def run() -> Outcome:
         peaks, e1 = gpu_peaks(ctx.hub, names, window)
+        read_at = ctx.hub.now()
         machines, snaps, e2 = fleet(ctx, {})
+        # an instant answer (the peak over the window as of now): no interval to fall behind, stale
+        # only if a source it came from failed since
+        stale = [f"{s} {f.describe()}" for s in sorted({p.source for p in peaks})
+                 if (f := judge(read_at, ctx.hub.now(), None, last_error(ctx.hub.health(s)))).stale]
         cat = current()
         w = idle_gpus(peaks, machines, snaps, cat, ctx.hub.config.onprem, threshold, window)
         rows = tuple((g.where, g.gpu, g.model or "-", f"{g.peak:.1f}%",
@@ -57,7 +67,9 @@ def _idle(ctx: Context, args: Mapping[str, Any]) -> Plan:
             text = f"no DCGM GPU series in {', '.join(names)} over {window}" + (
                 "" if e1 is None else f" ({e1.message})")
         text += "".join(f"\n{g.where} {g.gpu}: {g.why}" for g in w.idle if g.why)
-        return Outcome(data=waste_dict(w), error=merged((e1, e2)), text=text, table=Table(
+        text += "".join(f"\n{STALE_MARK} stale peaks: {s}" for s in stale)
+        data = waste_dict(w) | {"as_of": utc_iso(read_at), "stale": bool(stale)}
+        return Outcome(data=data, error=merged((e1, e2)), text=text, table=Table(
             ("WHERE", "GPU", "MODEL", "PEAK", "$/HOUR", "$/DAY", "HELD BY"), rows))
 
     return Plan("cost idle", f"GPUs under {threshold:g}% for {window}", run)

@@ -1,12 +1,19 @@
 """`metrics ...`: the local machine's truth (psutil, NVML) and Prometheus (DCGM GPU series,
 serving latency and throughput, any PromQL). The panel rows here are the Metrics screen's rows
-too, so the screen and `--script` say the same thing."""
+too, so the screen and `--script` say the same thing.
+
+Figures carry their freshness in JSON (`as_of`, `stale`; cockpit.freshness judges it): a snapshot's
+is the time it was read, on the hub's clock; a queried series' is the time of its newest point, on
+Prometheus' clock, judged against the query's own time. A range series whose newest point is more
+than two steps before the end of the range stopped reporting: its last value is not the present."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from cockpit import format as fmt
@@ -14,8 +21,9 @@ from cockpit import promql
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import LOCAL_METRICS, SERIES, BadInput, CockpitError, SeriesBackend
+from cockpit.freshness import STALE_MARK, Freshness, judge, last_error, marked
 from cockpit.model_metrics import GpuSample, LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
-from cockpit.serialize import to_jsonable
+from cockpit.serialize import to_jsonable, utc_iso
 from cockpit.sparkline import bounds, spark
 from cockpit.state.metric_rows import TREND_WIDTH, prom_rows, stat
 
@@ -44,9 +52,26 @@ def _prom_sources(ctx: Context, args: Mapping[str, Any]) -> list[str]:
 
 def _snapshots(ctx: Context, names: list[str], window_s: float | None = None, step_s: float | None = None,
                kinds: frozenset[str] | None = None) -> tuple[list[PromSnapshot], CockpitError | None]:
-    """Each Prometheus source's panels, all at once; what answered, and one error naming the rest."""
-    return gather(ctx, names, SERIES, lambda b: [promql.snapshot(b, ctx.hub.source(b.source), window_s, step_s,
-                                                         kinds=kinds)])
+    """Each Prometheus source's panels, all at once; what answered, and one error naming the rest.
+    Each is stamped with the hub's clock when it came back, the clock its source's health is on."""
+    return gather(ctx, names, SERIES, lambda b: [replace(
+        promql.snapshot(b, ctx.hub.source(b.source), window_s, step_s, kinds=kinds), as_of=ctx.hub.now())])
+
+
+def fresh_json(fresh: Freshness) -> dict[str, Any]:
+    """The keys a figure's freshness adds to its JSON: when it is from, and whether it is stale."""
+    return {"as_of": utc_iso(fresh.as_of), "stale": fresh.stale}
+
+
+def snapshot_freshness(ctx: Context, as_of: datetime | None, source: str, interval_s: float | None) -> Freshness:
+    """Figures read from `source` at `as_of`, judged now: stale if the source failed since, or if
+    they are older than two of the intervals they were asked at."""
+    return judge(as_of, ctx.hub.now(), interval_s, last_error(ctx.hub.health(source)))
+
+
+def stale_note(source: str, fresh: Freshness) -> list[str]:
+    """One line under the table for a source whose figures are stale (none when they are fresh)."""
+    return [f"{STALE_MARK} {source}: {fresh.describe()}"] if fresh.stale else []
 
 
 def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -58,7 +83,8 @@ def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
         rows: list[tuple[str, ...]] = [gpu_cells(s.source, s.host.hostname, g) for s in snaps for g in s.gpus]
         notes = [f"{s.source} ({s.host.hostname}): {s.nvml.value}: {s.nvml_reason}" for s in snaps
                  if s.nvml is not NvmlState.OK]
-        data: list[Any] = [to_jsonable(s) | {"nvml": s.nvml.value} for s in snaps]
+        data: list[Any] = [to_jsonable(s) | {"nvml": s.nvml.value} | fresh_json(
+            snapshot_freshness(ctx, s.as_of, s.source, None)) for s in snaps]
         failed = [f"{s.source}: {s.nvml_reason}" for s in snaps if s.nvml is NvmlState.ERROR]
         proms = [s for s in sources_of(ctx, args, "series") if not args.get("source")
                  or ctx.hub.source(s).kind == "prometheus"]
@@ -68,9 +94,13 @@ def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
             notes.append(prom_error.message)
         for prom in prom_snaps:
             gpus = dcgm_gpus(prom)
+            fresh = snapshot_freshness(ctx, prom.as_of, prom.source, prom.step_s)
             notes += [f"{prom.source}: {r.reason}" for r in prom.panels if r.spec.id == "gpu_util" and r.reason]
-            rows += [g["cells"] for g in gpus]
-            data.append({"source": prom.source, "kind": "prometheus", "gpus": [g["data"] for g in gpus]})
+            notes += stale_note(prom.source, fresh)
+            rows += [tuple(marked(c, fresh.stale) if 4 <= i <= 7 else c for i, c in enumerate(g["cells"]))
+                     for g in gpus]  # the figures (util, memory, power, temperature), not the names
+            data.append({"source": prom.source, "kind": "prometheus", "gpus": [g["data"] for g in gpus]}
+                        | fresh_json(fresh))
         table = Table(GPU_COLUMNS, tuple(rows))
         return Outcome(data=data, table=table if rows or not notes else None, text="\n".join(notes) or None,
                        error=error or (CockpitError("; ".join(failed)) if failed else None))
@@ -117,6 +147,24 @@ def _host(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("metrics host", "CPU, load and memory of the machines cockpit measures", run)
 
 
+def series_freshness(ctx: Context, source: str, s: Series, asked_at: float, step_s: float | None) -> Freshness:
+    """A queried series' freshness: its newest point's time (Prometheus' sample time) against the
+    time the query was for, in steps of the query (an instant query has none: its point is at the
+    time asked), or stale because its source failed since."""
+    newest = datetime.fromtimestamp(s.points[-1][0], UTC) if s.points else None
+    return judge(newest, datetime.fromtimestamp(asked_at, UTC), step_s, last_error(ctx.hub.health(source)))
+
+
+def _stale_series(freshness: list[Freshness]) -> str | None:
+    """The line under a query's table when some of its series are stale (their values marked)."""
+    stale = [f for f in freshness if f.stale]
+    if not stale:
+        return None
+    why = "; ".join(sorted({f.why for f in stale if f.why and not f.why.startswith("not refreshed")}))
+    return f"{STALE_MARK} {len(stale)} series stale: " + (why or "no point in the last two steps of the range "
+                                                             "(stopped reporting)")
+
+
 def _series_json(s: Series) -> dict[str, Any]:
     if s.text is not None:
         return {"labels": dict(s.labels), "values": [[t, s.text] for t, _ in s.points]}
@@ -150,21 +198,25 @@ def _query(ctx: Context, args: Mapping[str, Any]) -> Plan:
         found, error = gather(ctx, sources, SERIES, ask)
         spec = PanelSpec("query", "query", promql_text)
         rows: list[tuple[str, ...]] = []
-        for src, s in found:
+        freshness = [series_freshness(ctx, src, s, now, step if window is not None else None) for src, s in found]
+        for (src, s), fresh in zip(found, freshness, strict=True):
             name = promql.legend(s, spec)
             if s.text is not None:  # a string result: as Prometheus gave it (the output sanitises it)
-                rows.append((src, name, s.text) + (("", "", "") if window is not None else ()))
+                rows.append((src, name, marked(s.text, fresh.stale)) + (("", "", "") if window is not None else ()))
             elif window is None:
-                rows.append((src, name, promql.fmt_value(s.last, "")))
+                rows.append((src, name, marked(promql.fmt_value(s.last, ""), fresh.stale)))
             else:
                 lo, hi = bounds(s.values)
-                rows.append((src, name, promql.fmt_value(s.last, ""), promql.fmt_value(stat(s.values, min), ""),
-                             promql.fmt_value(stat(s.values, max), ""), spark(s.values, TREND_WIDTH, lo, hi)))
+                rows.append((src, name, marked(promql.fmt_value(s.last, ""), fresh.stale),
+                             promql.fmt_value(stat(s.values, min), ""), promql.fmt_value(stat(s.values, max), ""),
+                             spark(s.values, TREND_WIDTH, lo, hi)))
         columns = ("SOURCE", "SERIES", "VALUE") if window is None else ("SOURCE", "SERIES", "LAST", "MIN", "MAX",
                                                                          "TREND")
-        data = [{"source": src} | _series_json(s) for src, s in found]
+        data = [{"source": src} | _series_json(s) | fresh_json(fresh)
+                for (src, s), fresh in zip(found, freshness, strict=True)]
         return Outcome(data=data, table=Table(columns, tuple(rows)) if rows else None,
-                       text=None if rows or error else "the query returned no series", error=error)
+                       text=_stale_series(freshness) if rows or error else "the query returned no series",
+                       error=error)
 
     what = f"range {window:g}s step {step:g}s" if window is not None and step else "instant"
     return Plan("metrics query", f"{promql_text} ({what})", run)
@@ -177,12 +229,15 @@ def _panels(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
     def run() -> Outcome:
         snaps, error = _snapshots(ctx, sources, window, step)
-        rows = [cells for snap in snaps for _, cells, _ in prom_rows(snap)]
+        freshness = [snapshot_freshness(ctx, snap.as_of, snap.source, snap.step_s) for snap in snaps]
+        rows = [cells[:3] + tuple(marked(c, fresh.stale) for c in cells[3:6]) + cells[6:]
+                for snap, fresh in zip(snaps, freshness, strict=True) for _, cells, _ in prom_rows(snap)]
         data = [{"source": snap.source, "window_s": snap.window_s, "step_s": snap.step_s, "panels": [
             {"id": r.spec.id, "title": r.spec.title, "query": r.spec.query, "unit": r.spec.unit,
              "reason": r.reason or None, "series": [_series_json(s) for s in r.series]} for r in snap.panels]}
-            for snap in snaps]
-        return Outcome(data=data, table=Table(PANEL_COLUMNS, tuple(rows)), error=error)
+            | fresh_json(fresh) for snap, fresh in zip(snaps, freshness, strict=True)]
+        notes = [line for snap, fresh in zip(snaps, freshness, strict=True) for line in stale_note(snap.source, fresh)]
+        return Outcome(data=data, table=Table(PANEL_COLUMNS, tuple(rows)), error=error, text="\n".join(notes) or None)
 
     return Plan("metrics panels", "every panel: GPU (DCGM), serving and the config's own", run)
 
