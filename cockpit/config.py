@@ -35,9 +35,11 @@ class ConfigError(BadInput):
 
 
 def decode_utf8(data: bytes, name: str, error: type[BadInput] = BadInput) -> str:
-    """The text of a file that must be UTF-8; else one line naming the line of the first bad byte."""
+    """The text of a file that must be UTF-8; else one line naming the line of the first bad byte.
+    A leading byte-order mark (Windows editors write one) is dropped: it would otherwise glue itself
+    to the first command or key and make a good first line read as an unknown one."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - data.rfind(b"\n", 0, e.start)

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from cockpit.providers import provider
 from screens.widgets.bars import StatusBar, TopBar
 from screens.widgets.command_line import CommandLine, CommandSuggester, FilterBox
 from screens.widgets.virtual_table import VirtualTable
@@ -25,6 +26,13 @@ class CockpitScreen(Screen[None]):
 
         assert isinstance(self.app, CockpitApp)
         return self.app
+
+    def able(self, role: str, capability: str) -> set[str]:
+        """The sources of a role a person may change this way now: not read-only, and of a kind
+        whose provider descriptor has the capability (an action none of them can is not offered)."""
+        hub = self.cockpit.hub
+        return {s.name for s in hub.sources(role)
+                if not hub.is_read_only(s.name) and (kind := provider(s.kind)) is not None and kind.can(capability)}
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.VIEW)

@@ -153,6 +153,11 @@ def isvc_detail(i: InferenceService, now: datetime, traffic: Content | None = No
     return Content("\n").join(lines)
 
 
+CAPABILITIES = {"scale": "scale", "restart": "restart", "set_image": "set-image", "autoscaler": "hpa",
+                "canary": "isvc", "promote": "isvc", "rollback": "rollback"}
+"""Each action's capability, as the Kubernetes descriptor names it (cockpit.providers.kubernetes)."""
+
+
 class DeploymentsScreen(DetailTableScreen):
     VIEW = "deployments"
     PREFIX = "deployments"
@@ -254,11 +259,13 @@ class DeploymentsScreen(DetailTableScreen):
         isvc_only = {"canary", "promote"}
         if action not in deploy_only | isvc_only | {"rollback"}:
             return True
-        hub = self.cockpit.hub
-        writable = {s.name for s in hub.sources("clusters") if not hub.is_read_only(s.name)}
+        sel = self._selected()
+        capability = CAPABILITIES.get(action, "")
+        if action == "rollback" and sel is not None and sel[0] == "isvc":
+            capability = "isvc"  # an InferenceService rolls back by its canary traffic
+        writable = self.able("clusters", capability)
         if not writable and action != "history":
             return False
-        sel = self._selected()
         if sel is None:
             return True
         kind, ref = sel

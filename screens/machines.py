@@ -135,10 +135,8 @@ class MachinesScreen(DetailTableScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in ("act", "destroy", "provision"):
             return True
-        hub = self.cockpit.hub
         capability = ACTIONS.get(str(parameters[0]), "") if action == "act" and parameters else action
-        writable = [s.name for s in hub.sources("machines") if not hub.is_read_only(s.name)]
-        able = [s for s in writable if _can(hub.source(s).kind, capability)]
+        able = self.able("machines", capability)
         if not able:
             return False  # hidden: no source here may do it (read-only, or its kind cannot)
         if action == "provision":
@@ -190,8 +188,7 @@ class MachinesScreen(DetailTableScreen):
 
         key = self.table.cursor_key
         hub = self.cockpit.hub
-        sources = [s.name for s in hub.sources("machines")
-                   if not hub.is_read_only(s.name) and _can(s.kind, "provision")]
+        sources = [s.name for s in hub.sources("machines") if s.name in self.able("machines", "provision")]
         source = str(key).split("/")[0] if key and str(key).split("/")[0] in sources else (sources or [""])[0]
         if not source:
             return

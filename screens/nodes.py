@@ -151,8 +151,7 @@ class NodesScreen(DetailTableScreen):
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("cordon", "drain"):
-            hub = self.cockpit.hub
-            writable = {s.name for s in hub.sources("clusters") if not hub.is_read_only(s.name)}
+            writable = self.able("clusters", action)
             if not writable:
                 return False
             targets = self.targets()

@@ -114,6 +114,18 @@ def test_crlf_script_keeps_its_line_numbers(tmp_path: Path) -> None:
                                      f"{script}: 1 bad line(s); nothing was run"]
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_line(tmp_path: Path) -> None:
+    """Windows editors start UTF-8 files with a BOM; it must not glue itself to the first command or key."""
+    config = tmp_path / "bom.toml"
+    config.write_bytes("\ufeff".encode() + config_file(tmp_path, MINIMAL).read_bytes())
+    script = tmp_path / "ops.cockpit"
+    script.write_bytes("\ufeffvm list\nnope\n".encode())
+    r = cockpit(tmp_path, "--config", str(config), "--script", str(script))
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [f"{script}:2: unknown command 'nope' (try 'help')",
+                                     f"{script}: 1 bad line(s); nothing was run"]
+
+
 def test_script_not_utf8_names_the_line(tmp_path: Path) -> None:
     config = config_file(tmp_path, MINIMAL)
     script = tmp_path / "ops.cockpit"

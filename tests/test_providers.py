@@ -108,3 +108,14 @@ async def test_machines_screen_offers_only_what_the_selected_kind_can(tmp_path: 
         assert len(gce.requests) == before and app.screen is not None and not app.screen.is_modal
         t.move_to("aws/batch-embed")
         await wait_for(pilot, force_off)
+
+
+def test_every_change_names_the_capability_it_needs() -> None:
+    """A mutating command says which capability its target's source must have; each is one some
+    kind's descriptor offers (a typo would refuse the command everywhere)."""
+    offered = set().union(*(p.capabilities for p in PROVIDERS.values()))
+    specs = [s for s in build_registry().specs() if s.mutating]
+    # model deploy changes the workload named by --to, whose kind (Kubernetes) can do both ways it does it
+    missing = [s.name for s in specs if s.capability is None and s.name != "model deploy"]
+    assert missing == []
+    assert {s.capability for s in specs if s.capability} <= offered

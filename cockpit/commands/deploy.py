@@ -218,12 +218,14 @@ def register(reg: Registry) -> None:
                         (WORKLOAD, TIMEOUT)))
     reg.add(CommandSpec(("deploy", "scale"), "set a Deployment's replicas", _scale, (
         WORKLOAD, Param("replicas", "how many replicas", kind="count", required=True, metavar="N"), *follow_opts),
-        mutating=True))
+        mutating=True, capability="scale"))
     reg.add(CommandSpec(("deploy", "restart"), "replace every pod (kubectl rollout restart)", _restart,
-                        (WORKLOAD, *follow_opts), mutating=True))
+                        (WORKLOAD, *follow_opts), mutating=True, capability="restart"))
     reg.add(CommandSpec(("deploy", "rollback"), "restore an earlier revision's template (kubectl rollout undo)",
                         _rollback, (WORKLOAD, Param("--to-revision", "the revision (default: the one before)",
-                                                    kind="int", metavar="R"), *follow_opts), mutating=True))
+                                                    kind="int", metavar="R"), *follow_opts), mutating=True,
+                        capability="rollback"))
     reg.add(CommandSpec(("deploy", "set-image"), "roll out new container images", _set_image, (
         WORKLOAD, Param("image", "IMAGE, or CONTAINER=IMAGE for a pod with several containers", required=True,
-                        repeat=True, metavar="[CONTAINER=]IMAGE"), *follow_opts), mutating=True))
+                        repeat=True, metavar="[CONTAINER=]IMAGE"), *follow_opts),
+        mutating=True, capability="set-image"))

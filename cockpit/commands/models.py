@@ -212,15 +212,15 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("model", "show"), "show a model: aliases, tags and every version", _show, (MODEL,)))
     reg.add(CommandSpec(("model", "promote"), "point an alias at a version (the previous holder is recorded)",
                         _promote, (MODEL, Param("version", "the version", kind="version", required=True,
-                                                metavar="VERSION"), ALIAS), mutating=True))
+                                                metavar="VERSION"), ALIAS), mutating=True, capability="promote"))
     reg.add(CommandSpec(("model", "rollback"), "move an alias back to its previous holder", _rollback,
-                        (MODEL, ALIAS), mutating=True))
+                        (MODEL, ALIAS), mutating=True, capability="promote"))
     reg.add(CommandSpec(("model", "alias-history"), "every recorded move of a model's aliases", _history,
                         (MODEL, Param("--alias", "only this alias", metavar="ALIAS"))))
     reg.add(CommandSpec(("model", "tag"), "set a tag on a model or one of its versions", _tag, (
         MODEL, Param("tag", "KEY=VALUE", kind="tag", required=True, metavar="KEY=VALUE"),
         Param("--version", "tag this version instead of the model", kind="version", metavar="VERSION")),
-        mutating=True))
+        mutating=True, capability="tag"))
     reg.add(CommandSpec(("model", "compare"), "the runs' metrics and params of two versions side by side",
                         _compare, (MODEL, Param("v1", "a version", kind="version", required=True, metavar="V1"),
                                    Param("v2", "another version", kind="version", required=True, metavar="V2"))))

@@ -138,7 +138,7 @@ def _cordon(value: bool) -> CommandSpec:
                     noop=noop)
 
     helps = {"cordon": "mark a node unschedulable", "uncordon": "mark a node schedulable again"}
-    return CommandSpec(("node", word), helps[word], planner, (NODE,), mutating=True)
+    return CommandSpec(("node", word), helps[word], planner, (NODE,), mutating=True, capability="cordon")
 
 
 def drain_lines(plan: DrainPlan, force: bool) -> list[str]:
@@ -200,4 +200,4 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("node", "drain"), "cordon a node and evict its pods (honours PodDisruptionBudgets)",
                         _drain, (NODE, Param("--force", "also delete pods no controller manages", kind="flag"),
                                  Param("--timeout", "how long to retry evictions a PDB refuses (default 60s)",
-                                       kind="duration", metavar="DURATION")), mutating=True))
+                                       kind="duration", metavar="DURATION")), mutating=True, capability="drain"))

@@ -217,5 +217,5 @@ def register(reg: Registry, source_opt: Param) -> None:
         Param("--group", "Azure: the resource group", metavar="RG"),
         Param("--subnet", "EC2: subnet id; Azure: the subnet's resource id", metavar="ID"),
         Param("--ssh-key", "Azure: the admin user's OpenSSH public key file", metavar="FILE"),
-    ), mutating=True, check=_check))
+    ), mutating=True, capability="provision", check=_check))
     reg.add(CommandSpec(("vm", "templates"), "list provisioning templates", _templates, (source_opt,)))

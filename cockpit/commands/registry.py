@@ -19,6 +19,7 @@ from cockpit.audit import INTENT, OUTCOME, REFUSED, AuditLog, AuditUnwritable, m
 from cockpit.commands import grammar
 from cockpit.contracts import BadInput, CockpitError, Refused
 from cockpit.hub import Hub
+from cockpit.providers import provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,9 @@ class CommandSpec:
     check: Callable[[Mapping[str, Any], Hub], None] | None = field(default=None, compare=False, repr=False)
     """More of parsing: what the arguments need of each other, from the config alone (no backend
     call), so a script's bad line is refused before any line runs."""
+    capability: str | None = None
+    """What the target's source must be able to do (its kind's provider descriptor says), checked
+    as the line is parsed: a kind that cannot is refused before anything is asked of it."""
 
     @property
     def name(self) -> str:
@@ -208,6 +212,8 @@ class Registry:
             if p.required and (args[p.key] is None or args[p.key] == []):
                 what = p.name if p.is_option else (p.metavar or p.key.upper())
                 raise BadInput(f"{spec.name}: missing {what} (usage: {spec.usage()})")
+        if spec.capability is not None:
+            _require(spec, args, hub)
         if spec.check is not None:
             spec.check(args, hub)
         return Invocation(spec, args, line.strip(), dry_run=flags["dry_run"], yes=flags["yes"])
@@ -392,3 +398,20 @@ def plan_text(plan: Plan) -> str:
 def _suggest(word: str, options: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+TARGET_KINDS = frozenset({"target", "node", "workload", "model"})
+"""Parameter kinds whose value is (SOURCE, ...): the source a command acts on."""
+
+
+def _require(spec: CommandSpec, args: Mapping[str, Any], hub: Hub) -> None:
+    """Refuse a command whose target's source cannot do it, in one line naming the source and why."""
+    for p in spec.params:
+        value = args.get(p.key)
+        if p.kind in TARGET_KINDS and not p.is_option and isinstance(value, tuple) and value:
+            source = str(value[0])
+            kind = provider(hub.source(source).kind)
+            if kind is None or not kind.can(str(spec.capability)):
+                why = kind.cannot(str(spec.capability)) if kind else f"unknown kind {hub.source(source).kind!r}"
+                raise BadInput(f"{source}: {why}")
+            return

@@ -117,13 +117,14 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("hpa", "list"), "list HorizontalPodAutoscalers", _hpa_list, (CLUSTER_OPT,)))
     reg.add(CommandSpec(("hpa", "set"), "set an autoscaler's minimum and maximum replicas", _hpa_set, (
         HPA, Param("--min", "minimum replicas", kind="int", metavar="N"),
-        Param("--max", "maximum replicas", kind="int", metavar="N")), mutating=True))
+        Param("--max", "maximum replicas", kind="int", metavar="N")), mutating=True, capability="hpa"))
     reg.add(CommandSpec(("isvc", "list"), "list KServe InferenceServices with canary traffic", _isvc_list,
                         (CLUSTER_OPT,)))
     reg.add(CommandSpec(("isvc", "canary"), "send PERCENT of traffic to the latest revision", _canary(
         "isvc canary", lambda a: a["percent"], "set canary traffic of"), (
-        ISVC, Param("percent", "0..100", kind="percent", required=True, metavar="PERCENT")), mutating=True))
+        ISVC, Param("percent", "0..100", kind="percent", required=True, metavar="PERCENT")),
+        mutating=True, capability="isvc"))
     reg.add(CommandSpec(("isvc", "promote"), "give the latest revision all traffic (removes canaryTrafficPercent)",
-                        _canary("isvc promote", lambda a: None, "promote"), (ISVC,), mutating=True))
+                        _canary("isvc promote", lambda a: None, "promote"), (ISVC,), mutating=True, capability="isvc"))
     reg.add(CommandSpec(("isvc", "rollback"), "send all traffic back to the previous revision (canary 0%)",
-                        _canary("isvc rollback", lambda a: 0, "roll back"), (ISVC,), mutating=True))
+                        _canary("isvc rollback", lambda a: 0, "roll back"), (ISVC,), mutating=True, capability="isvc"))

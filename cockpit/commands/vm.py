@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cockpit import format as fmt
 from cockpit.commands import provision
 from cockpit.commands.common import gather, sources_of
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
-from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, MACHINES, BadInput
+from cockpit.contracts import ACTION_HELP, MACHINE_ACTIONS, MACHINES
 from cockpit.model import Machine, MachineState
 from cockpit.serialize import machine_to_dict, to_jsonable
-
-if TYPE_CHECKING:
-    from cockpit.hub import Hub
 
 TARGET = Param("target", "the machine, as SOURCE/NAME", kind="target", required=True, metavar="SOURCE/NAME")
 SOURCE_OPT = Param("--source", "only this source", kind="source", metavar="SOURCE")
@@ -107,7 +104,7 @@ def _action(action: str) -> CommandSpec:
                     target=ref, confirm=f"{verb.capitalize()} {fmt.machine_line(before)}?",
                     previous={"state": before.state.value}, noop=noop)
 
-    return CommandSpec(("vm", action), ACTION_HELP[action], planner, (TARGET,), mutating=True, check=_needs(action))
+    return CommandSpec(("vm", action), ACTION_HELP[action], planner, (TARGET,), mutating=True, capability=action)
 
 
 def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy") -> Plan:
@@ -163,18 +160,6 @@ def _gpus(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("gpu list", "list host GPUs", run)
 
 
-def _needs(capability: str) -> Callable[[Mapping[str, Any], Hub], None]:
-    """A line on a source whose kind cannot do it (its provider descriptor says) is refused as it is
-    parsed, before any line of the script runs and before anything is asked of the source."""
-    def check(args: Mapping[str, Any], hub: Hub) -> None:
-        source, _ = args["target"]
-        kind = provision.kind_of(hub, source)
-        if not kind.can(capability):
-            raise BadInput(f"{source}: {kind.cannot(capability)}")
-
-    return check
-
-
 def register(reg: Registry) -> None:
     states = tuple(s.value for s in MachineState)
     reg.add(CommandSpec(("vm", "list"), "list machines on every machines source", _list,
@@ -185,9 +170,9 @@ def register(reg: Registry) -> None:
         reg.add(_action(action))
     reg.add(CommandSpec(("vm", "destroy"), "undefine a machine (typed-name confirmation in the UI)", _destroy,
                         (TARGET, Param("--remove-storage", "also delete its disk images", kind="flag")),
-                        mutating=True, check=_needs("destroy")))
+                        mutating=True, capability="destroy"))
     reg.add(CommandSpec(("vm", "terminate"), "terminate a cloud instance, or destroy a VM (typed-name confirmation "
-                        "in the UI)", _terminate, (TARGET,), mutating=True, check=_needs("destroy")))
+                        "in the UI)", _terminate, (TARGET,), mutating=True, capability="destroy"))
     provision.register(reg, SOURCE_OPT)
     reg.add(CommandSpec(("gpu", "list"), "list host GPUs and which machine has each", _gpus,
                         (SOURCE_OPT, Param("--free", "only GPUs no running machine holds", kind="flag"))))
