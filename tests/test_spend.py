@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +186,27 @@ def test_two_hubs_never_share_a_kept_answer(tmp_path: Path, arm: ArmFake) -> Non
     finally:
         first.hub.close()
         second.hub.close()
+
+
+def test_an_answer_is_kept_an_hour_on_the_hubs_clock(tmp_path: Path, arm: ArmFake) -> None:
+    """Billing APIs charge per request and refresh a few times a day: one answer is reused for an
+    hour, measured on the hub's clock (injected here from 0 minutes), never the time since boot."""
+    clock = [FIXED_NOW]
+    config = Config(sources=(SourceConfig("azure", "azure", timeout_seconds=30, settings=arm_settings(arm, tmp_path)),),
+                    audit_path=tmp_path / "audit.jsonl")
+    ctx = Context(hub=Hub(config, now=lambda: clock[0]), audit=AuditLog(config.audit_path), origin="script")
+
+    def asked() -> int:
+        return len([p for m, p in arm.requests if m == "POST" and "CostManagement" in p])
+
+    try:
+        assert build_registry().run_line("cost spend", ctx).status == "ok"
+        first = asked()
+        clock[0] = FIXED_NOW + timedelta(minutes=59)
+        assert build_registry().run_line("cost spend", ctx).status == "ok"
+        assert asked() == first  # kept
+        clock[0] = FIXED_NOW + timedelta(minutes=61)
+        assert build_registry().run_line("cost spend", ctx).status == "ok"
+        assert asked() > first  # asked again once an hour old
+    finally:
+        ctx.hub.close()

@@ -9,10 +9,9 @@ Two hubs (two tests, two configs) never share an answer, and a hub's answers go 
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from cockpit.contracts import SPEND, CockpitError, Unsupported
 from cockpit.hub import Hub
@@ -22,9 +21,9 @@ from cockpit.state.gather import merged
 
 KEEP_S = 3600.0
 """How long an answer is reused."""
-_CACHE: weakref.WeakKeyDictionary[Hub, dict[tuple[str, date, date], tuple[float, Spend]]] = \
+_CACHE: weakref.WeakKeyDictionary[Hub, dict[tuple[str, date, date], tuple[datetime, Spend]]] = \
     weakref.WeakKeyDictionary()
-"""hub -> (source, start, end) -> (time.monotonic() when asked, the answer)."""
+"""hub -> (source, start, end) -> (when asked, on the hub's clock, so a test can age it; the answer)."""
 _LOCK = threading.Lock()
 
 
@@ -47,14 +46,14 @@ def _kind(hub: Hub, source: str) -> Provider:
 
 def gather_spend(hub: Hub, names: list[str], start: date, end: date) -> SpendAnswer:
     """Each source's charges over [start, end), from the cache when an hour old at most."""
-    now = time.monotonic()
+    now = hub.now()
     spends: list[Spend] = []
     ask: list[str] = []
     with _LOCK:
         cache = _CACHE.setdefault(hub, {})
         for name in names:
             kept = cache.get((name, start, end))
-            if kept is not None and now - kept[0] < KEEP_S:
+            if kept is not None and timedelta(0) <= now - kept[0] < timedelta(seconds=KEEP_S):
                 spends.append(kept[1])
             else:
                 ask.append(name)
