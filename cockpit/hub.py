@@ -76,7 +76,8 @@ class Hub:
 
     # -- sources -----------------------------------------------------------------------------
     def sources(self, role: str | None = None) -> list[SourceConfig]:
-        return [s.cfg for s in self._slots.values() if role is None or PROVIDERS[s.cfg.kind].plays(role)]
+        return [s.cfg for s in self._slots.values()
+                if role is None or ((kind := PROVIDERS.get(s.cfg.kind)) is not None and kind.plays(role))]
 
     def source(self, name: str) -> SourceConfig:
         slot = self._slots.get(name)

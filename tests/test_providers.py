@@ -119,3 +119,17 @@ def test_every_change_names_the_capability_it_needs() -> None:
     missing = [s.name for s in specs if s.capability is None and s.name != "model deploy"]
     assert missing == []
     assert {s.capability for s in specs if s.capability} <= offered
+
+
+def test_help_says_which_kinds_can_and_why_not(tmp_path: Path) -> None:
+    from cockpit.audit import AuditLog
+    from cockpit.commands.registry import Context
+    from cockpit.config import Config
+    from cockpit.hub import Hub
+
+    ctx = Context(hub=Hub(Config(sources=(), audit_path=tmp_path / "a.jsonl")), audit=AuditLog(tmp_path / "a.jsonl"))
+    r = build_registry().run_line("help vm force-off", ctx)
+    assert r.outcome.text is not None
+    assert ("on libvirt, aws, azure sources; not gcp: its stop always lets the guest shut down; there is no "
+            "power-off at once: use stop") in r.outcome.text
+    assert r.outcome.data[0]["kinds"] == ["libvirt", "aws", "azure"]

@@ -8,6 +8,7 @@ from typing import Any
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import ANY_SOURCE, BadInput, CockpitError
 from cockpit.model import HealthState
+from cockpit.providers import PROVIDERS
 from cockpit.serialize import to_jsonable
 
 
@@ -67,6 +68,13 @@ EXIT_CODES = ("Exit codes: 0 ok; 1 failed (a read where some sources failed prin
               "stale) and errors ({source: why} for each that failed).")
 
 
+def who_can(capability: str) -> str:
+    """Which kinds of source can do it, and why the others cannot (their descriptors say)."""
+    able = [p.kind for p in PROVIDERS.values() if p.can(capability)]
+    unable = [f"not {p.kind}: {p.refusals[capability]}" for p in PROVIDERS.values() if capability in p.refusals]
+    return "; ".join([f"on {', '.join(able) or 'no kind of'} sources", *unable])
+
+
 def register(reg: Registry) -> None:
     def _help(ctx: Context, args: Mapping[str, Any]) -> Plan:
         wanted = " ".join(args["command"] or [])
@@ -81,10 +89,14 @@ def register(reg: Registry) -> None:
                 if wanted:
                     lines += [f"    {p.name if p.is_option else (p.metavar or p.key.upper())}: {p.help}"
                               for p in s.params]
+                    if s.capability:
+                        lines.append(f"    {who_can(s.capability)}")
             lines.append("Every line also takes --dry-run (show the plan) and --yes (confirm a change).")
             lines.append(EXIT_CODES)
             return Outcome(data=[{"command": s.name, "usage": s.usage(), "summary": s.summary,
-                                  "mutating": s.mutating} for s in specs], text="\n".join(lines))
+                                  "mutating": s.mutating, "kinds": [p.kind for p in PROVIDERS.values()
+                                                                    if s.capability and p.can(s.capability)]}
+                                 for s in specs], text="\n".join(lines))
 
         return Plan("help", "help", run)
 
