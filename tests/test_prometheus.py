@@ -46,8 +46,11 @@ def test_instant_and_range_queries_read_dcgm_series_and_the_history_promtool_wro
     assert one.last == 93.0 and one.label("modelName") == "NVIDIA H100 80GB HBM3"
     (total,) = b.query("count(DCGM_FI_DEV_GPU_UTIL)")
     assert total.labels == () and total.last == 67  # 67 whole GPUs; the MIG slices report GR_ENGINE_ACTIVE
-    now = time.time()
-    (series,) = b.query_range('DCGM_FI_DEV_GPU_UTIL{Hostname="a100-node-01",gpu="0"}', now - 400, now, 20)
+    # a window fixed to when the server started (not to now: a session's Prometheus may be minutes old
+    # when this test runs), reaching 400 s back into the history promtool wrote before it started
+    start = prom.started - 400
+    (series,) = b.query_range('DCGM_FI_DEV_GPU_UTIL{Hostname="a100-node-01",gpu="0"}', start,
+                              max(time.time(), prom.started + 20), 20)
     assert len(series.points) >= 20 and series.points[0][0] < prom.started - 300  # from the backfilled blocks
     assert set(series.values) == {88.0}
 
