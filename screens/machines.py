@@ -74,6 +74,11 @@ class MachinesScreen(DetailTableScreen):
     COLUMNS = COLUMNS
     LOADING = "loading machines..."
     _selected_kinds: frozenset[str] = frozenset()
+
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name, id, classes)
+        self._drafts: dict[str, dict[str, str]] = {}
+        """source -> the provision form's last submitted values, for as long as this screen lives."""
     """The kinds of the selected machines' sources, whose capabilities the footer shows."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="machines.filter"),
@@ -164,13 +169,15 @@ class MachinesScreen(DetailTableScreen):
             self.notify("no machine selected", severity="warning")
             return
         verb = ACTIONS[action]
-        able = self._capable(verb, targets)
-        for kind in sorted({self.cockpit.hub.source(t.split("/")[0]).kind for t in targets if t not in able}):
-            found = provider(kind)
-            self.notify(f"skipped the {kind} machines: {found.cannot(verb) if found else 'unknown kind'}",
-                        severity="warning")
-        if able:
-            self.cockpit.dispatch([f"vm {verb} {t}" for t in able])
+        unable = [t for t in targets if t not in self._capable(verb, targets)]
+        if unable:  # all or nothing: a bulk action never quietly leaves some of the marked out
+            found = provider(self.cockpit.hub.source(unable[0].split("/")[0]).kind)
+            why = found.cannot(verb) if found else "unknown kind"
+            more = f" and {len(unable) - 1} more" if len(unable) > 1 else ""
+            self.notify(f"nothing done: {unable[0]}{more} cannot ({why}); unmark it (space) and try again",
+                        title=f"vm {verb}", severity="error", timeout=10)
+            return
+        self.cockpit.dispatch([f"vm {verb} {t}" for t in targets])
 
     def action_destroy(self) -> None:
         key = self.table.cursor_key
@@ -198,12 +205,19 @@ class MachinesScreen(DetailTableScreen):
             self.action_command_line(f"vm provision {source}/")
             return
         where = (cfg.settings.get(kind.where_setting) or [""])[0] if kind.where_setting else ""
+        here = self.cockpit.inventory.find(str(key)) if key is not None and str(key).startswith(source + "/") else None
+        if here is not None and kind.where in ("zone", "region"):  # where the selected machine is
+            where = here.location if kind.where == "zone" else kind.region(here.location)
+        # what was typed last time on this source comes back: a refused plan or a cancelled
+        # confirmation must not cost a person the whole form
+        form = ProvisionScreen(source, cfg.kind, self._drafts.get(source) or {"where": str(where)})
 
         def chosen(line: str | None) -> None:
             if line:
+                self._drafts[source] = form.draft()
                 self.cockpit.dispatch([line])
 
-        self.app.push_screen(ProvisionScreen(source, cfg.kind, {"where": str(where)}), chosen)
+        self.app.push_screen(form, chosen)
 
     def action_xml(self) -> None:
         key = self.table.cursor_key

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from google.api_core.exceptions import NotFound as GoogleNotFound
+from textual.widgets import Input
 
 from cockpit.config import Config
 from cockpit.sandbox import demo_config
@@ -74,7 +75,7 @@ async def test_one_table_same_keys_for_every_cloud(tmp_path: Path, moto_server: 
         await pilot.press("ctrl+d")  # terminate: the typed name confirms, nothing less
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         body = " ".join(str(w.render()) for w in app.screen.query("#dialog-body Static"))
-        assert "Terminate gcp/ci-runner" in body and "deleted for good" in body and "gcp console" in body
+        assert "Terminate gcp/ci-runner" in body and "deleted for good" in body and "disks marked autoDelete" in body
         await pilot.press(*"ci-runner", "enter")
 
         def gone() -> bool:
@@ -111,13 +112,17 @@ async def test_provision_form_plans_confirms_and_creates(tmp_path: Path, moto_se
         t = app.screen.query_one("#machines-table", VirtualTable)
         t.move_to("gcp/l4-serve-0")
         await pilot.press("n")  # the form of the source under the cursor: Compute Engine's fields
-        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
         form = app.screen
         assert isinstance(form, ProvisionScreen) and form.kind == "gcp"
-        await pilot.press("enter")  # nothing filled in: the form says what is required, and stays
+        here = app.inventory.find("gcp/l4-serve-0")
+        assert here is not None and form.values()["where"] == here.location  # the zone of the row under the cursor
+        await pilot.press("enter")  # the rest not filled in: the form says what is required, and stays
         await pilot.pause(0.1)
-        assert "required: zone, machine type, image, name" in str(form.query_one("#form-error").render())
+        assert "required: machine type, image, name" in str(form.query_one("#form-error").render())
         assert app.screen is form
+        form.query_one("#f-where", Input).value = ""
+        form.query_one("#f-where", Input).focus()
         await pilot.press(*"us-central1-b", "tab", *"g2-standard-4", "tab", *"family/debian-12", "tab",
                           *"serve", "tab", "2", "tab", "space")  # count 2, spot
         assert form.line() == ("vm provision gcp/us-central1-b --type g2-standard-4 --image family/debian-12 "

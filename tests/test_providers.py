@@ -28,6 +28,7 @@ from screens.widgets.virtual_table import VirtualTable
 from tests.cloud_helpers import arm, creds, gce, moto_server
 from tests.test_clouds_ui import mixed
 from tests.test_provision_cloud import clouds as clouds_ctx
+from tests.test_sanitise import toasts_text
 from tests.ui_helpers import loaded, make_app, wait_for
 
 __all__ = ["arm", "clouds_ctx", "creds", "gce", "moto_server"]
@@ -97,7 +98,7 @@ async def test_machines_screen_offers_only_what_the_selected_kind_can(tmp_path: 
         (b,) = [b for b in app.screen.active_bindings.values() if b.binding.action == "act('force_off')"]
         return b.enabled
 
-    async with app.run_test(size=(160, 40)) as pilot:
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
         await loaded(pilot)
         t = app.screen.query_one("#machines-table", VirtualTable)
         t.move_to("gcp/t4-notebook")
@@ -108,6 +109,40 @@ async def test_machines_screen_offers_only_what_the_selected_kind_can(tmp_path: 
         assert len(gce.requests) == before and app.screen is not None and not app.screen.is_modal
         t.move_to("aws/batch-embed")
         await wait_for(pilot, force_off)
+        # marked on both kinds: all or nothing, and the one that cannot is named
+        await pilot.press("space")
+        t.move_to("gcp/t4-notebook")
+        await pilot.press("space", "F")
+        await wait_for(pilot, lambda: "nothing done: gcp/t4-notebook cannot" in toasts_text(app))
+        assert not app.screen.is_modal and len(gce.requests) == before
+
+
+async def test_the_provision_form_keeps_what_was_typed(tmp_path: Path, moto_server: MotoServer, gce: GceFake,
+                                                       arm: ArmFake) -> None:
+    """A plan the cloud refuses (or a confirmation said no to) must not cost a person the form:
+    opened again on that source, it holds what was submitted; it starts from the selected row's zone."""
+    from screens.widgets.provision_form import ProvisionScreen
+
+    app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="machines")
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await loaded(pilot)
+        app.screen.query_one("#machines-table", VirtualTable).move_to("gcp/l4-serve-0")
+        here = app.inventory.find("gcp/l4-serve-0")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
+        form = app.screen
+        assert isinstance(form, ProvisionScreen) and here is not None and form.values()["where"] == here.location
+        await pilot.press("tab", *"a2-highgpu-1g", "tab", *"family/debian-12", "tab", *"ft", "tab", "tab", "tab",
+                          "tab", *"nvidia-tesla-t4:1")  # GPUs attach to N1 only: the plan is refused
+        typed = form.values()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "GPUs attach to N1" in toasts_text(app))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and app.screen is not form
+                       and bool(app.screen.query("#f-where")))
+        again = app.screen
+        assert isinstance(again, ProvisionScreen)
+        assert again.values() == typed and typed["--accelerator"] == "nvidia-tesla-t4:1" and typed["--name"] == "ft"
 
 
 def test_every_change_names_the_capability_it_needs() -> None:

@@ -214,7 +214,7 @@ def register(reg: Registry, source_opt: Param) -> None:
               choices=("on-demand",)),
         Param("--accelerator", "Compute Engine N1: GPUs to attach, TYPE[:COUNT] (repeatable)", kind="accelerator",
               repeat=True, metavar="TYPE:N"),
-        Param("--group", "Azure: the resource group", metavar="RG"),
+        Param("--group", "Azure: the resource group; Compute Engine: another of the source's projects", metavar="RG"),
         Param("--subnet", "EC2: subnet id; Azure: the subnet's resource id", metavar="ID"),
         Param("--ssh-key", "Azure: the admin user's OpenSSH public key file", metavar="FILE"),
     ), mutating=True, capability="provision", check=_check))

@@ -113,11 +113,13 @@ def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy")
     before = ctx.hub.call(source, MACHINES, lambda b: b.get_machine(name))
     xml = ctx.hub.call(source, MACHINES, lambda b: b.describe(name))
     storage = args.get("remove_storage", False)
-    verb = provision.kind_of(ctx.hub, source).destroy_verb
+    kind = provision.kind_of(ctx.hub, source)
+    verb = kind.destroy_verb
     cloud = verb == "terminate"  # a cloud deletes the instance; libvirt undefines, keeping disks unless asked
     warnings = []
     if before.state.is_on:
-        warnings.append(f"{ref} is {before.state.value}: it will be powered off first")
+        warnings.append(f"{ref} is {before.state.value}: " + ("what runs on it stops now" if cloud else
+                                                              "it will be powered off first"))
     if storage and not cloud:
         warnings.append("its disk images will be deleted: " + ", ".join(d.source for d in before.disks if d.source))
 
@@ -130,8 +132,8 @@ def _destroy(ctx: Context, args: Mapping[str, Any], command: str = "vm destroy")
                        new={"state": "undefined"})
 
     if cloud:  # a cloud decides per volume (EC2: DeleteOnTermination); nothing comes back
-        text = (f"Terminate {fmt.machine_line(before)}: the instance is deleted for good, with the volumes the "
-                f"{before.provider} console marks delete-on-termination. Type its name to confirm.")
+        text = (f"Terminate {fmt.machine_line(before)}: the instance is deleted for good"
+                f"{', ' + kind.destroy_note if kind.destroy_note else ''}. Type its name to confirm.")
     else:
         text = (f"Destroy {fmt.machine_line(before)}: undefine it"
                 f"{' and delete its disks' if storage else ' (disks are kept)'}. Type its name to confirm.")

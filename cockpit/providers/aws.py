@@ -16,7 +16,7 @@ def region(zone: str) -> str:
 PROVIDER = Provider(
     kind="aws", title="EC2", module="backends.aws", roles=CLOUD_ROLES, extra="aws",
     capabilities=CLOUD_CAPABILITIES,
-    destroy_verb="terminate",
+    destroy_verb="terminate", destroy_note="with the EBS volumes marked DeleteOnTermination",
     where="region", where_setting="regions",
     form=(
         FormField("where", "region", "us-east-1", required=True),

@@ -31,7 +31,7 @@ def geography(region: str) -> str:
 PROVIDER = Provider(
     kind="azure", title="Azure", module="backends.azure", roles=CLOUD_ROLES, extra="azure",
     capabilities=CLOUD_CAPABILITIES,
-    destroy_verb="terminate",
+    destroy_verb="terminate", destroy_note="with the disks and NICs whose deleteOption is Delete",
     where="region",
     form=(
         FormField("where", "region", "eastus", required=True),

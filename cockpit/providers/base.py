@@ -69,6 +69,8 @@ class Provider:
     """capability -> why this kind has not got it (shown when someone asks for it)."""
     destroy_verb: str = "destroy"
     """What deleting one of its machines is called: `destroy` (libvirt undefines), `terminate`."""
+    destroy_note: str = ""
+    """What goes with a terminated machine, in the cloud's own words (its console decides per disk)."""
     # -- provisioning -----------------------------------------------------------------------------
     where: str = ""
     """What `vm provision SOURCE/WHERE` names: "name" (a libvirt VM), "region", "zone"."""

@@ -92,6 +92,10 @@ class ProvisionScreen(ModalScreen[str | None]):
             out[f.option] = widget.value if isinstance(widget, Checkbox | Input) else ""
         return out
 
+    def draft(self) -> dict[str, str]:
+        """The values as defaults for the next form (a ticked flag as "yes", an unticked one left out)."""
+        return {k: "yes" if v is True else str(v) for k, v in self.values().items() if v not in ("", False)}
+
     def line(self) -> str:
         return command_line(self.source, self.kind, self.values())
 
