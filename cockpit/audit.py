@@ -162,3 +162,65 @@ def make_entry(*, origin: str, source: str | None, command: str, target: str | N
         command=command, target=target, previous=to_jsonable(previous), new=to_jsonable(new),
         result=result, duration_ms=round(duration_s * 1000, 1), error=error, id=op_id, phase=phase,
     )
+
+
+_UNSHOWN = frozenset({"definition", "steps"})
+"""Keys too long for one line (a domain's XML, a provision's progress): `audit` JSON keeps them."""
+
+
+def change_text(previous: Any, new: Any) -> str:
+    """One line saying what a change did, for every kind of change: `running → stopped`,
+    `0 → 25` (canary traffic), `min 1 → 2, max 4 → 8`, `unschedulable no → yes, evicted 5`.
+    One place, so the Audit screen and `cockpit audit` never disagree (the Audit screen used to
+    keep only state, replicas, alias and version, and showed `- → -` for the rest)."""
+    before = _fields(previous)
+    after = _fields(new)
+    if not before and not after:
+        return f"{_value(previous)} → {_value(new)}"
+    if new is None:  # failed, or not finished: what it was, and nothing known after
+        return f"{_brief(before)} → -"
+    keys = [k for k in (*before, *(k for k in after if k not in before)) if k not in _UNSHOWN]
+    if len(keys) == 1 and keys[0] in before and keys[0] in after:
+        k = keys[0]
+        said = f"{_value(before[k])} → {_value(after[k])}"
+        return said if k in _SELF_EVIDENT else f"{k} {said}"
+    same = [f"{k}={before[k]}" for k in keys if k in after and before.get(k) == after[k]
+            and isinstance(after[k], str) and len(after[k]) <= 40]
+    parts = []
+    for k in keys:
+        if k in before and k in after:
+            if before[k] != after[k]:
+                parts.append(f"{k} {_value(before[k])} → {_value(after[k])}")
+        elif k in after:
+            parts.append(f"{k} {_value(after[k])}")
+        else:
+            parts.append(f"{k} was {_value(before[k])}")
+    text = ", ".join(parts) or "no change"
+    return f"{', '.join(same)}: {text}" if same else text
+
+
+_SELF_EVIDENT = frozenset({"state", "replicas", "canaryTrafficPercent"})
+"""Keys whose value says what it is (`running → stopped`): shown without the key's name."""
+
+
+def _brief(fields: dict[str, Any]) -> str:
+    shown = {k: v for k, v in fields.items() if k not in _UNSHOWN}
+    if len(shown) == 1:
+        return _value(next(iter(shown.values())))
+    return ", ".join(f"{k}={_value(v)}" for k, v in shown.items()) or "-"
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, list | tuple):
+        return str(len(v)) if len(v) > 3 else ",".join(_value(x) for x in v) or "none"
+    if isinstance(v, dict):
+        return ",".join(f"{k}={_value(x)}" for k, x in v.items()) or "-"
+    return str(v)

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from cockpit.audit import AuditEntry
+from cockpit.audit import AuditEntry, change_text
 from cockpit.serialize import to_jsonable
 from screens.base import TableScreen
 from screens.safe import safe
@@ -30,13 +30,7 @@ COLUMNS = (
 
 
 def _change(e: AuditEntry) -> str:
-    def short(v: object) -> str:
-        if isinstance(v, dict):
-            v = {k: x for k, x in v.items() if k in ("state", "replicas", "alias", "version")}
-            return ",".join(str(x) for x in v.values()) or "-"
-        return "-" if v is None else str(v)
-
-    return f"{short(e.previous)} → {short(e.new)}" + (f"  ({e.error})" if e.error else "")
+    return change_text(e.previous, e.new) + (f"  ({e.error})" if e.error else "")
 
 
 class AuditScreen(TableScreen):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cockpit.audit import change_text
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import ANY_SOURCE, BadInput, CockpitError
 from cockpit.model import HealthState
@@ -43,21 +44,12 @@ def _audit(ctx: Context, args: Mapping[str, Any]) -> Plan:
         if args["source"]:
             entries = [e for e in entries if e.source == args["source"]]
         rows = tuple((e.time[:19].replace("T", " "), e.user, e.origin, e.command, e.target or "-", e.result,
-                      _short(e.previous), _short(e.new)) for e in entries)
+                      change_text(e.previous, e.new)) for e in entries)
         error = CockpitError(f"{bad} unreadable line(s) in {ctx.audit.path} were skipped") if bad else None
         return Outcome(data=[to_jsonable(e) for e in entries], error=error,
-                       table=Table(("TIME", "USER", "FROM", "COMMAND", "TARGET", "RESULT", "PREVIOUS", "NEW"), rows))
+                       table=Table(("TIME", "USER", "FROM", "COMMAND", "TARGET", "RESULT", "CHANGE"), rows))
 
     return Plan("audit", "show the audit log", run)
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        value = {k: v for k, v in value.items() if k != "definition"}
-        if len(value) == 1:
-            return str(next(iter(value.values())))
-        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
-    return "-" if value is None else str(value)
 
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 failed (a read where some sources failed prints the others' answers, "
