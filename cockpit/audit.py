@@ -31,6 +31,9 @@ from cockpit.secrets import redact
 from cockpit.serialize import to_jsonable
 
 INTENT, OUTCOME, REFUSED = "intent", "outcome", "refused"
+APPLIED, PROGRESS = "applied", "progress"
+"""Between intent and outcome: the change was made (the watch that follows it may take minutes),
+and each step of that watch worth keeping (cockpit.ops rebuilds operations from these)."""
 
 
 class AuditUnwritable(CockpitError):
@@ -54,7 +57,9 @@ class AuditEntry:
     id: str | None = None
     """The operation's id: the intent and outcome lines of one change share it."""
     phase: str | None = None
-    """intent | outcome | refused; None on lines written before operations had ids."""
+    """intent | applied | progress | outcome | refused; None on lines written before operations had ids."""
+    message: str | None = None
+    """A progress line's step (`gpu-prod/inference/llama: 2 of 3 new pods ready`)."""
 
 
 def current_user() -> str:
@@ -112,15 +117,11 @@ class AuditLog:
         finally:
             os.close(fd)
 
-    def read(self, limit: int | None = None) -> tuple[list[AuditEntry], int]:
-        """One entry per operation, oldest first; returns (entries, number of unreadable lines skipped).
-
-        An operation's outcome line completes its intent line; an intent with no outcome (the
-        process died, or the outcome could not be written) reads as `unfinished`."""
+    def lines(self) -> tuple[list[AuditEntry], int]:
+        """Every line as written, oldest first; returns (lines, number of unreadable lines skipped)."""
         if not self.path.exists():
             return [], 0
-        entries: list[AuditEntry] = []
-        by_id: dict[str, int] = {}
+        out: list[AuditEntry] = []
         bad = 0
         try:
             f = self.path.open(encoding="utf-8", errors="replace")
@@ -129,21 +130,33 @@ class AuditLog:
         with f:
             for raw in f:
                 try:
-                    d = json.loads(raw)
-                    e = AuditEntry(**d)
+                    out.append(AuditEntry(**json.loads(raw)))
                 except (ValueError, TypeError):
                     bad += 1
-                    continue
-                if e.id is None or e.phase == REFUSED:
-                    entries.append(e)
-                elif e.phase == INTENT:
-                    by_id[e.id] = len(entries)
-                    entries.append(replace(e, result="unfinished"))
-                elif e.id in by_id:
-                    i = by_id.pop(e.id)
-                    entries[i] = replace(e, time=entries[i].time, previous=entries[i].previous)
-                else:
-                    entries.append(e)  # an outcome whose intent line was lost
+        return out, bad
+
+    def read(self, limit: int | None = None) -> tuple[list[AuditEntry], int]:
+        """One entry per operation, oldest first; returns (entries, number of unreadable lines skipped).
+
+        An operation's outcome line completes its intent line; an intent with no outcome (the
+        process died, or the outcome could not be written) reads as `unfinished`. Its applied and
+        progress lines are the operation's story (`op show`), not entries of their own."""
+        lines, bad = self.lines()
+        entries: list[AuditEntry] = []
+        by_id: dict[str, int] = {}
+        for e in lines:
+            if e.phase in (APPLIED, PROGRESS):
+                continue
+            if e.id is None or e.phase == REFUSED:
+                entries.append(e)
+            elif e.phase == INTENT:
+                by_id[e.id] = len(entries)
+                entries.append(replace(e, result="unfinished"))
+            elif e.id in by_id:
+                i = by_id.pop(e.id)
+                entries[i] = replace(e, time=entries[i].time, previous=entries[i].previous)
+            else:
+                entries.append(e)  # an outcome whose intent line was lost
         if limit is not None:
             entries = entries[-limit:]
         return entries, bad
@@ -155,12 +168,13 @@ def _why(e: OSError) -> str:
 
 def make_entry(*, origin: str, source: str | None, command: str, target: str | None, previous: Any,
                new: Any, result: str, duration_s: float, error: str | None = None, op_id: str | None = None,
-               phase: str | None = None) -> AuditEntry:
+               phase: str | None = None, message: str | None = None) -> AuditEntry:
     return AuditEntry(
         time=datetime.now(UTC).isoformat(timespec="milliseconds"),
         user=current_user(), host=socket.gethostname(), origin=origin, source=source,
         command=command, target=target, previous=to_jsonable(previous), new=to_jsonable(new),
         result=result, duration_ms=round(duration_s * 1000, 1), error=error, id=op_id, phase=phase,
+        message=message,
     )
 
 

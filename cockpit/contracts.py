@@ -51,6 +51,12 @@ class BadInput(CockpitError):
     exit_code = 2
 
 
+class Cancelled(CockpitError):
+    """A person stopped following an operation (the change itself, already made, goes on)."""
+
+    exit_code = 1
+
+
 class Refused(CockpitError):
     """Cockpit refused a mutation: read-only, or not confirmed (exit code 3)."""
 

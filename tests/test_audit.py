@@ -46,8 +46,9 @@ def test_the_intent_is_on_disk_before_the_change_runs(ctx: Context) -> None:
     assert (intent["phase"], intent["result"], intent["previous"], intent["target"]) == (
         "intent", "started", {"replicas": 2}, "rack-a/thing")
     lines = [json.loads(x) for x in ctx.audit.path.read_text().splitlines()]
-    assert [(x["phase"], x["id"]) for x in lines] == [("intent", intent["id"]), ("outcome", intent["id"])]
-    assert lines[1]["result"] == "ok" and lines[1]["new"] == {"replicas": 4}
+    assert [(x["phase"], x["id"]) for x in lines] == [("intent", intent["id"]), ("applied", intent["id"]),
+                                                      ("outcome", intent["id"])]
+    assert lines[2]["result"] == "ok" and lines[2]["new"] == {"replicas": 4}
     (entry,) = audit_entries(ctx)  # read back as one operation
     assert (entry["result"], entry["previous"], entry["new"], entry["time"]) == (
         "ok", {"replicas": 2}, {"replicas": 4}, intent["time"])

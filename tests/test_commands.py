@@ -74,8 +74,9 @@ def test_mutation_needs_yes_and_is_audited_with_previous_value(registry, ctx) ->
     done = registry.run_line("vm stop rack-a/head-01 --yes", ctx)
     assert (done.status, done.exit_code) == ("ok", 0)
     assert ctx.hub.call("rack-a", MACHINES, lambda b: b._conn.lookupByName("head-01").state()[0]) == 5
-    intent, outcome = (json.loads(x) for x in ctx.audit.path.read_text().splitlines()[1:])
-    assert (intent["phase"], outcome["phase"], intent["id"]) == ("intent", "outcome", outcome["id"])
+    intent, applied, outcome = (json.loads(x) for x in ctx.audit.path.read_text().splitlines()[1:])
+    assert (intent["phase"], applied["phase"], outcome["phase"]) == ("intent", "applied", "outcome")
+    assert intent["id"] == applied["id"] == outcome["id"]
     assert intent["previous"] == {"state": "running"} and intent["result"] == "started"
     entry = audit_entries(ctx)[-1]
     assert entry["command"] == "vm stop" and entry["target"] == "rack-a/head-01"

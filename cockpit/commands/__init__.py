@@ -18,6 +18,7 @@ def build_registry() -> Registry:
         model_deploy,
         models,
         nodes,
+        ops,
         serving,
         vm,
     )
@@ -35,6 +36,7 @@ def build_registry() -> Registry:
     cost_idle.register(reg)
     cost_catalogue.register(reg)
     cost_spend.register(reg)
+    ops.register(reg)
     builtin.register(reg)
     return reg
 

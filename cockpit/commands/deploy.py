@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from cockpit import format as fmt
 from cockpit.commands.nodes import CLUSTER_OPT, snapshots, with_kind_errors
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
-from cockpit.contracts import CLUSTERS, BackendError, BackendTimeout, BadInput, CockpitError
+from cockpit.contracts import CLUSTERS, BackendError, BackendTimeout, BadInput, Cancelled, CockpitError
 from cockpit.model_kube import Deployment, RolloutState
+from cockpit.ops.journal import Watch
 from cockpit.serialize import to_jsonable
 
 WORKLOAD = Param("deployment", "the Deployment, as CLUSTER/NAMESPACE/NAME (or NAMESPACE/NAME with one cluster)",
@@ -68,10 +70,11 @@ def _history(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("deploy history", f"history of {ref}", run, source=source, target=ref)
 
 
-def follow(ctx: Context, source: str, ns: str, name: str, timeout: float) -> tuple[Deployment, list[str],
-                                                                                     CockpitError | None]:
+def follow(ctx: Context, source: str, ns: str, name: str, timeout: float, watch: Watch | None = None
+           ) -> tuple[Deployment, list[str], CockpitError | None]:
     """Poll the Deployment until its rollout completes, fails or `timeout` passes; the messages
-    seen on the way are the progress report."""
+    seen on the way are the progress report (told to `watch` as they come). A watch that is
+    cancelled stops following; the rollout itself goes on."""
     ref = f"{source}/{ns}/{name}"
     started = time.monotonic()
     seen: list[str] = []
@@ -82,7 +85,9 @@ def follow(ctx: Context, source: str, ns: str, name: str, timeout: float) -> tup
         if d.rollout_message != last:
             last = d.rollout_message
             seen.append(f"{time.monotonic() - started:5.1f}s  {d.rollout_message}")
-            if ctx.progress is not None:
+            if watch is not None:
+                watch.progress(f"{ref}: {d.rollout_message}")
+            elif ctx.progress is not None:
                 ctx.progress(f"{ref}: {d.rollout_message}")
         if d.rollout in (RolloutState.COMPLETE, RolloutState.SCALED_DOWN):
             return d, seen, None
@@ -92,6 +97,9 @@ def follow(ctx: Context, source: str, ns: str, name: str, timeout: float) -> tup
             return d, seen, BackendError(f"{ref}: the rollout is paused (kubectl rollout resume)")
         if time.monotonic() - started >= timeout:
             return d, seen, BackendTimeout(f"{ref}: rollout not complete after {timeout:g}s: {d.rollout_message}")
+        if watch is not None and watch.cancelled():
+            return d, seen, Cancelled(f"{ref}: stopped following the rollout ({d.rollout_message}); "
+                                      "it goes on: deploy status to follow it again")
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
 
@@ -108,14 +116,20 @@ def _status(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 
 def changed(ctx: Context, args: Mapping[str, Any], after: Deployment, new: dict[str, Any], what: str) -> Outcome:
-    """The outcome of a change: followed to the end of its rollout unless --no-wait."""
+    """The outcome of a change as applied, with its watch: the rollout followed to its end
+    (the registry runs it unless the caller does not wait: --no-wait)."""
     source, ns, name = after.source, after.namespace, after.name
+    applied = Outcome(data=deploy_dict(after), text=f"{after.ref}: {what}; rollout {after.rollout.value}", new=new)
     if args.get("no_wait"):
-        return Outcome(data=deploy_dict(after), text=f"{after.ref}: {what}; rollout {after.rollout.value}", new=new)
-    d, seen, error = follow(ctx, source, ns, name, args.get("timeout") or DEFAULT_TIMEOUT)
-    text = "\n".join([f"{d.ref}: {what}", *seen])
-    return Outcome(data=deploy_dict(d) | {"progress": seen}, text=text, error=error,
-                   new=new | {"rollout": d.rollout.value})
+        return applied
+
+    def watch(w: Watch) -> Outcome:
+        d, seen, error = follow(ctx, source, ns, name, args.get("timeout") or DEFAULT_TIMEOUT, w)
+        text = "\n".join([f"{d.ref}: {what}", *seen])
+        return Outcome(data=deploy_dict(d) | {"progress": seen}, text=text, error=error,
+                       new=new | {"rollout": d.rollout.value})
+
+    return replace(applied, watch=watch)
 
 
 def _current(ctx: Context, args: Mapping[str, Any]) -> tuple[str, str, str, str, Deployment]:

@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.audit import INTENT, OUTCOME, REFUSED, AuditLog, AuditUnwritable, make_entry, new_operation_id
+from cockpit.audit import REFUSED, AuditLog, AuditUnwritable, make_entry, new_operation_id
 from cockpit.commands import grammar
-from cockpit.contracts import BadInput, CockpitError, Refused
+from cockpit.contracts import BadInput, Cancelled, CockpitError, Refused
 from cockpit.hub import Hub
+from cockpit.ops.journal import Journal, Watch
+from cockpit.ops.record import OpRecorder
 from cockpit.providers import provider
 
 
@@ -59,6 +61,9 @@ class Outcome:
     table: Table | None = None
     new: Any = None
     error: CockpitError | None = None
+    watch: Callable[[Watch], Outcome] | None = field(default=None, compare=False, repr=False)
+    """What follows the change once it is applied (a rollout to done, failed or timed out): run
+    unless the caller does not wait; it returns the final outcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class Context:
     origin: str = "script"
     progress: Callable[[str], None] | None = field(default=None, compare=False)
     """Where a long operation (a rollout, a drain) says how far it got; the UI shows it."""
+    journal: Journal | None = field(default=None, compare=False)
+    """This process's operations as they run (the UI's Operations view lists and cancels them)."""
 
 
 Planner = Callable[[Context, Mapping[str, Any]], Plan]
@@ -285,36 +292,46 @@ class Registry:
                 raise
         return plan
 
-    def execute(self, plan: Plan, ctx: Context) -> Result:
-        """Run a plan the caller has already confirmed. A mutation's intent is written to the audit
-        log before it runs (no record, no change), and its outcome after, ok or not."""
+    def execute(self, plan: Plan, ctx: Context, *, wait: bool = True) -> Result:
+        """Run a plan the caller has already confirmed, as an operation (cockpit.ops): its intent
+        is written to the audit log before it runs (no record, no change); once applied, that is
+        recorded, then its watch (a rollout followed to the end) runs unless `wait` is False, each
+        step recorded; its outcome is written last, ok or not, under the same id."""
         started = time.monotonic()
         audited = plan.mutating and not plan.noop
-        op_id = new_operation_id()
+        op = OpRecorder(ctx.audit, ctx.journal if audited else None, new_operation_id(), origin=ctx.origin,
+                        source=plan.source, command=plan.command, target=plan.target, previous=plan.previous,
+                        planned=plan.new, echo=ctx.progress)
         if audited:
             try:
-                self._audit(ctx, plan, op_id, INTENT, plan.new, "started", 0.0, None)
+                op.intent()
             except AuditUnwritable as e:
                 msg = f"refused: {e.message}; nothing was changed"
                 return Result(plan.command, plan.summary, "failed", e.exit_code, plan=plan, error=msg)
         try:
             outcome = plan.run()
+            if audited:
+                op.applied(outcome.new, time.monotonic() - started)
+            if outcome.watch is not None and wait:
+                outcome = outcome.watch(op)
         except CockpitError as e:
             took = time.monotonic() - started
-            status = "refused" if isinstance(e, Refused) else "failed"
+            status = "refused" if isinstance(e, Refused) else "cancelled" if isinstance(e, Cancelled) else "failed"
             error = e.message
             if audited:
-                error = self._outcome(ctx, plan, op_id, None, "failed", took, e.message) or error
+                error = self._unrecorded(plan, op.outcome(None, status, took, e.message), status, e.message) or error
             return Result(plan.command, plan.summary, status, e.exit_code, plan=plan, error=error,
                           duration_s=took)
         took = time.monotonic() - started
         failed = outcome.error
+        status = "ok" if not failed else "cancelled" if isinstance(failed, Cancelled) else "failed"
         unrecorded = None
         if audited:
-            unrecorded = self._outcome(ctx, plan, op_id, outcome.new, "failed" if failed else "ok", took,
-                                       failed.message if failed else None)
+            unrecorded = self._unrecorded(plan, op.outcome(outcome.new, status, took,
+                                                           failed.message if failed else None),
+                                          status, failed.message if failed else None)
         if failed:
-            return Result(plan.command, plan.summary, "failed", failed.exit_code, outcome, plan,
+            return Result(plan.command, plan.summary, status, failed.exit_code, outcome, plan,
                           unrecorded or failed.message, took)
         if unrecorded:
             return Result(plan.command, plan.summary, "failed", AuditUnwritable.exit_code, outcome, plan,
@@ -351,24 +368,14 @@ class Registry:
         return Result(name, inv.line, result.status, result.exit_code, result.outcome, plan, result.error,
                       result.duration_s)
 
-    def _audit(self, ctx: Context, plan: Plan, op_id: str, phase: str, new: Any, result: str, took: float,
-               error: str | None) -> None:
-        ctx.audit.append(make_entry(
-            origin=ctx.origin, source=plan.source, command=plan.command, target=plan.target,
-            previous=plan.previous, new=new if new is not None else plan.new, result=result,
-            duration_s=took, error=error, op_id=op_id, phase=phase,
-        ))
-
-    def _outcome(self, ctx: Context, plan: Plan, op_id: str, new: Any, result: str, took: float,
-                 error: str | None) -> str | None:
-        """Record how a change ended; the reason when that record could not be written."""
-        try:
-            self._audit(ctx, plan, op_id, OUTCOME, new, result, took, error)
-        except AuditUnwritable as e:
-            said = "it failed" if result == "failed" else "it was made"
-            return f"{plan.summary}: {said}, but its outcome is not in the audit log ({e.message})" + (
-                f"; the change failed: {error}" if error else "")
-        return None
+    @staticmethod
+    def _unrecorded(plan: Plan, problem: AuditUnwritable | None, result: str, error: str | None) -> str | None:
+        """What to say when a change's outcome could not be written to the audit log."""
+        if problem is None:
+            return None
+        said = "it was made" if result == "ok" else f"it {result}" if result == "cancelled" else "it failed"
+        return f"{plan.summary}: {said}, but its outcome is not in the audit log ({problem.message})" + (
+            f"; the change failed: {error}" if error and result == "failed" else "")
 
     def _refused(self, ctx: Context, plan: Plan, reason: str) -> None:
         """A refused change leaves a trace too (unless the config turns that off); a log that cannot
@@ -376,7 +383,9 @@ class Registry:
         if not ctx.audit.record_refusals:
             return
         with contextlib.suppress(AuditUnwritable):
-            self._audit(ctx, plan, new_operation_id(), REFUSED, None, "refused", 0.0, reason)
+            ctx.audit.append(make_entry(origin=ctx.origin, source=plan.source, command=plan.command,
+                                        target=plan.target, previous=plan.previous, new=plan.new, result="refused",
+                                        duration_s=0.0, error=reason, op_id=new_operation_id(), phase=REFUSED))
 
 
 def question(summary: str, tail: str = "") -> str:

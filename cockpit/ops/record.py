@@ -1,0 +1,79 @@
+"""How one operation is written down as it goes: the audit log's lines (intent before the change,
+applied once made, progress as its watch sees it, outcome at the end, all under one id) and this
+process's journal, in step.
+
+Only the intent is write-ahead (no record, no change: the caller refuses). An applied or progress
+line that cannot be written loses a detail of the story, not the change, so it is not an error;
+the outcome's writer says when the end could not be recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from cockpit.audit import APPLIED, INTENT, OUTCOME, PROGRESS, AuditLog, AuditUnwritable, current_user, make_entry
+from cockpit.ops.journal import Journal, OpState
+
+log = logging.getLogger(__name__)
+
+
+class OpRecorder:
+    def __init__(self, audit: AuditLog, journal: Journal | None, op_id: str, *, origin: str, source: str | None,
+                 command: str, target: str | None, previous: Any, planned: Any,
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.audit = audit
+        self.journal = journal
+        self.id = op_id
+        self._fields = {"origin": origin, "source": source, "command": command, "target": target,
+                        "previous": previous}
+        self._planned = planned
+        self._echo = echo
+
+    def _write(self, phase: str, new: Any, result: str, took: float, error: str | None = None,
+               message: str | None = None) -> None:
+        self.audit.append(make_entry(**self._fields, new=new if new is not None else self._planned, result=result,
+                                     duration_s=took, error=error, op_id=self.id, phase=phase, message=message))
+
+    def intent(self) -> None:
+        """Written and flushed before the change; raises AuditUnwritable (the change must not run)."""
+        self._write(INTENT, None, "started", 0.0)
+        if self.journal is not None:
+            f = self._fields
+            self.journal.begin(self.id, str(f["command"]), f["target"], f["source"], str(f["origin"]),
+                               current_user(), f["previous"])
+
+    def applied(self, new: Any, took: float) -> None:
+        try:
+            self._write(APPLIED, new, "applied", took)
+        except AuditUnwritable:
+            log.warning("operation %s: the applied record could not be written", self.id, exc_info=True)
+        if self.journal is not None:
+            self.journal.applied(self.id, new)
+
+    # -- the Watch a plan's watch gets ------------------------------------------------------------
+    def progress(self, message: str) -> None:
+        try:
+            self._write(PROGRESS, None, "running", 0.0, message=message)
+        except AuditUnwritable:
+            log.warning("operation %s: a progress record could not be written", self.id, exc_info=True)
+        if self.journal is not None:
+            self.journal.progress(self.id, message)
+        if self._echo is not None:
+            self._echo(message)
+
+    def cancelled(self) -> bool:
+        return self.journal is not None and self.journal.cancelled(self.id)
+
+    def outcome(self, new: Any, result: str, took: float, error: str | None) -> AuditUnwritable | None:
+        """Record how it ended; the error when that record could not be written (the caller says so)."""
+        problem = None
+        try:
+            self._write(OUTCOME, new, result, took, error)
+        except AuditUnwritable as e:
+            problem = e
+        if self.journal is not None:
+            state = {"ok": OpState.OK, "cancelled": OpState.CANCELLED}.get(result, OpState.FAILED)
+            self.journal.end(self.id, state, error, new)
+        return problem
