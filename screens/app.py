@@ -23,6 +23,7 @@ from cockpit.commands import Context, Plan, Registry, Result
 from cockpit.contracts import CLUSTERS, MACHINES, CockpitError
 from cockpit.hub import Hub
 from cockpit.model_kube import ClusterSnapshot
+from cockpit.ops.journal import Journal, Operation, OpState, operations
 from cockpit.sanitise import for_display, for_line
 from cockpit.script import render_table
 from cockpit.state.inventory import Inventory, Round, merge, poll_clusters, poll_round, source_polls
@@ -47,11 +48,17 @@ VIEW_ALIASES = {
     "costs": "costs", "cost": "costs",
     "metrics": "metrics", "me": "metrics",
     "audit": "audit", "a": "audit",
+    "ops": "operations", "operations": "operations",
 }
 
 
 def _changed_and_status(screen: CockpitScreen) -> None:
     screen.inventory_changed()
+    screen.refresh_status()
+
+
+def _operations_and_status(screen: CockpitScreen) -> None:
+    screen.operations_changed()
     screen.refresh_status()
 
 
@@ -76,6 +83,7 @@ class CockpitApp(App[int]):
         "costs": _lazy("screens.costs", "CostsScreen"),
         "metrics": _lazy("screens.metrics", "MetricsScreen"),
         "audit": _lazy("screens.audit_view", "AuditScreen"),
+        "operations": _lazy("screens.operations", "OperationsScreen"),
     }
     COMMANDS = App.COMMANDS | {CockpitCommands}
     ENABLE_COMMAND_PALETTE = True
@@ -95,7 +103,12 @@ class CockpitApp(App[int]):
         self.hub = hub
         self.registry = registry
         self.audit = audit
-        self.ctx = Context(hub=hub, audit=audit, origin="ui", progress=self._progress)
+        self.journal = Journal(hub.now)
+        """The changes this app runs, as they run (the Operations view, the status bar)."""
+        self.journal.subscribe(self._operation_changed)
+        self.ctx = Context(hub=hub, audit=audit, origin="ui", progress=self._progress, journal=self.journal)
+        self.unfinished: list[Operation] = []
+        """Operations an earlier process began and never ended (read once at start)."""
         self.inventory = Inventory()
         self.view_aliases = VIEW_ALIASES
         self._keymap = dict(keymap if keymap is not None else hub.config.keys)
@@ -141,9 +154,16 @@ class CockpitApp(App[int]):
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(lambda: self.notify(message, title="progress", timeout=3))
 
+    def _operation_changed(self, _op: Operation) -> None:
+        """A step of one of our operations, from whichever thread made it: screens hear of it."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._for_screens, _operations_and_status)
+
     # -- start -------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
+        lines, _bad = self.audit.lines()  # a crash, ctrl-c or lost session left these half done
+        self.unfinished = [op for op in operations(lines) if op.state is OpState.UNFINISHED]
         if self._keymap:
             self.set_keymap(self._keymap)
         self.switch_mode(self._start_view)
@@ -414,7 +434,7 @@ class CockpitApp(App[int]):
             ok = [r for r in results if r.status == "ok"]
             failed = [r for r in results if r.status != "ok"]
             for r in failed:
-                self.notify(r.error or r.status, title=f"{r.command} failed", severity="error", timeout=10)
+                self.notify(r.error or r.status, title=f"{r.command} {r.status}", severity="error", timeout=10)
             if ok:
                 text = "\n".join(r.outcome.text or r.command for r in ok[:6])
                 more = f"\n… and {len(ok) - 6} more" if len(ok) > 6 else ""

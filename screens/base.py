@@ -54,13 +54,18 @@ class CockpitScreen(Screen[None]):
     def refresh_status(self) -> None:
         hub = self.cockpit.hub
         ro = {s.name for s in hub.sources() if s.read_only}
-        self.query_one(StatusBar).show(hub.sources(), hub.health_all(), hub.config.read_only, ro)
+        running = len(self.cockpit.journal.running())
+        self.query_one(StatusBar).show(hub.sources(), hub.health_all(), hub.config.read_only, ro,
+                                       ops=(running, len(self.cockpit.unfinished)))
 
     def inventory_changed(self) -> None:
         """Called when the app's inventory changed; screens that show machines re-render."""
 
     def audit_changed(self) -> None:
         """Called after a mutation was written to the audit log."""
+
+    def operations_changed(self) -> None:
+        """Called when one of this app's operations moved (applied, a step, ended)."""
 
     # -- the command line --------------------------------------------------------------------
     def action_command_line(self, prefill: str = "") -> None:

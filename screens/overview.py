@@ -41,7 +41,9 @@ class OverviewScreen(CockpitScreen):
     def inventory_changed(self) -> None:
         hub = self.cockpit.hub
         inv = self.cockpit.inventory
-        lines = [Content.from_markup("[b]Sources[/]")]
+        lines = [Content.from_markup("[$error]⚠ did not finish:[/] $what [$muted](:ops)[/]", what=op.describe())
+                 for op in self.cockpit.unfinished[-3:]]  # a crash or a lost session left these half done
+        lines.append(Content.from_markup("[b]Sources[/]"))
         if not hub.sources():
             lines.append(Content("  none configured: write $XDG_CONFIG_HOME/cockpit/config.toml (see README) "
                                  "or run cockpit --demo"))

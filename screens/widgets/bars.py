@@ -63,7 +63,9 @@ class StatusBar(Static):
         super().__init__(id="status-bar")
 
     def show(self, sources: list[SourceConfig], health: list[SourceHealth], read_only: bool,
-             read_only_sources: set[str]) -> None:
+             read_only_sources: set[str], ops: tuple[int, int] = (0, 0)) -> None:
+        """`ops`: (changes running now, changes an earlier process left unfinished): said first, in
+        a few words, when there are any (`:ops` lists them)."""
         if not sources:
             self.update(Content.from_markup("[$warning]no sources configured[/] [$muted]"
                                             "(see README: config.toml, or run with --demo)[/]"))
@@ -87,6 +89,13 @@ class StatusBar(Static):
             if h and h.as_of and state is not HealthState.DOWN:  # down says since when instead
                 text = Content.assemble(text, Content.from_markup(" [$muted]as of $t[/]", t=_clock(h.as_of)))
             parts.append(text)
+        running, unfinished = ops
+        if unfinished:
+            parts.insert(0, Content.from_markup(f"[$error]⚠ {unfinished} op{'s' if unfinished > 1 else ''} "
+                                                "unfinished[/] [$muted](:ops)[/]"))
+        if running:
+            parts.insert(0, Content.from_markup(f"[$warning]⟳ {running} op{'s' if running > 1 else ''} "
+                                                "running[/] [$muted](:ops)[/]"))
         line = Content(" │ ").join(parts)
         if read_only:
             line = Content.assemble(Content.from_markup("[reverse $warning] READ-ONLY [/] "), line)
