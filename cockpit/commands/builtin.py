@@ -83,7 +83,8 @@ def register(reg: Registry) -> None:
                               for p in s.params]
                     if s.capability:
                         lines.append(f"    {who_can(s.capability)}")
-            lines.append("Every line also takes --dry-run (show the plan) and --yes (confirm a change).")
+            lines.append("Every line also takes --dry-run (show the plan), --yes (confirm a change) and --no-wait "
+                         "(return once a change is applied, without following it: op list, op wait).")
             lines.append(EXIT_CODES)
             return Outcome(data=[{"command": s.name, "usage": s.usage(), "summary": s.summary,
                                   "mutating": s.mutating, "kinds": [p.kind for p in PROVIDERS.values()

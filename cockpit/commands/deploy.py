@@ -21,7 +21,6 @@ from cockpit.serialize import to_jsonable
 WORKLOAD = Param("deployment", "the Deployment, as CLUSTER/NAMESPACE/NAME (or NAMESPACE/NAME with one cluster)",
                  kind="workload", required=True, metavar="CLUSTER/NS/NAME")
 NS_OPT = Param("--namespace", "only this namespace", metavar="NS")
-NO_WAIT = Param("--no-wait", "return once the change is accepted; do not follow the rollout", kind="flag")
 TIMEOUT = Param("--timeout", "how long to follow the rollout (default 5m)", kind="duration", metavar="DURATION")
 DEFAULT_TIMEOUT = 300.0
 
@@ -117,11 +116,9 @@ def _status(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 def changed(ctx: Context, args: Mapping[str, Any], after: Deployment, new: dict[str, Any], what: str) -> Outcome:
     """The outcome of a change as applied, with its watch: the rollout followed to its end
-    (the registry runs it unless the caller does not wait: --no-wait)."""
+    (the registry runs it unless the line says --no-wait)."""
     source, ns, name = after.source, after.namespace, after.name
     applied = Outcome(data=deploy_dict(after), text=f"{after.ref}: {what}; rollout {after.rollout.value}", new=new)
-    if args.get("no_wait"):
-        return applied
 
     def watch(w: Watch) -> Outcome:
         d, seen, error = follow(ctx, source, ns, name, args.get("timeout") or DEFAULT_TIMEOUT, w)
@@ -223,7 +220,7 @@ def _set_image(ctx: Context, args: Mapping[str, Any]) -> Plan:
 
 
 def register(reg: Registry) -> None:
-    follow_opts = (NO_WAIT, TIMEOUT)
+    follow_opts = (TIMEOUT,)
     reg.add(CommandSpec(("deploy", "list"), "list Deployments across clusters with their rollout state", _list,
                         (CLUSTER_OPT, NS_OPT)))
     reg.add(CommandSpec(("deploy", "history"), "list a Deployment's revisions (ReplicaSets) with images and models",

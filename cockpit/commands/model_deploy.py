@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit.commands.deploy import NO_WAIT, TIMEOUT, changed
+from cockpit.commands.deploy import TIMEOUT, changed
 from cockpit.commands.models import MODEL, check_alias
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
 from cockpit.commands.serving import isvc_dict
@@ -135,4 +135,4 @@ def register(reg: Registry) -> None:
                                   metavar="[CONTAINER:]NAME"),
                             Param("--image-tag", "models baked into images: set the image tag instead, e.g. "
                                   "'v{version}'", metavar="TEMPLATE"),
-                            NO_WAIT, TIMEOUT), mutating=True))
+                            TIMEOUT), mutating=True))

@@ -134,6 +134,9 @@ class Invocation:
     line: str
     dry_run: bool = False
     yes: bool = False
+    no_wait: bool = False
+    """Return once the change is applied: its watch (a rollout followed to the end) is not run;
+    `op list` and `deploy status` follow it later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,8 @@ class Result:
     duration_s: float = 0.0
 
 
-GLOBAL_FLAGS = {"--dry-run": "dry_run", "--yes": "yes", "-y": "yes"}
+GLOBAL_FLAGS = {"--dry-run": "dry_run", "--yes": "yes", "-y": "yes", "--wait": "wait", "--no-wait": "no_wait"}
+"""Flags every line takes, wherever they are on it."""
 
 
 class Registry:
@@ -170,7 +174,7 @@ class Registry:
         if not tokens:
             raise BadInput("empty command")
         spec, rest = self._match(tokens)
-        flags = {"dry_run": False, "yes": False}
+        flags = dict.fromkeys(GLOBAL_FLAGS.values(), False)
         args: dict[str, Any] = {p.key: ([] if p.repeat else (False if p.kind == "flag" else None))
                                 for p in spec.params}
         options = {p.name: p for p in spec.params if p.is_option}
@@ -223,7 +227,10 @@ class Registry:
             _require(spec, args, hub)
         if spec.check is not None:
             spec.check(args, hub)
-        return Invocation(spec, args, line.strip(), dry_run=flags["dry_run"], yes=flags["yes"])
+        if flags["wait"] and flags["no_wait"]:
+            raise BadInput(f"{spec.name}: --wait and --no-wait together")
+        return Invocation(spec, args, line.strip(), dry_run=flags["dry_run"], yes=flags["yes"],
+                          no_wait=flags["no_wait"])
 
     def _match(self, tokens: list[str]) -> tuple[CommandSpec, list[str]]:
         for n in range(min(3, len(tokens)), 0, -1):
@@ -364,7 +371,7 @@ class Registry:
                    "add --yes to run it or --dry-run to see the plan")
             self._refused(ctx, plan, msg)
             return Result(name, inv.line, "refused", Refused.exit_code, plan=plan, error=msg)
-        result = self.execute(plan, ctx)
+        result = self.execute(plan, ctx, wait=not inv.no_wait)
         return Result(name, inv.line, result.status, result.exit_code, result.outcome, plan, result.error,
                       result.duration_s)
 
