@@ -97,6 +97,9 @@ def test_aws_dry_run_then_real_then_the_fallback(clouds: Context, moto_server: M
     assert "InstanceLifecycle" not in second  # on-demand, as the step said
     assert read_audit(clouds.hub.config.audit_path)[-1]["new"]["steps"][0].startswith(
         "spot capacity refused")
+    # the step is in the operation's story too, as it happened (op show)
+    lines, _ = AuditLog(clouds.hub.config.audit_path).lines()
+    assert [x.message for x in lines if x.phase == "progress"][-1].startswith("spot capacity refused")
 
 
 def test_aws_vm_show_lists_the_disk_it_was_provisioned_with(clouds: Context, moto_server: MotoServer) -> None:

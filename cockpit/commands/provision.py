@@ -19,6 +19,7 @@ from cockpit.commands.grammar import check_name
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table, question
 from cockpit.contracts import MACHINES, PROVISIONING, BadInput
 from cockpit.model import CloudOffer, CloudProvisionSpec, ProvisionSpec
+from cockpit.ops.record import report
 from cockpit.prices import current
 from cockpit.providers import Provider, provider, region_of
 from cockpit.serialize import machine_to_dict, to_jsonable
@@ -116,8 +117,7 @@ def _cloud(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         done = ctx.hub.call(source, PROVISIONING, lambda b: b.provision_cloud(spec), timeout=PROVISION_TIMEOUT)
         for step in done.steps:
-            if ctx.progress:
-                ctx.progress(step)
+            report(step, ctx.progress)
         made = [machine_to_dict(m) for m in done.machines]
         lines = [*done.steps, *(f"{m.ref}: created ({m.state.value}, {fmt.machine_type(m)})" for m in done.machines)]
         return Outcome(data={"machines": made, "steps": list(done.steps)}, text="\n".join(lines),

@@ -20,7 +20,7 @@ from cockpit.commands import grammar
 from cockpit.contracts import BadInput, Cancelled, CockpitError, Refused
 from cockpit.hub import Hub
 from cockpit.ops.journal import Journal, Watch
-from cockpit.ops.record import OpRecorder
+from cockpit.ops.record import CURRENT, OpRecorder
 from cockpit.providers import provider
 
 
@@ -316,11 +316,7 @@ class Registry:
                 msg = f"refused: {e.message}; nothing was changed"
                 return Result(plan.command, plan.summary, "failed", e.exit_code, plan=plan, error=msg)
         try:
-            outcome = plan.run()
-            if audited:
-                op.applied(outcome.new, time.monotonic() - started)
-            if outcome.watch is not None and wait:
-                outcome = outcome.watch(op)
+            outcome = _apply_and_watch(plan, op if audited else None, wait, started)
         except CockpitError as e:
             took = time.monotonic() - started
             status = "refused" if isinstance(e, Refused) else "cancelled" if isinstance(e, Cancelled) else "failed"
@@ -393,6 +389,32 @@ class Registry:
             ctx.audit.append(make_entry(origin=ctx.origin, source=plan.source, command=plan.command,
                                         target=plan.target, previous=plan.previous, new=plan.new, result="refused",
                                         duration_s=0.0, error=reason, op_id=new_operation_id(), phase=REFUSED))
+
+
+def _apply_and_watch(plan: Plan, op: OpRecorder | None, wait: bool, started: float) -> Outcome:
+    """The change (recorded as applied once made), then its watch unless the caller does not
+    wait; steps reported meanwhile (`cockpit.ops.record.report`) land in this operation."""
+    token = CURRENT.set(op)
+    try:
+        outcome = plan.run()
+        if op is not None:
+            op.applied(outcome.new, time.monotonic() - started)
+        if outcome.watch is not None and wait:
+            watcher: Watch = op if op is not None else _Unwatched()
+            outcome = outcome.watch(watcher)
+        return outcome
+    finally:
+        CURRENT.reset(token)
+
+
+class _Unwatched:
+    """The watch of a change that is not audited (a no-op plan has none, so this is for safety)."""
+
+    def progress(self, message: str) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return False
 
 
 def question(summary: str, tail: str = "") -> str:

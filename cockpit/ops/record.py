@@ -11,12 +11,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from cockpit.audit import APPLIED, INTENT, OUTCOME, PROGRESS, AuditLog, AuditUnwritable, current_user, make_entry
 from cockpit.ops.journal import Journal, OpState
 
 log = logging.getLogger(__name__)
+
+CURRENT: ContextVar[OpRecorder | None] = ContextVar("cockpit_operation", default=None)
+"""The operation the running code belongs to (set by the registry around a change's apply and
+watch), so a step reported from deep in a command lands in that operation's record."""
+
+
+def report(message: str, fallback: Callable[[str], None] | None = None) -> None:
+    """A step of the change under way: recorded in its operation (audit, journal, the person's
+    progress display); outside one, just shown through `fallback`."""
+    op = CURRENT.get()
+    if op is not None:
+        op.progress(message)
+    elif fallback is not None:
+        fallback(message)
 
 
 class OpRecorder:
