@@ -17,6 +17,7 @@ from typing import Any
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BackendTimeout, BadInput, CockpitError
 from cockpit.ops.journal import Operation, OpState, operations
+from cockpit.ops.readback import read_back
 from cockpit.serialize import to_jsonable, utc_iso
 
 OP_ID = Param("id", "the operation's id (or its first 4+ characters)", required=True, metavar="ID")
@@ -68,7 +69,7 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
         rows = tuple((op.id, op.state.value, op.command, op.target or "-", _elapsed(op, now),
                       op.started.astimezone().strftime("%m-%d %H:%M:%S"), op.last()) for op in reversed(ops))
         unfinished = [op for op in ops if op.state is OpState.UNFINISHED]
-        text = "\n".join(f"did not finish: {op.describe()}" for op in unfinished) or None
+        text = "\n".join(f"did not finish: {op.describe()}; {read_back(ctx.hub, op)}" for op in unfinished) or None
         return Outcome(data=[op_dict(op) for op in ops], text=text,
                        table=Table(("ID", "STATE", "COMMAND", "TARGET", "ELAPSED", "STARTED", "LAST"), rows))
 
@@ -84,8 +85,7 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
                  f"Applied:   {op.applied.astimezone():%H:%M:%S}" if op.applied else "Applied:   not known to be",
                  f"Ended:     {op.ended.astimezone():%H:%M:%S}" if op.ended else "Ended:     -"]
         if op.state is OpState.UNFINISHED:
-            lines.append("Outcome:   unknown: the process that ran it ended first; read the target to see where "
-                         "it stands")
+            lines.append(f"Outcome:   unknown: the process that ran it ended first; {read_back(ctx.hub, op)}")
         if op.error:
             lines.append(f"Error:     {op.error}")
         lines.append("Steps:")
