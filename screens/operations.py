@@ -27,12 +27,12 @@ STATE_STYLE = {OpState.RUNNING.value: "vt--warn", OpState.OK.value: "vt--good", 
                OpState.CANCELLED.value: "vt--dim", OpState.UNFINISHED.value: "vt--bad"}
 
 COLUMNS = (
-    Column("id", "ID", min_width=12, max_width=12, priority=1),
+    Column("id", "ID", min_width=8, max_width=8, priority=2),  # 8 of 12: enough for `op show`
     Column("state", "STATE", min_width=7, max_width=10, priority=0, style=STATE_STYLE.get),
-    Column("command", "COMMAND", min_width=7, max_width=16, priority=0),
-    Column("target", "TARGET", min_width=8, max_width=32, priority=0),
-    Column("elapsed", "ELAPSED", min_width=6, max_width=8, align="right", priority=2),
-    Column("last", "LAST", min_width=6, max_width=60, grow=True, priority=1),
+    Column("command", "COMMAND", min_width=7, max_width=15, priority=0),
+    Column("target", "TARGET", min_width=8, max_width=28, priority=0),
+    Column("elapsed", "ELAPSED", min_width=6, max_width=7, align="right", priority=1),
+    Column("last", "LAST", min_width=6, max_width=45, grow=True, priority=1),
 )
 
 
@@ -81,7 +81,7 @@ class OperationsScreen(TableScreen):
         ops = known_operations(journal.all() if journal is not None else [], getattr(self, "_from_log", []))
         self._ops = {op.id: op for op in ops}
         now = self.cockpit.hub.now()
-        rows = [Row(op.id, (op.id, op.state.value, op.command, op.target or "-", elapsed(op, now), op.last()))
+        rows = [Row(op.id, (op.id[:8], op.state.value, op.command, op.target or "-", elapsed(op, now), op.last()))
                 for op in ops]
         table = self.query_one(VirtualTable)
         table.empty_text = "no operations yet: a change (start, scale, promote...) shows here while it runs"
@@ -90,7 +90,7 @@ class OperationsScreen(TableScreen):
         unfinished = sum(op.state is OpState.UNFINISHED for op in ops)
         note = f"{len(ops)} operations · {running} running"
         if unfinished:
-            note += f" · {unfinished} did not finish (outcome unknown: read their targets)"
+            note += f" · {unfinished} unfinished (outcome unknown: Enter)"
         self.query_one("#operations-summary", Static).update(safe(note))
 
     def _tick(self) -> None:

@@ -71,8 +71,9 @@ def registry_db(db: Path) -> Iterator[Path]:
     _REGISTRY = None
 
 
-def app_for(view: str, *, prom_url: str | None = None, **kw: Any):  # type: ignore[no-untyped-def]
-    audit = audit_with_entries()
+def app_for(view: str, *, prom_url: str | None = None, audit: Path | None = None,  # type: ignore[no-untyped-def]
+            **kw: Any):
+    audit = audit or audit_with_entries()
     config = demo_config(kube=_KUBE, kube_edge=_EDGE, audit_path=audit,
                          registry=LazyRegistry(_REGISTRY) if _REGISTRY else None)
     # this machine's CPU, memory and hostname differ everywhere: the local source is Pilot-tested instead
@@ -205,3 +206,49 @@ def test_costs_compare_dialog(snap_compare, size: tuple[int, int]) -> None:  # t
         await pilot.pause(0.05)
 
     assert snap_compare(app_for("costs"), terminal_size=size, run_before=run_before)
+
+
+def audit_with_operations() -> Path:
+    """Three operations on a fixed clock: one ended ok with its steps, one failed, one a killed
+    process left unfinished (applied, no outcome)."""
+    path = SNAP_AUDIT.parent / "ops-audit.jsonl"
+    base = {"user": "ops", "host": "bastion-1", "origin": "script", "duration_ms": 0.0, "error": None,
+            "message": None}
+
+    def line(t: str, op: str, phase: str, command: str, target: str, result: str, **kw: Any) -> str:
+        return json.dumps(base | {"time": f"2026-11-23T{t}.000+00:00", "id": op, "phase": phase, "command": command,
+                                  "target": target, "source": target.split("/")[0], "previous": kw.get("previous"),
+                                  "new": kw.get("new"), "result": result} | kw) + "\n"
+
+    scale, roll, drain = "5ca1e0000001", "7011bac00002", "d7a1f0000003"
+    path.write_text("".join([
+        line("09:01:00", scale, "intent", "deploy scale", "gpu-prod/inference/router", "started",
+             previous={"replicas": 2}, new={"replicas": 4}),
+        line("09:01:01", scale, "applied", "deploy scale", "gpu-prod/inference/router", "applied"),
+        line("09:01:05", scale, "progress", "deploy scale", "gpu-prod/inference/router", "running",
+             message="gpu-prod/inference/router: 3 of 4 updated replicas available"),
+        line("09:01:09", scale, "outcome", "deploy scale", "gpu-prod/inference/router", "ok",
+             previous={"replicas": 2}, new={"replicas": 4}),
+        line("09:10:00", drain, "intent", "node drain", "gpu-prod/gpu-a100-3", "started",
+             previous={"unschedulable": False}),
+        line("09:10:02", drain, "outcome", "node drain", "gpu-prod/gpu-a100-3", "failed",
+             error="gpu-prod/gpu-a100-3: 1 pod refused by its PodDisruptionBudget after 60s"),
+        line("09:20:00", roll, "intent", "deploy rollback", "gpu-prod/inference/llama-70b", "started",
+             previous={"revision": 5}),
+        line("09:20:01", roll, "applied", "deploy rollback", "gpu-prod/inference/llama-70b", "applied"),
+        line("09:20:03", roll, "progress", "deploy rollback", "gpu-prod/inference/llama-70b", "running",
+             message="gpu-prod/inference/llama-70b: 1 of 2 updated replicas available"),
+    ]))
+    return path
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_operations_view(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await loaded(pilot)
+        await wait_for(pilot, lambda: bool(pilot.app.screen.query("#operations-table")))
+        await pilot.pause(0.1)
+
+    audit_with_entries()  # the snapshots' directory, fresh
+    assert snap_compare(app_for("operations", audit=audit_with_operations()), terminal_size=size,
+                        run_before=run_before)

@@ -66,7 +66,12 @@ class Operation:
         return self.steps[-1][1] if self.steps else self.state.value
 
     def elapsed_s(self, now: datetime) -> float:
-        return max(0.0, ((self.ended or now) - self.started).total_seconds())
+        """How long it ran: until it ended, until now while it runs, and for one whose process died,
+        until the last thing known of it (not a clock that goes on counting for a dead process)."""
+        end = self.ended or now
+        if self.state is OpState.UNFINISHED:
+            end = self.steps[-1][0] if self.steps else self.applied or self.started
+        return max(0.0, (end - self.started).total_seconds())
 
     def describe(self) -> str:
         """One line for the Overview and `op list`: `deploy rollback gpu-prod/inference/llama-70b,
