@@ -19,6 +19,7 @@ def build_registry() -> Registry:
         models,
         nodes,
         ops,
+        rollout,
         serving,
         vm,
     )
@@ -37,6 +38,7 @@ def build_registry() -> Registry:
     cost_catalogue.register(reg)
     cost_spend.register(reg)
     ops.register(reg)
+    rollout.register(reg)
     builtin.register(reg)
     return reg
 

@@ -15,9 +15,11 @@ from cockpit.model_kube import Deployment, InferenceService, traffic_text
 from cockpit.model_registry import ModelVersion, RegisteredModel
 
 
-def _resolve(ctx: Context, source: str, name: str, alias: str | None, version: int | None) -> ModelVersion:
+def resolve_version(ctx: Context, source: str, name: str, alias: str | None, version: int | None,
+                    command: str = "model deploy") -> ModelVersion:
+    """The version an --alias or a --version names (exactly one of them)."""
     if (alias is None) == (version is None):
-        raise BadInput("model deploy: give --alias ALIAS or --version N (one of them)")
+        raise BadInput(f"{command}: give --alias ALIAS or --version N (one of them)")
     if alias is not None:
         m: RegisteredModel = ctx.hub.call(source, REGISTRY, lambda b: b.model(name))
         version = m.alias(check_alias(alias))
@@ -32,7 +34,7 @@ def _deploy(ctx: Context, args: Mapping[str, Any]) -> Plan:
     reg, name = args["model"]
     cluster, ns, target = args["to"]
     ref = f"{cluster}/{ns}/{target}"
-    mv = _resolve(ctx, reg, name, args["alias"], args["version"])
+    mv = resolve_version(ctx, reg, name, args["alias"], args["version"])
     how = f"{args['alias']} = v{mv.version}" if args["alias"] else f"v{mv.version}"
     try:
         d: Deployment | None = ctx.hub.call(cluster, CLUSTERS, lambda b: b.deployment(ns, target))

@@ -109,6 +109,9 @@ class CommandSpec:
     capability: str | None = None
     """What the target's source must be able to do (its kind's provider descriptor says), checked
     as the line is parsed: a kind that cannot is refused before anything is asked of it."""
+    acts_on: str | None = None
+    """The parameter naming the target whose source needs the capability (default: the first
+    positional SOURCE/... parameter; `rollout start` acts on --to, not on its model)."""
 
     @property
     def name(self) -> str:
@@ -446,7 +449,9 @@ def _require(spec: CommandSpec, args: Mapping[str, Any], hub: Hub) -> None:
     """Refuse a command whose target's source cannot do it, in one line naming the source and why."""
     for p in spec.params:
         value = args.get(p.key)
-        if p.kind in TARGET_KINDS and not p.is_option and isinstance(value, tuple) and value:
+        if spec.acts_on is not None and p.key != spec.acts_on:
+            continue
+        if p.kind in TARGET_KINDS and (not p.is_option or spec.acts_on) and isinstance(value, tuple) and value:
             source = str(value[0])
             kind = provider(hub.source(source).kind)
             if kind is None or not kind.can(str(spec.capability)):

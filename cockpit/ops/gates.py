@@ -85,7 +85,8 @@ class Canary:
     error_selector: str = 'code=~"5.."'
 
     def selector(self, extra: str = "") -> str:
-        parts = [f'{k}="{v}"' for k, v in sorted(self.matchers.items())]
+        """`{namespace="inference",pod=~"llama-predictor-00002-.*"}`: a value starting with `~` is a regex."""
+        parts = [f'{k}=~"{v[1:]}"' if v.startswith("~") else f'{k}="{v}"' for k, v in sorted(self.matchers.items())]
         return "{" + ",".join([*parts, *([extra] if extra else [])]) + "}"
 
 

@@ -1,0 +1,122 @@
+"""`rollout start`: a registry version to an InferenceService in guarded steps, against the
+Kubernetes fake (read back with kubectl), the real MLflow registry and Debian's real Prometheus.
+Gates here are `promql:` gates over the steady DCGM figures, so each outcome is certain: one that
+holds promotes (traffic all to the new revision, the alias moved), one that fails rolls back
+(traffic 0, alias unchanged), one with no data pauses where it is (never a pass), and an abort
+sends the traffic back."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cockpit.audit import AuditLog
+from cockpit.commands import Context, build_registry
+from cockpit.config import Config, SourceConfig
+from cockpit.contracts import REGISTRY
+from cockpit.hub import Hub
+from cockpit.ops.journal import Journal, operations
+from cockpit.sandbox import kube_source, prom_source
+from cockpit.sandbox.kube.server import KubeFake
+from cockpit.sandbox.prom import PromServer
+from tests.conftest import FIXED_NOW
+from tests.kube_helpers import kget, kubectl_missing
+from tests.prom_helpers import prometheus_missing
+
+pytestmark = [kubectl_missing, prometheus_missing]
+
+GOOD = "promql:count(DCGM_FI_DEV_GPU_UTIL) > 0"
+BAD = "promql:count(DCGM_FI_DEV_GPU_UTIL) < 0"
+NO_DATA = "promql:no_such_series_anywhere > 0"
+LINE = ("rollout start reg/bge-large --version 2 --to gpu-prod/inference/whisper-large --steps 50,100 "
+        "--interval 0.05s --promote-alias production --prometheus prom ")
+
+
+@pytest.fixture
+def ctx(kube: KubeFake, db: Path, tmp_path: Path, prom: PromServer) -> Iterator[Context]:
+    sources = (kube_source("gpu-prod", kube.kubeconfig),
+               SourceConfig("reg", "mlflow", timeout_seconds=60, settings={"tracking_uri": f"sqlite:///{db}"}),
+               prom_source("prom", prom.url))
+    h = Hub(Config(sources=sources, audit_path=tmp_path / "audit.jsonl"), now=lambda: FIXED_NOW)
+    yield Context(hub=h, audit=AuditLog(h.config.audit_path), origin="script", journal=Journal(h.now))
+    h.close()
+
+
+def isvc(kube: KubeFake) -> dict[str, Any]:
+    return kget(kube, "isvc", "whisper-large", "-n", "inference")  # type: ignore[no-any-return]
+
+
+def production(ctx: Context) -> int | None:
+    return ctx.hub.call("reg", REGISTRY, lambda b: b.model("bge-large")).alias("production")
+
+
+def story(ctx: Context) -> list[str]:
+    lines, _ = ctx.audit.lines()
+    (op,) = operations(lines)
+    return [m for _, m in op.steps]
+
+
+def test_gates_that_hold_promote_and_move_the_alias(ctx: Context, kube: KubeFake) -> None:
+    before = production(ctx)
+    r = build_registry().run_line(LINE + f"--gate '{GOOD}'", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("ok", 0), r.error
+    spec = isvc(kube)["spec"]["predictor"]
+    assert spec["model"]["storageUri"] == "s3://models/bge-large/v2" and "canaryTrafficPercent" not in spec
+    assert production(ctx) == 2 and before != 2
+    steps = story(ctx)
+    assert steps[0].startswith("gpu-prod/inference/whisper-large: 50% to ")
+    assert any(s.startswith(f"at 50%: go: {GOOD}: ") for s in steps)
+    assert "promoted: all traffic to" in steps[-2] and steps[-1].startswith("reg/bge-large: production -> v2")
+
+
+def test_a_failing_gate_rolls_back_and_the_alias_stays(ctx: Context, kube: KubeFake) -> None:
+    before = production(ctx)
+    r = build_registry().run_line(LINE + f"--gate '{BAD}'", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("failed", 1)
+    assert "rolled back at 50%" in str(r.error) and "FAILS" in str(r.error)
+    assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 0  # all traffic back to the stable
+    assert production(ctx) == before
+    assert "rolled back: all traffic to" in story(ctx)[-1]
+
+
+def test_no_data_pauses_and_never_promotes(ctx: Context, kube: KubeFake) -> None:
+    r = build_registry().run_line(LINE + f"--gate '{GOOD}' --gate '{NO_DATA}'", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("failed", 1)
+    assert "paused at 50%: no verdict after 3 readings" in str(r.error)
+    assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 50  # held where it was
+
+
+def test_an_abort_sends_the_traffic_back(ctx: Context, kube: KubeFake) -> None:
+    assert ctx.journal is not None
+    results: list[Any] = []
+    line = LINE.replace("--interval 0.05s", "--interval 30s") + f"--gate '{GOOD}'"
+    t = threading.Thread(target=lambda: results.append(build_registry().run_line(line, ctx, yes=True)))
+    t.start()
+    seen = threading.Event()
+    unsub = ctx.journal.subscribe(lambda op: seen.set() if op.steps else None)
+    assert seen.wait(60)
+    unsub()
+    (op,) = ctx.journal.running()
+    assert ctx.journal.cancel(op.id)
+    t.join(60)
+    (r,) = results
+    assert r.status == "cancelled" and "aborted" in str(r.error)
+    assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 0
+
+
+@pytest.mark.parametrize(("extra", "error"), [
+    ("", "rollout start: give at least one --gate (e.g. --gate 'p95 < 800ms'); an unguarded rollout is model deploy"),
+    ("--gate 'p95 < 1'", "--gate 'p95 < 1': a latency needs ms or s (e.g. 800ms)"),
+    (f"--gate '{GOOD}' --steps 50,20", "--steps '50,20': rising percentages between 1 and 100, ending at 100 "
+                                       "(e.g. 10,25,50,100)"),
+])
+def test_bad_rollouts_are_refused_before_anything_moves(ctx: Context, kube: KubeFake, extra: str,
+                                                        error: str) -> None:
+    line = LINE.replace("--steps 50,100 ", "") if "--steps" in extra else LINE
+    r = build_registry().run_line(line + extra, ctx, yes=True)
+    assert (r.status, r.exit_code, r.error) == ("invalid", 2, error)
+    assert "canaryTrafficPercent" not in isvc(kube)["spec"]["predictor"]
