@@ -120,3 +120,48 @@ def test_bad_rollouts_are_refused_before_anything_moves(ctx: Context, kube: Kube
     r = build_registry().run_line(line + extra, ctx, yes=True)
     assert (r.status, r.exit_code, r.error) == ("invalid", 2, error)
     assert "canaryTrafficPercent" not in isvc(kube)["spec"]["predictor"]
+
+
+DLINE = ("rollout start reg/llama-70b-chat --version 7 --to gpu-prod/inference/llama-70b --steps 50,100 "
+         "--interval 0.05s --promote-alias production --prometheus prom ")
+
+
+def model_env(kube: KubeFake, name: str = "llama-70b") -> str:
+    c = kget(kube, "deploy", name, "-n", "inference")["spec"]["template"]["spec"]["containers"][0]
+    return str(next(e["value"] for e in c["env"] if e["name"] == "MODEL_URI"))
+
+
+def canary_gone(kube: KubeFake) -> bool:
+    import subprocess
+
+    r = subprocess.run(["kubectl", "--kubeconfig", str(kube.kubeconfig), "--context", "admin", "get", "deploy",
+                        "llama-70b-canary", "-n", "inference"], capture_output=True, text=True, timeout=60)
+    return r.returncode != 0 and "NotFound" in r.stderr
+
+
+def test_a_deployment_canary_beside_the_stable_promotes(ctx: Context, kube: KubeFake) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def look(op: Any) -> None:  # the canary as it stood at the first step, read with kubectl
+        if op.steps and not seen:
+            seen.append(kget(kube, "deploy", "llama-70b-canary", "-n", "inference"))
+
+    assert ctx.journal is not None
+    ctx.journal.subscribe(look)
+    r = build_registry().run_line(DLINE + f"--gate '{GOOD}'", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("ok", 0), r.error
+    (canary,) = seen
+    assert canary["spec"]["template"]["metadata"]["labels"]["track"] == "canary"
+    assert canary["spec"]["replicas"] == 2  # 50% beside the stable's 2 pods
+    env = canary["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "MODEL_URI", "value": "models:/llama-70b-chat/7"} in env
+    assert model_env(kube) == "models:/llama-70b-chat/7" and canary_gone(kube)  # promoted: the stable rolled
+    assert ctx.hub.call("reg", REGISTRY, lambda b: b.model("llama-70b-chat")).alias("production") == 7
+
+
+def test_a_deployment_canary_that_fails_is_removed(ctx: Context, kube: KubeFake) -> None:
+    before = ctx.hub.call("reg", REGISTRY, lambda b: b.model("llama-70b-chat")).alias("production")
+    r = build_registry().run_line(DLINE + f"--gate '{BAD}'", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("failed", 1) and "rolled back at 50%" in str(r.error)
+    assert model_env(kube) == "models:/llama-70b-chat/8" and canary_gone(kube)  # the stable never changed
+    assert ctx.hub.call("reg", REGISTRY, lambda b: b.model("llama-70b-chat")).alias("production") == before

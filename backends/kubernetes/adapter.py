@@ -259,6 +259,35 @@ class KubeBackend:
         self._patch(self._deploy_path(ns, name), body, STRATEGIC)
         return self.deployment(ns, name)
 
+    def canary_deployment(self, ns: str, name: str, container: str, key: str, value: str,
+                          replicas: int) -> Deployment:
+        canary = f"{name}-canary"
+        try:
+            self._get(self._deploy_path(ns, canary))
+        except NotFound:
+            raw = self._get(self._deploy_path(ns, name))
+            template = copy.deepcopy(raw["spec"]["template"])
+            labels = dict(template.get("metadata", {}).get("labels") or {}) | {"track": "canary"}
+            template.setdefault("metadata", {})["labels"] = labels
+            for c in template["spec"]["containers"]:
+                if c.get("name") == container:
+                    env = [e for e in c.get("env") or [] if e.get("name") != key]
+                    c["env"] = [*env, {"name": key, "value": value}]
+            selector = dict(raw["spec"]["selector"].get("matchLabels") or {}) | {"track": "canary"}
+            body = {"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": canary, "namespace": ns,
+                                 "labels": dict(raw["metadata"].get("labels") or {}) | {"track": "canary"},
+                                 "annotations": {"cockpit.dev/canary-of": name}},
+                    "spec": {"replicas": replicas, "selector": {"matchLabels": selector}, "template": template}}
+            answer = self.transport.request("POST", f"{APPS}/namespaces/{ns}/deployments", body=body)
+            self._await_seen(self._deploy_path(ns, canary), answer)  # a create answers on the collection's path
+            return self.deployment(ns, canary)
+        self.set_env(ns, canary, container, key, value)
+        return self.scale(ns, canary, replicas)
+
+    def delete_deployment(self, ns: str, name: str) -> None:
+        self._write("DELETE", self._deploy_path(ns, name), None)
+
     # -- autoscalers -------------------------------------------------------------------------
     def _hpa_path(self, ns: str, name: str) -> tuple[str, dict[str, Any]]:
         last: NotFound | None = None

@@ -9,7 +9,8 @@ Exit codes: 0 promoted, 1 rolled back / paused (no data) / aborted, 2 bad input,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +18,10 @@ from cockpit.audit import current_user
 from cockpit.commands.model_deploy import resolve_version
 from cockpit.commands.models import MODEL, check_alias
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
-from cockpit.commands.serving import isvc_dict
 from cockpit.contracts import CLUSTERS, REGISTRY, SERIES, BadInput, Cancelled, CockpitError, NotFound
 from cockpit.hub import Hub
-from cockpit.model_kube import InferenceService
+from cockpit.model_kube import Deployment, InferenceService
+from cockpit.model_registry import ModelVersion
 from cockpit.ops import rollout
 from cockpit.ops.gates import Canary, Gate, Reading, parse_gate, query, reading
 from cockpit.ops.journal import Watch
@@ -59,11 +60,60 @@ class IsvcTarget:
     def canary(self) -> Canary:
         i = self.hub.call(self.source, CLUSTERS, lambda b: b.inference_service(self.ns, self.name))
         rev = i.latest_created_revision or i.latest_ready_revision
-        m = self.metrics
-        return Canary({"namespace": self.ns, "pod": f"~{rev}-.*"}, str(m.get("rate_window") or "2m"),
-                      str(m.get("requests_metric") or "http_requests_total"),
-                      str(m.get("latency_metric") or "http_request_duration_seconds"),
-                      str(m.get("error_selector") or 'code=~"5.."'))
+        return _canary({"namespace": self.ns, "pod": f"~{rev}-.*"}, self.metrics)
+
+
+@dataclass
+class DeploymentTarget:
+    """A plain Deployment: a canary Deployment `NAME-canary` beside it runs the new model (one env
+    var) with a `track: canary` label; its share of the Service's traffic is its share of the
+    pods, so a step of P% scales it to P/(100-P) of the stable's replicas. Promotion rolls the
+    stable to the new model and removes the canary; a roll back removes the canary."""
+
+    hub: Hub
+    source: str
+    ns: str
+    name: str
+    container: str
+    key: str
+    value: str
+    stable_replicas: int
+    metrics: Mapping[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.source}/{self.ns}/{self.name}"
+
+    def replicas_for(self, percent: int) -> int:
+        return max(1, round(self.stable_replicas * percent / (100 - percent)))
+
+    def shift(self, percent: int) -> str:
+        if percent >= 100:
+            return f"{self.ref}: 100% step: promoting"
+        n = self.replicas_for(percent)
+        self.hub.call(self.source, CLUSTERS, lambda b: b.canary_deployment(self.ns, self.name, self.container,
+                                                                          self.key, self.value, n))
+        return f"{self.ref}: canary {n} pod(s) beside {self.stable_replicas} (~{percent}% of traffic)"
+
+    def promote(self) -> str:
+        self.hub.call(self.source, CLUSTERS, lambda b: b.set_env(self.ns, self.name, self.container, self.key,
+                                                                 self.value))
+        self.hub.call(self.source, CLUSTERS, lambda b: b.delete_deployment(self.ns, f"{self.name}-canary"))
+        return f"{self.ref}: promoted: the stable rolls to {self.value}; canary removed"
+
+    def roll_back(self) -> str:
+        with contextlib.suppress(NotFound):  # never created, or already gone
+            self.hub.call(self.source, CLUSTERS, lambda b: b.delete_deployment(self.ns, f"{self.name}-canary"))
+        return f"{self.ref}: rolled back: canary removed, all traffic on the stable"
+
+    def canary(self) -> Canary:
+        return _canary({"namespace": self.ns, "pod": f"~{self.name}-canary-.*"}, self.metrics)
+
+
+def _canary(matchers: Mapping[str, str], m: Mapping[str, Any]) -> Canary:
+    return Canary(matchers, str(m.get("rate_window") or "2m"), str(m.get("requests_metric") or "http_requests_total"),
+                  str(m.get("latency_metric") or "http_request_duration_seconds"),
+                  str(m.get("error_selector") or 'code=~"5.."'))
 
 
 def _reader(hub: Hub, prom: str) -> Any:
@@ -100,6 +150,57 @@ def _check(args: Mapping[str, Any], hub: Hub) -> None:
         check_alias(args["promote_alias"])
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What differs between an InferenceService and a Deployment: how the first step is applied,
+    what it moves, and how the plan says it."""
+
+    target: rollout.Target
+    apply: Callable[[], dict[str, Any]]
+    previous: dict[str, Any]
+    new: dict[str, Any]
+    what: str
+
+
+def _isvc_parts(ctx: Context, i: InferenceService, mv: ModelVersion, first: int, prom: str) -> _Parts:
+    storage = mv.source_uri
+    if not storage or storage.startswith(("runs:/", "models:/")):
+        raise BadInput(f"rollout start: {mv.name} v{mv.version} has source {storage or '(none)'!r}, which KServe "
+                       "cannot load as a storageUri")
+    if i.storage_uri == storage:
+        raise BadInput(f"rollout start: {i.ref} already serves {storage}")
+    src, ns, name = i.source, i.namespace, i.name
+
+    def apply() -> dict[str, Any]:
+        ctx.hub.call(src, CLUSTERS, lambda b: b.isvc_canary(ns, name, first))
+        after = ctx.hub.call(src, CLUSTERS, lambda b: b.isvc_storage(ns, name, storage))
+        return {"storageUri": storage, "revision": after.latest_created_revision, "canaryTrafficPercent": first}
+
+    return _Parts(IsvcTarget(ctx.hub, src, ns, name, ctx.hub.source(prom).settings), apply,
+                  {"storageUri": i.storage_uri or None, "canaryTrafficPercent": i.canary_percent},
+                  {"storageUri": storage, "version": mv.version, "canaryTrafficPercent": first}, storage)
+
+
+def _deployment_parts(ctx: Context, d: Deployment, mv: ModelVersion, first: int, prom: str) -> _Parts:
+    if d.model_env is None:
+        raise BadInput(f"rollout start: {d.ref} has no model env var (MODEL_URI, MLFLOW_MODEL_URI, ...) for the "
+                       "canary to change")
+    if d.model == mv.uri:
+        raise BadInput(f"rollout start: {d.ref} already serves {mv.uri}")
+    container, key = d.model_env
+    target = DeploymentTarget(ctx.hub, d.source, d.namespace, d.name, container, key, mv.uri, d.replicas,
+                              ctx.hub.source(prom).settings)
+
+    def apply() -> dict[str, Any]:
+        n = target.replicas_for(first)
+        ctx.hub.call(d.source, CLUSTERS, lambda b: b.canary_deployment(d.namespace, d.name, container, key, mv.uri,
+                                                                       n))
+        return {"model": mv.uri, "canary": f"{d.name}-canary", "canary_replicas": n}
+
+    return _Parts(target, apply, {"model": d.model or None, "replicas": d.replicas},
+                  {"model": mv.uri, "version": mv.version, "canary": f"{d.name}-canary"}, mv.uri)
+
+
 def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
     reg, model = args["model"]
     cluster, ns, name = args["to"]
@@ -108,68 +209,60 @@ def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
                         tuple(parse_gate(g) for g in args["gate"]), args["failures"] or 1)
     prom = _prometheus(ctx, args)
     mv = resolve_version(ctx, reg, model, args["alias"], args["version"], "rollout start")
-    try:
-        i: InferenceService = ctx.hub.call(cluster, CLUSTERS, lambda b: b.inference_service(ns, name))
-    except NotFound:
-        raise NotFound(f"{cluster}: no InferenceService {ns}/{name} (a guarded rollout of a Deployment is not "
-                       "built yet: model deploy, then deploy rollback if it misbehaves)") from None
-    storage = mv.source_uri
-    if not storage or storage.startswith(("runs:/", "models:/")):
-        raise BadInput(f"rollout start: {mv.name} v{mv.version} has source {storage or '(none)'!r}, which KServe "
-                       "cannot load as a storageUri")
-    if i.storage_uri == storage:
-        raise BadInput(f"rollout start: {ref} already serves {storage}")
-    promote_alias = args["promote_alias"]
-    held = None
-    if promote_alias:
-        held = ctx.hub.call(reg, REGISTRY, lambda b: b.model(model)).alias(promote_alias)
-    target = IsvcTarget(ctx.hub, cluster, ns, name, ctx.hub.source(prom).settings)
     first = spec.steps[0]
+    try:
+        d: Deployment = ctx.hub.call(cluster, CLUSTERS, lambda b: b.deployment(ns, name))
+        parts = _deployment_parts(ctx, d, mv, first, prom)
+    except NotFound:
+        try:
+            i: InferenceService = ctx.hub.call(cluster, CLUSTERS, lambda b: b.inference_service(ns, name))
+        except NotFound:
+            raise NotFound(f"{cluster}: no Deployment or InferenceService {ns}/{name}") from None
+        parts = _isvc_parts(ctx, i, mv, first, prom)
+    promote_alias = args["promote_alias"]
+    held = ctx.hub.call(reg, REGISTRY, lambda b: b.model(model)).alias(promote_alias) if promote_alias else None
 
     def run() -> Outcome:
-        ctx.hub.call(cluster, CLUSTERS, lambda b: b.isvc_canary(ns, name, first))
-        after = ctx.hub.call(cluster, CLUSTERS, lambda b: b.isvc_storage(ns, name, storage))
-        applied = {"storageUri": storage, "version": mv.version, "canaryTrafficPercent": first}
+        applied = parts.apply()
 
         def watch(w: Watch) -> Outcome:
-            w.progress(f"{ref}: {first}% to {after.latest_created_revision or 'the new revision'} ({storage})")
-            done = rollout.run(spec, target, _reader(ctx.hub, prom), w)
+            w.progress(f"{ref}: {first}% to the new version ({parts.what})")
+            done = rollout.run(spec, parts.target, _reader(ctx.hub, prom), w)
             story = [f"{ref}: {done.end.value} at {done.step}%: {done.why}", *done.readings]
             new = dict(applied) | {"end": done.end.value, "step": done.step}
-            if done.end is rollout.End.PROMOTED:
-                if promote_alias:
-                    ctx.hub.call(reg, REGISTRY, lambda b: b.set_alias(model, promote_alias, mv.version, held,
-                                                                       current_user()))
-                    w.progress(f"{reg}/{model}: {promote_alias} -> v{mv.version} (was "
-                               f"{'nothing' if held is None else f'v{held}'})")
-                    new["alias"] = {promote_alias: mv.version}
-                return Outcome(data={"end": done.end.value, "isvc": ref, "readings": list(done.readings)},
-                               text="\n".join(story), new=new)
-            error: CockpitError = (Cancelled(story[0]) if done.end is rollout.End.ABORTED else CockpitError(story[0]))
-            return Outcome(data={"end": done.end.value, "isvc": ref, "readings": list(done.readings)},
-                           text="\n".join(story), new=new, error=error)
+            data = {"end": done.end.value, "target": ref, "readings": list(done.readings)}
+            if done.end is not rollout.End.PROMOTED:
+                error = Cancelled(story[0]) if done.end is rollout.End.ABORTED else CockpitError(story[0])
+                return Outcome(data=data, text="\n".join(story), new=new, error=error)
+            if promote_alias:
+                ctx.hub.call(reg, REGISTRY, lambda b: b.set_alias(model, promote_alias, mv.version, held,
+                                                                   current_user()))
+                w.progress(f"{reg}/{model}: {promote_alias} -> v{mv.version} (was "
+                           f"{'nothing' if held is None else f'v{held}'})")
+                new["alias"] = {promote_alias: mv.version}
+            return Outcome(data=data, text="\n".join(story), new=new)
 
-        return Outcome(data=isvc_dict(after), new=applied, watch=watch,
-                       text=f"{ref}: {first}% to the new revision ({storage}); not followed (--no-wait): op list")
+        return Outcome(data={"target": ref} | applied, new=applied, watch=watch,
+                       text=f"{ref}: {first}% to the new version ({parts.what}); not followed (--no-wait): op list")
 
     gates = ", ".join(g.text for g in spec.gates)
     steps = ", ".join(f"{s}%" for s in spec.steps)
     alias = f"; then {promote_alias} -> v{mv.version}" if promote_alias else ""
-    summary = (f"roll out {mv.name} v{mv.version} ({storage}) to {ref} in steps {steps} every "
+    summary = (f"roll out {mv.name} v{mv.version} ({parts.what}) to {ref} in steps {steps} every "
                f"{spec.interval_s:g}s while {gates} hold ({spec.failure_limit} failure(s) allowed; no data pauses)"
                f"{alias}")
+    previous = parts.previous | ({"alias": {promote_alias: held}} if promote_alias else {})
     return Plan("rollout start", summary, run, mutating=True, source=cluster, target=ref, confirm=question(summary),
-                previous={"storageUri": i.storage_uri or None, "canaryTrafficPercent": i.canary_percent,
-                          **({"alias": {promote_alias: held}} if promote_alias else {})},
-                new={"storageUri": storage, "version": mv.version, "canaryTrafficPercent": first})
+                previous=previous, new=parts.new)
 
 
 def register(reg: Registry) -> None:
-    reg.add(CommandSpec(("rollout", "start"), "roll a registry version out to an InferenceService in guarded steps: "
-                        "promoted when every gate holds, rolled back when one fails", _start, (
+    reg.add(CommandSpec(("rollout", "start"), "roll a registry version out to an InferenceService or a "
+                        "Deployment in guarded steps: promoted when every gate holds, rolled back when one fails",
+                        _start, (
                             MODEL, Param("--alias", "ship the version this alias points at", metavar="ALIAS"),
                             Param("--version", "ship this version", kind="version", metavar="VERSION"),
-                            Param("--to", "the InferenceService, as CLUSTER/NS/NAME", kind="workload",
+                            Param("--to", "the InferenceService or Deployment, as CLUSTER/NS/NAME", kind="workload",
                                   required=True, metavar="CLUSTER/NS/NAME"),
                             Param("--steps", "canary traffic per step, ending at 100 (default 10,25,50,100)",
                                   metavar="P,P,..."),
