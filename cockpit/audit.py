@@ -31,9 +31,10 @@ from cockpit.secrets import redact
 from cockpit.serialize import to_jsonable
 
 INTENT, OUTCOME, REFUSED = "intent", "outcome", "refused"
-APPLIED, PROGRESS = "applied", "progress"
+APPLIED, PROGRESS, CONTROL = "applied", "progress", "control"
 """Between intent and outcome: the change was made (the watch that follows it may take minutes),
-and each step of that watch worth keeping (cockpit.ops rebuilds operations from these)."""
+and each step of that watch worth keeping (cockpit.ops rebuilds operations from these); a control
+line is a person's word to a running operation from another process (abort, pause, resume)."""
 
 
 class AuditUnwritable(CockpitError):
@@ -59,7 +60,10 @@ class AuditEntry:
     phase: str | None = None
     """intent | applied | progress | outcome | refused; None on lines written before operations had ids."""
     message: str | None = None
-    """A progress line's step (`gpu-prod/inference/llama: 2 of 3 new pods ready`)."""
+    """A progress line's step (`gpu-prod/inference/llama: 2 of 3 new pods ready`); a control
+    line's verb (`abort`, `pause`, `resume`, `promote`)."""
+    pid: int | None = None
+    """The process that wrote the line: whether an operation's process still lives, on this host."""
 
 
 def current_user() -> str:
@@ -145,7 +149,7 @@ class AuditLog:
         entries: list[AuditEntry] = []
         by_id: dict[str, int] = {}
         for e in lines:
-            if e.phase in (APPLIED, PROGRESS):
+            if e.phase in (APPLIED, PROGRESS, CONTROL):
                 continue
             if e.id is None or e.phase == REFUSED:
                 entries.append(e)
@@ -171,7 +175,7 @@ def make_entry(*, origin: str, source: str | None, command: str, target: str | N
                phase: str | None = None, message: str | None = None) -> AuditEntry:
     return AuditEntry(
         time=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        user=current_user(), host=socket.gethostname(), origin=origin, source=source,
+        user=current_user(), host=socket.gethostname(), origin=origin, source=source, pid=os.getpid(),
         command=command, target=target, previous=to_jsonable(previous), new=to_jsonable(new),
         result=result, duration_ms=round(duration_s * 1000, 1), error=error, id=op_id, phase=phase,
         message=message,

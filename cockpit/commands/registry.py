@@ -419,6 +419,9 @@ class _Unwatched:
     def cancelled(self) -> bool:
         return False
 
+    def commands(self) -> list[str]:
+        return []
+
 
 def question(summary: str, tail: str = "") -> str:
     """A plan's summary as the confirmation question: `scale x from 2 to 4` -> `Scale x from 2 to 4?`."""

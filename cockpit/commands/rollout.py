@@ -17,14 +17,18 @@ from typing import Any
 from cockpit.audit import current_user
 from cockpit.commands.model_deploy import resolve_version
 from cockpit.commands.models import MODEL, check_alias
+from cockpit.commands.ops import OP_ID, find, op_dict
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
 from cockpit.contracts import CLUSTERS, REGISTRY, SERIES, BadInput, Cancelled, CockpitError, NotFound
 from cockpit.hub import Hub
 from cockpit.model_kube import Deployment, InferenceService
 from cockpit.model_registry import ModelVersion
 from cockpit.ops import rollout
+from cockpit.ops.control import alive, send
 from cockpit.ops.gates import Canary, Gate, Reading, parse_gate, query, reading
-from cockpit.ops.journal import Watch
+from cockpit.ops.journal import Operation, OpState, Watch
+from cockpit.ops.readback import read_back
+from cockpit.ops.record import OpRecorder
 
 
 @dataclass
@@ -278,3 +282,75 @@ def register(reg: Registry) -> None:
                             Param("--promote-alias", "the alias that moves to the version when promoted",
                                   metavar="ALIAS")),
                         mutating=True, capability="isvc", acts_on="to", check=_check))
+    register_controls(reg)
+
+
+# -- a running rollout, from anywhere ------------------------------------------------------------
+def _restore(ctx: Context, op: Operation) -> str:
+    """Abort a rollout whose process is gone: traffic back to the stable, from what its record says
+    it changed (a canary Deployment is removed; an InferenceService's canary traffic goes to 0)."""
+    cluster, ns, name = (op.target or "//").split("/", 2)
+    new = op.new if isinstance(op.new, dict) else {}
+    if new.get("canary"):
+        with contextlib.suppress(NotFound):
+            ctx.hub.call(cluster, CLUSTERS, lambda b: b.delete_deployment(ns, str(new["canary"])))
+        return f"{op.target}: canary {new['canary']} removed, all traffic on the stable"
+    ctx.hub.call(cluster, CLUSTERS, lambda b: b.isvc_canary(ns, name, 0))
+    return f"{op.target}: canaryTrafficPercent 0, all traffic on the previous revision"
+
+
+def _control(verb: str) -> Any:
+    def planner(ctx: Context, args: Mapping[str, Any]) -> Plan:
+        op = find(ctx, args["id"])
+        if op.command != "rollout start":
+            raise BadInput(f"operation {op.id} is {op.command}, not a rollout")
+        if op.state not in (OpState.RUNNING, OpState.UNFINISHED):
+            return Plan(f"rollout {verb}", f"{verb} {op.id}", lambda: Outcome(), noop=f"{op.id} already ended: "
+                        f"{op.state.value}")
+        gone = alive(op) is False
+
+        def run() -> Outcome:
+            if ctx.journal is not None and ctx.journal.tell(op.id, verb):
+                return Outcome(data={"id": op.id, "told": verb}, text=f"{op.id}: {verb}: told", new={"told": verb})
+            if gone:
+                if verb != "abort":
+                    raise BadInput(f"operation {op.id}: its process ({op.pid} on {op.host}) is gone; only abort "
+                                   "applies (it restores the stable)")
+                text = _restore(ctx, op)
+                OpRecorder(ctx.audit, None, op.id, origin=ctx.origin, source=op.source, command=op.command,
+                           target=op.target, previous=op.previous, planned=op.new).outcome(
+                    op.new, "cancelled", 0.0, f"aborted by {current_user()} after its process ended: {text}")
+                return Outcome(data={"id": op.id, "restored": text}, text=text, new={"aborted": True})
+            send(ctx.audit, op, verb, ctx.origin)
+            return Outcome(data={"id": op.id, "sent": verb}, new={"sent": verb},
+                           text=f"{op.id}: {verb} sent to the process running it ({op.pid} on {op.host}); it acts "
+                                "on it within a second (op wait to follow)")
+
+        how = "restore the stable now (its process is gone)" if gone and verb == "abort" else f"tell it to {verb}"
+        summary = f"{verb} rollout {op.id} ({op.target}): {how}"
+        return Plan(f"rollout {verb}", summary, run, mutating=True, source=op.source, target=op.target,
+                    confirm=question(summary), previous={"rollout": op.state.value}, new={verb: True})
+
+    return planner
+
+
+def _status(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    def run() -> Outcome:
+        op = find(ctx, args["id"])
+        steps = [f"  {at.astimezone():%H:%M:%S}  {m}" for at, m in op.steps] or ["  none yet"]
+        lines = [f"{op.id}: {op.command} {op.target}: {op.state.value}", *steps]
+        if op.state in (OpState.RUNNING, OpState.UNFINISHED):
+            lines.append(read_back(ctx.hub, op))
+        return Outcome(data=op_dict(op), text="\n".join(lines))
+
+    return Plan("rollout status", f"status of rollout {args['id']}", run)
+
+
+def register_controls(reg: Registry) -> None:
+    reg.add(CommandSpec(("rollout", "status"), "a rollout's steps, readings and where its target stands now",
+                        _status, (OP_ID,)))
+    for verb, what in (("abort", "traffic back to the stable now (restored here if its process is gone)"),
+                       ("pause", "hold at the current step until resume"), ("resume", "go on from a pause"),
+                       ("promote", "skip the remaining steps and gates: promote now")):
+        reg.add(CommandSpec(("rollout", verb), f"{what}: told to the process running it, through the audit log "
+                            "when that is another one", _control(verb), (OP_ID,), mutating=True))

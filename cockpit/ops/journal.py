@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from cockpit.audit import APPLIED, INTENT, OUTCOME, PROGRESS, AuditEntry
+from cockpit.audit import APPLIED, CONTROL, INTENT, OUTCOME, PROGRESS, AuditEntry
 
 
 class OpState(Enum):
@@ -33,11 +33,14 @@ class OpState(Enum):
 
 
 class Watch(Protocol):
-    """What a watch gets: a way to say how far it got, and to know whether to stop."""
+    """What a watch gets: a way to say how far it got, to know whether to stop, and the words a
+    person sent it since it last asked (`abort`, `pause`, `resume`, `promote`)."""
 
     def progress(self, message: str) -> None: ...
 
     def cancelled(self) -> bool: ...
+
+    def commands(self) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,9 @@ class Operation:
     new: Any = None
     here: bool = False
     """Run by this process: followed live, and cancellable from here."""
+    host: str = ""
+    pid: int | None = None
+    """Where its process runs (from its intent line): whether that process still lives."""
 
     def last(self) -> str:
         """The last thing it said: its last step, its error, else its state."""
@@ -105,13 +111,15 @@ def operations(lines: Iterable[AuditEntry], running: Iterable[str] = ()) -> list
         if e.phase == INTENT:
             ops[e.id] = Operation(e.id, e.command, e.target, e.source, e.origin, e.user, _time(e.time),
                                   OpState.RUNNING if e.id in live else OpState.UNFINISHED, previous=e.previous,
-                                  new=e.new, here=e.id in live)
+                                  new=e.new, here=e.id in live, host=e.host, pid=e.pid)
         elif op is None:
             continue  # an outcome or a refusal with no intent: the Audit screen lists it, no operation to follow
         elif e.phase == APPLIED:
             ops[e.id] = replace(op, applied=_time(e.time), new=e.new if e.new is not None else op.new)
         elif e.phase == PROGRESS:
             ops[e.id] = replace(op, steps=(*op.steps, (_time(e.time), e.message or "")))
+        elif e.phase == CONTROL:
+            ops[e.id] = replace(op, steps=(*op.steps, (_time(e.time), f"{e.message} asked by {e.user}@{e.host}")))
         elif e.phase == OUTCOME:
             state = {"ok": OpState.OK, "cancelled": OpState.CANCELLED}.get(e.result, OpState.FAILED)
             ops[e.id] = replace(op, state=state, ended=_time(e.time), error=e.error,
@@ -128,6 +136,7 @@ class Journal:
         self._lock = threading.Lock()
         self._ops: dict[str, Operation] = {}
         self._cancel: dict[str, threading.Event] = {}
+        self._words: dict[str, list[str]] = {}
         self._listeners: list[Callable[[Operation], None]] = []
 
     def subscribe(self, fn: Callable[[Operation], None]) -> Callable[[], None]:
@@ -163,6 +172,20 @@ class Journal:
             return False
         flag.set()
         return True
+
+    def tell(self, op_id: str, verb: str) -> bool:
+        """Give a running operation a person's word (pause, resume, promote, abort)."""
+        op = self.get(op_id)
+        if op is None or op.state is not OpState.RUNNING:
+            return False
+        with self._lock:
+            self._words.setdefault(op_id, []).append(verb)
+        return True
+
+    def words(self, op_id: str) -> list[str]:
+        """The words told to this operation since the last call (each is heard once)."""
+        with self._lock:
+            return self._words.pop(op_id, [])
 
     def cancelled(self, op_id: str) -> bool:
         flag = self._cancel.get(op_id)

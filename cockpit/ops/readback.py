@@ -19,6 +19,18 @@ def read_back(hub: Hub, op: Operation) -> str:
             source, ns, name = parts
             d = hub.call(source, CLUSTERS, lambda b: b.deployment(ns, name))
             return f"now: rollout {d.rollout.value}, {d.ready} of {d.replicas} ready, revision {d.revision}"
+        if family == "rollout" and len(parts) == 3:
+            source, ns, name = parts
+            canary = op.new.get("canary") if isinstance(op.new, dict) else None
+            if canary:  # a Deployment with its canary beside it
+                d = hub.call(source, CLUSTERS, lambda b: b.deployment(ns, name))
+                try:
+                    c = hub.call(source, CLUSTERS, lambda b: b.deployment(ns, str(canary)))
+                    beside = f"canary {c.ready} of {c.replicas} ready"
+                except CockpitError:
+                    beside = "no canary"
+                return f"now: stable {d.ready} of {d.replicas} ready, {beside}"
+            family = "isvc"
         if family == "isvc" and len(parts) == 3:
             source, ns, name = parts
             i = hub.call(source, CLUSTERS, lambda b: b.inference_service(ns, name))

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from cockpit.audit import APPLIED, INTENT, OUTCOME, PROGRESS, AuditLog, AuditUnwritable, current_user, make_entry
+from cockpit.ops.control import Inbox
 from cockpit.ops.journal import Journal, OpState
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class OpRecorder:
                         "previous": previous}
         self._planned = planned
         self._echo = echo
+        self._inbox: Inbox | None = None
 
     def _write(self, phase: str, new: Any, result: str, took: float, error: str | None = None,
                message: str | None = None) -> None:
@@ -54,6 +56,7 @@ class OpRecorder:
     def intent(self) -> None:
         """Written and flushed before the change; raises AuditUnwritable (the change must not run)."""
         self._write(INTENT, None, "started", 0.0)
+        self._inbox = Inbox(self.audit.path, self.id)  # control lines written from now on are for us
         if self.journal is not None:
             f = self._fields
             self.journal.begin(self.id, str(f["command"]), f["target"], f["source"], str(f["origin"]),
@@ -80,6 +83,14 @@ class OpRecorder:
 
     def cancelled(self) -> bool:
         return self.journal is not None and self.journal.cancelled(self.id)
+
+    def commands(self) -> list[str]:
+        """Words for this operation: from this process's journal, and control lines other
+        processes wrote to the audit log since it began."""
+        words = self.journal.words(self.id) if self.journal is not None else []
+        if self._inbox is None:
+            self._inbox = Inbox(self.audit.path, self.id)
+        return [*words, *self._inbox.poll()]
 
     def outcome(self, new: Any, result: str, took: float, error: str | None) -> AuditUnwritable | None:
         """Record how it ended; the error when that record could not be written (the caller says so)."""

@@ -77,14 +77,31 @@ def parse_steps(text: str) -> tuple[int, ...]:
     return steps
 
 
-def wait(seconds: float, watch: Watch, sleep: Callable[[float], None] = time.sleep) -> bool:
-    """Hold for `seconds`, looking every tenth of a second whether the person aborted; False if so."""
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
+def wait(seconds: float, watch: Watch, sleep: Callable[[float], None] = time.sleep) -> str:
+    """Hold for `seconds` of running time, hearing a person every tenth of a second: `elapsed`,
+    `abort` (cancelled, or told so) or `promote` (told to skip the rest). A `pause` stops the
+    clock until `resume`; the wait then runs its remaining time."""
+    left = seconds
+    paused = False
+    while True:
         if watch.cancelled():
-            return False
-        sleep(min(0.1, left))
-    return not watch.cancelled()
+            return "abort"
+        for word in watch.commands():
+            if word in ("abort", "promote"):
+                return word
+            if word == "pause" and not paused:
+                paused = True
+                watch.progress("paused: no step moves until resume")
+            elif word == "resume" and paused:
+                paused = False
+                watch.progress("resumed")
+        if not paused and left <= 0:
+            return "elapsed"
+        tick = 0.1 if paused else min(0.1, left)
+        started = time.monotonic()
+        sleep(tick)
+        if not paused:
+            left -= time.monotonic() - started
 
 
 def run(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], watch: Watch,
@@ -99,9 +116,14 @@ def run(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], wat
             break
         holds = 0
         while True:
-            if not wait(spec.interval_s, watch, sleep):
+            heard = wait(spec.interval_s, watch, sleep)
+            if heard == "abort":
                 watch.progress(target.roll_back())
                 return Result(End.ABORTED, step, "aborted by a person: traffic back to the stable", tuple(said))
+            if heard == "promote":
+                watch.progress(f"promoted by a person at {step}%: the remaining steps and gates are skipped")
+                watch.progress(target.promote())
+                return Result(End.PROMOTED, 100, f"promoted by a person at {step}%", tuple(said))
             canary = target.canary()
             readings: Sequence[Reading] = [read(g, canary) for g in spec.gates]
             verdict, why = judge.judge(readings)
