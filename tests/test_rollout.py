@@ -165,3 +165,19 @@ def test_a_deployment_canary_that_fails_is_removed(ctx: Context, kube: KubeFake)
     assert (r.status, r.exit_code) == ("failed", 1) and "rolled back at 50%" in str(r.error)
     assert model_env(kube) == "models:/llama-70b-chat/8" and canary_gone(kube)  # the stable never changed
     assert ctx.hub.call("reg", REGISTRY, lambda b: b.model("llama-70b-chat")).alias("production") == before
+
+
+def test_the_audit_log_tells_a_rollout_as_a_story(ctx: Context, kube: KubeFake) -> None:
+    r = build_registry().run_line(LINE + f"--gate '{BAD}'", ctx, yes=True)
+    assert r.status == "failed"
+    lines, _ = ctx.audit.lines()
+    op_id = lines[0].id
+    assert op_id is not None
+    told = build_registry().run_line(f"audit --op {op_id[:6]}", ctx)
+    assert told.status == "ok" and told.outcome.table is not None
+    phases = [row[2] for row in told.outcome.table.rows]
+    assert phases[:2] == ["intent", "applied"] and phases[-1] == "outcome" and phases.count("progress") >= 3
+    said = [row[4] for row in told.outcome.table.rows]
+    assert any(s.startswith("at 50%: roll back: ") for s in said)  # the reading that decided, on record
+    assert "rolled back: all traffic to" in said[-2] and said[-1].startswith("gpu-prod/inference/whisper-large: "
+                                                                             "rolled back at 50%")

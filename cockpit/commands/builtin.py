@@ -38,8 +38,28 @@ def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
     return Plan("sources", "list sources", run)
 
 
+def _story(ctx: Context, wanted: str) -> Outcome:
+    """Every line of one operation, in order: its intent, when it was applied, each step (and
+    each word a person sent it), its outcome: a guarded rollout reads as its whole story."""
+    lines, bad = ctx.audit.lines()
+    ids = sorted({e.id for e in lines if e.id and e.id.startswith(wanted)})
+    if len(wanted) < 4 or not ids:
+        raise BadInput(f"--op {wanted!r}: no operation with that id (4+ characters; see 'op list')")
+    if len(ids) > 1:
+        raise BadInput(f"--op {wanted!r} names {len(ids)} operations: {', '.join(ids[:5])}")
+    mine = [e for e in lines if e.id == ids[0]]
+    rows = tuple((e.time[:19].replace("T", " "), e.user, e.phase or "-", e.result,
+                  e.message or e.error or (change_text(e.previous, e.new) if e.phase in ("intent", "outcome")
+                                           else "-")) for e in mine)
+    return Outcome(data=[to_jsonable(e) for e in mine], table=Table(("TIME", "USER", "PHASE", "RESULT", "WHAT"),
+                                                                      rows),
+                   error=CockpitError(f"{bad} unreadable line(s) in {ctx.audit.path} were skipped") if bad else None)
+
+
 def _audit(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
+        if args["op"]:
+            return _story(ctx, args["op"])
         entries, bad = ctx.audit.read(limit=args["limit"] or 50)
         if args["source"]:
             entries = [e for e in entries if e.source == args["source"]]
@@ -96,6 +116,7 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("sources",), "list sources with their health and read-only state", _sources))
     reg.add(CommandSpec(("audit",), "show the newest audit log entries", _audit, (
         Param("--limit", "how many entries (default 50)", kind="int", metavar="N"),
-        Param("--source", "only this source", kind="source", metavar="SOURCE"))))
+        Param("--source", "only this source", kind="source", metavar="SOURCE"),
+        Param("--op", "one operation's whole story, line by line (its id, 4+ characters)", metavar="ID"))))
     reg.add(CommandSpec(("help",), "list commands, or describe one", _help,
                         (Param("command", "a command, e.g. 'vm provision'", repeat=True, metavar="COMMAND"),)))
