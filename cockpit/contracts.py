@@ -304,6 +304,11 @@ class RegistryBackend(SourceBackend, Protocol):
 
     def set_tag(self, name: str, version: int | None, key: str, value: str) -> None: ...
 
+    def register(self, name: str, run_id: str, path: str, tags: Sequence[tuple[str, str]]) -> ModelVersion:
+        """A new version of NAME (the model created if new) from a run's artifact at `path`; its
+        source is the artifact's own location, which a server (KServe's storageUri) can load."""
+        ...
+
 
 @runtime_checkable
 class SeriesBackend(SourceBackend, Protocol):

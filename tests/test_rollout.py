@@ -181,3 +181,23 @@ def test_the_audit_log_tells_a_rollout_as_a_story(ctx: Context, kube: KubeFake) 
     assert any(s.startswith("at 50%: roll back: ") for s in said)  # the reading that decided, on record
     assert "rolled back: all traffic to" in said[-2] and said[-1].startswith("gpu-prod/inference/whisper-large: "
                                                                              "rolled back at 50%")
+
+
+def test_register_begins_the_chain(ctx: Context, kube: KubeFake, db: Path) -> None:
+    """model register -> rollout start: a run's artifact becomes a version (read back with
+    MlflowClient), which a guarded rollout then ships."""
+    from mlflow import MlflowClient
+
+    run_id = ctx.hub.call("reg", REGISTRY, lambda b: b.versions("bge-large"))[0].run_id
+    r = build_registry().run_line(f"model register reg/bge-large --run {run_id} --path model --tag team=search",
+                                  ctx, yes=True)
+    assert r.status == "ok", r.error
+    made = r.outcome.new["version"]
+    v = MlflowClient(tracking_uri=f"sqlite:///{db}").get_model_version("bge-large", str(made))
+    assert v.run_id == run_id and v.source.endswith("/model") and v.tags == {"team": "search"}
+    shipped = build_registry().run_line(LINE.replace("--version 2", f"--version {made}") + f"--gate '{GOOD}'", ctx,
+                                        yes=True)
+    assert shipped.status == "ok", shipped.error
+    assert isvc(kube)["spec"]["predictor"]["model"]["storageUri"] == v.source
+    bad = build_registry().run_line("model register reg/bge-large --run nosuchrun0", ctx, yes=True)
+    assert (bad.status, bad.error) == ("invalid", "--run: no run 'nosuchrun0' in reg")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -137,6 +137,17 @@ class MlflowBackend:
         else:
             self._call(lambda: self.client.set_model_version_tag(name, str(version), key, value),
                        f"tag {key} of {name!r} version {version}")
+
+    def register(self, name: str, run_id: str, path: str, tags: Sequence[tuple[str, str]]) -> ModelVersion:
+        run = self._call(lambda: self.client.get_run(run_id), f"run {run_id}")
+        source = f"{str(run.info.artifact_uri).rstrip('/')}/{path.strip('/')}"
+        try:
+            self._call(lambda: self.client.get_registered_model(name), f"model {name!r}")
+        except NotFound:
+            self._call(lambda: self.client.create_registered_model(name), f"create model {name!r}")
+        made = self._call(lambda: self.client.create_model_version(name, source, run_id=run_id, tags=dict(tags)),
+                          f"register {name!r} from run {run_id}")
+        return self.version(name, int(made.version))
 
     def close(self) -> None:
         return None

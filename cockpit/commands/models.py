@@ -173,6 +173,30 @@ def _tag(ctx: Context, args: Mapping[str, Any]) -> Plan:
                 previous={key: tags.get(key)}, new={key: value}, noop=noop)
 
 
+def _register(ctx: Context, args: Mapping[str, Any]) -> Plan:
+    """The chain begins here: a new version from a run's artifact, which model deploy and rollout
+    start then ship (its source is the artifact's own location, loadable by a server)."""
+    source, name = args["model"]
+    run_id, path = args["run"], args["path"] or "model"
+    if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
+        raise BadInput(f"--run: {run_id!r} is not a run id")
+    tags = tuple(args["tag"])
+    if any(k.startswith("cockpit.") for k, _ in tags):
+        raise BadInput("--tag: cockpit.* tags are cockpit's own (alias history)")
+    found = ctx.hub.call(source, REGISTRY, lambda b: b.run(run_id))
+    if found is None:
+        raise BadInput(f"--run: no run {run_id!r} in {source}")
+
+    def run() -> Outcome:
+        v = ctx.hub.call(source, REGISTRY, lambda b: b.register(name, run_id, path, tags))
+        return Outcome(data=to_jsonable(v), new={"version": v.version, "source": v.source_uri},
+                       text=f"{source}/{name}: v{v.version} registered from run {run_id} ({v.source_uri})")
+
+    summary = f"register a new version of {source}/{name} from run {run_id}'s artifact {path!r}"
+    return Plan("model register", summary, run, mutating=True, source=source, target=f"{source}/{name}",
+                confirm=question(summary), previous=None, new={"run": run_id, "path": path})
+
+
 def compare_rows(a: RunData | None, b: RunData | None) -> list[tuple[str, str, str, str, str]]:
     """(kind, key, left, right, mark): every metric and param of either run; `*` marks a difference."""
     rows = []
@@ -221,6 +245,13 @@ def register(reg: Registry) -> None:
         MODEL, Param("tag", "KEY=VALUE", kind="tag", required=True, metavar="KEY=VALUE"),
         Param("--version", "tag this version instead of the model", kind="version", metavar="VERSION")),
         mutating=True, capability="tag"))
+    reg.add(CommandSpec(("model", "register"), "a new version from a run's artifact (the model is created if new)",
+                        _register, (MODEL, Param("--run", "the run whose artifact it is", required=True,
+                                                 metavar="RUN_ID"),
+                                    Param("--path", "the artifact's path in the run (default: model)", metavar="PATH"),
+                                    Param("--tag", "KEY=VALUE on the new version (repeatable)", kind="tag",
+                                          repeat=True, metavar="KEY=VALUE")),
+                        mutating=True, capability="register"))
     reg.add(CommandSpec(("model", "compare"), "the runs' metrics and params of two versions side by side",
                         _compare, (MODEL, Param("v1", "a version", kind="version", required=True, metavar="V1"),
                                    Param("v2", "another version", kind="version", required=True, metavar="V2"))))
