@@ -88,6 +88,8 @@ class AuditLog:
         record["command"] = redact(record["command"])
         if record["error"]:
             record["error"] = redact(record["error"])
+        if record.get("message"):  # a step's text may carry a backend's words (and a token in them)
+            record["message"] = redact(record["message"])
         line = (json.dumps(record, sort_keys=False, separators=(",", ":")) + "\n").encode()
         where = f"cannot write the audit log {self.path}"
         try:

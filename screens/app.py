@@ -396,7 +396,8 @@ class CockpitApp(App[int]):
         if mutating and not self._confirm(mutating):
             self.call_from_thread(self.notify, "cancelled: nothing changed", timeout=3)
             return
-        results = [self.registry.execute(p, self.ctx) for p in plans]
+        no_wait = any(inv.no_wait for inv in invocations)  # a line's --no-wait holds in the UI too
+        results = [self.registry.execute(p, self.ctx, wait=not no_wait) for p in plans]
         reread = None
         touched = {p.source for p in mutating if p.source}
         if touched:  # our own change is re-read before anything shows it (or the next poll would)

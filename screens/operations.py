@@ -106,7 +106,9 @@ class OperationsScreen(TableScreen):
         if op.state is not OpState.RUNNING or journal is None or not journal.cancel(op.id):
             self.notify(f"{op.id} is not running here ({op.state.value})", severity="warning")
             return
-        self.notify(f"{op.command} {op.target or ''}: no longer followed (the change goes on)", timeout=4)
+        what = ("traffic goes back to the stable" if op.command == "rollout start"
+                else "no longer followed (the change goes on)")
+        self.notify(f"{op.command} {op.target or ''}: {what}", timeout=4)
 
     def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         op = self._ops.get(str(event.key))

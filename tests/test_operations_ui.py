@@ -5,8 +5,10 @@ unfinished is said on the Overview and the status bar at start."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +83,13 @@ async def test_a_watch_runs_while_the_ui_answers_and_can_be_stopped(tmp_path: Pa
 
 async def test_an_operation_a_crash_left_is_said_at_start(tmp_path: Path) -> None:
     audit = AuditLog(tmp_path / "audit.jsonl")
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid is free (reused only rarely)
+    dead.wait()
     for phase in ("intent", "applied"):  # and then the process died: no outcome
-        audit.append(make_entry(origin="script", source="gpu-prod", command="deploy rollback",
-                                target="gpu-prod/inference/llama-70b", previous={"revision": 5},
-                                new={"from_revision": 4}, result="started", duration_s=0.0, op_id="0123456789ab",
-                                phase=phase))
+        audit.append(replace(make_entry(origin="script", source="gpu-prod", command="deploy rollback",
+                                        target="gpu-prod/inference/llama-70b", previous={"revision": 5},
+                                        new={"from_revision": 4}, result="started", duration_s=0.0,
+                                        op_id="0123456789ab", phase=phase), pid=dead.pid))
     app = make_app(tmp_path / "audit.jsonl")
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)

@@ -86,7 +86,7 @@ def test_a_failing_gate_rolls_back_and_the_alias_stays(ctx: Context, kube: KubeF
 def test_no_data_pauses_and_never_promotes(ctx: Context, kube: KubeFake) -> None:
     r = build_registry().run_line(LINE + f"--gate '{GOOD}' --gate '{NO_DATA}'", ctx, yes=True)
     assert (r.status, r.exit_code) == ("failed", 1)
-    assert "paused at 50%: no verdict after 3 readings" in str(r.error)
+    assert "paused at 50%: no data in 3 readings in a row" in str(r.error)
     assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 50  # held where it was
 
 
@@ -95,9 +95,9 @@ def test_an_abort_sends_the_traffic_back(ctx: Context, kube: KubeFake) -> None:
     results: list[Any] = []
     line = LINE.replace("--interval 0.05s", "--interval 30s") + f"--gate '{GOOD}'"
     t = threading.Thread(target=lambda: results.append(build_registry().run_line(line, ctx, yes=True)))
-    t.start()
     seen = threading.Event()
-    unsub = ctx.journal.subscribe(lambda op: seen.set() if op.steps else None)
+    unsub = ctx.journal.subscribe(lambda op: seen.set() if op.steps else None)  # before it starts: no step missed
+    t.start()
     assert seen.wait(60)
     unsub()
     (op,) = ctx.journal.running()
@@ -111,8 +111,8 @@ def test_an_abort_sends_the_traffic_back(ctx: Context, kube: KubeFake) -> None:
 @pytest.mark.parametrize(("extra", "error"), [
     ("", "rollout start: give at least one --gate (e.g. --gate 'p95 < 800ms'); an unguarded rollout is model deploy"),
     ("--gate 'p95 < 1'", "--gate 'p95 < 1': a latency needs ms or s (e.g. 800ms)"),
-    (f"--gate '{GOOD}' --steps 50,20", "--steps '50,20': rising percentages between 1 and 100, ending at 100 "
-                                       "(e.g. 10,25,50,100)"),
+    (f"--gate '{GOOD}' --steps 50,20", "--steps '50,20': rising percentages between 1 and 100, at least one "
+                                       "canary step, ending at 100 (e.g. 10,25,50,100)"),
 ])
 def test_bad_rollouts_are_refused_before_anything_moves(ctx: Context, kube: KubeFake, extra: str,
                                                         error: str) -> None:
@@ -201,3 +201,31 @@ def test_register_begins_the_chain(ctx: Context, kube: KubeFake, db: Path) -> No
     assert isvc(kube)["spec"]["predictor"]["model"]["storageUri"] == v.source
     bad = build_registry().run_line("model register reg/bge-large --run nosuchrun0", ctx, yes=True)
     assert (bad.status, bad.error) == ("invalid", "--run: no run 'nosuchrun0' in reg")
+
+
+def test_a_paused_rollout_can_be_aborted(ctx: Context, kube: KubeFake) -> None:
+    r = build_registry().run_line(LINE + f"--gate '{NO_DATA}'", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("failed", 1)
+    lines, _ = ctx.audit.lines()
+    (op,) = operations(lines)
+    assert op.state.value == "paused" and isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 50
+    aborted = build_registry().run_line(f"rollout abort {op.id}", ctx, yes=True)
+    assert aborted.status == "ok", aborted.error
+    assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 0
+
+
+def test_rollout_refusals(ctx: Context, kube: KubeFake) -> None:
+    r = build_registry().run_line(LINE + f"--gate '{GOOD}' --no-wait", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("invalid", 2) and "--no-wait would leave it at its first step" in str(r.error)
+    r = build_registry().run_line(LINE.replace("--steps 50,100", "--steps 100") + f"--gate '{GOOD}'", ctx, yes=True)
+    assert (r.status, r.exit_code) == ("invalid", 2) and "at least one canary step" in str(r.error)
+    from dataclasses import replace as dc_replace
+
+    ro = Hub(dc_replace(ctx.hub.config, sources=tuple(dc_replace(s, read_only=s.name == "reg")
+                                                      for s in ctx.hub.config.sources)), now=lambda: FIXED_NOW)
+    try:
+        r = build_registry().run_line(LINE + f"--gate '{GOOD}'", Context(hub=ro, audit=ctx.audit), yes=True)
+        assert (r.status, r.exit_code) == ("refused", 3) and "'reg' is read-only" in str(r.error)
+        assert "canaryTrafficPercent" not in isvc(kube)["spec"]["predictor"]  # nothing moved
+    finally:
+        ro.close()

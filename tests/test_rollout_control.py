@@ -34,7 +34,6 @@ def test_pause_then_promote_within_the_process(ctx: Context, kube: KubeFake) -> 
     assert ctx.journal is not None
     results: list[Any] = []
     t = threading.Thread(target=lambda: results.append(build_registry().run_line(LINE, ctx, yes=True)))
-    t.start()
     started, paused = threading.Event(), threading.Event()
 
     def heard(op: Any) -> None:
@@ -43,7 +42,8 @@ def test_pause_then_promote_within_the_process(ctx: Context, kube: KubeFake) -> 
         if any(m.startswith("paused") for _, m in op.steps):
             paused.set()
 
-    ctx.journal.subscribe(heard)
+    ctx.journal.subscribe(heard)  # before it starts: no step missed
+    t.start()
     assert started.wait(60)
     (op,) = ctx.journal.running()
     r = build_registry().run_line(f"rollout pause {op.id}", ctx, yes=True)

@@ -121,7 +121,9 @@ def _cancel(ctx: Context, args: Mapping[str, Any]) -> Plan:
         if ctx.journal is None or not ctx.journal.cancel(op.id):
             raise BadInput(f"operation {op.id} is not run by this cockpit (started {op.started.astimezone():%H:%M:%S} "
                            f"from {op.origin}): cancel it where it runs")
-        return Outcome(data=op_dict(op), text=f"{op.id}: cancelled: no longer followed (the change goes on)")
+        what = ("traffic goes back to the stable" if op.command == "rollout start"
+                else "no longer followed (the change goes on)")
+        return Outcome(data=op_dict(op), text=f"{op.id}: cancelled: {what}")
 
     return Plan("op cancel", f"stop following operation {args['id']}", run)
 

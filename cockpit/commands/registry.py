@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ class Param:
         return self.name.lstrip("-").replace("-", "_")
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     columns: tuple[str, ...]
@@ -61,6 +65,9 @@ class Outcome:
     table: Table | None = None
     new: Any = None
     error: CockpitError | None = None
+    result: str | None = None
+    """The word the audit log's outcome line says when it is not plain ok/failed: `rolled back`,
+    `paused` (the exit code still follows `error`)."""
     watch: Callable[[Watch], Outcome] | None = field(default=None, compare=False, repr=False)
     """What follows the change once it is applied (a rollout to done, failed or timed out): run
     unless the caller does not wait; it returns the final outcome."""
@@ -109,6 +116,8 @@ class CommandSpec:
     capability: str | None = None
     """What the target's source must be able to do (its kind's provider descriptor says), checked
     as the line is parsed: a kind that cannot is refused before anything is asked of it."""
+    waits: bool = False
+    """Its watch is the change itself (a guarded rollout): --no-wait is refused."""
     acts_on: str | None = None
     """The parameter naming the target whose source needs the capability (default: the first
     positional SOURCE/... parameter; `rollout start` acts on --to, not on its model)."""
@@ -232,6 +241,9 @@ class Registry:
             spec.check(args, hub)
         if flags["wait"] and flags["no_wait"]:
             raise BadInput(f"{spec.name}: --wait and --no-wait together")
+        if flags["no_wait"] and spec.waits:
+            raise BadInput(f"{spec.name}: --no-wait would leave it at its first step: its watch is the change "
+                           "(follow it from elsewhere with op list or rollout status)")
         return Invocation(spec, args, line.strip(), dry_run=flags["dry_run"], yes=flags["yes"],
                           no_wait=flags["no_wait"])
 
@@ -328,12 +340,19 @@ class Registry:
                 error = self._unrecorded(plan, op.outcome(None, status, took, e.message), status, e.message) or error
             return Result(plan.command, plan.summary, status, e.exit_code, plan=plan, error=error,
                           duration_s=took)
+        except Exception as e:  # a bug: the change may be half made; said in one line, and recorded
+            log.exception("%s failed unexpectedly", plan.command)
+            took = time.monotonic() - started
+            error = f"{plan.summary}: unexpected {type(e).__name__}: {e} (see cockpit.log)"
+            if audited:
+                error = self._unrecorded(plan, op.outcome(None, "failed", took, error), "failed", error) or error
+            return Result(plan.command, plan.summary, "failed", 1, plan=plan, error=error, duration_s=took)
         took = time.monotonic() - started
         failed = outcome.error
         status = "ok" if not failed else "cancelled" if isinstance(failed, Cancelled) else "failed"
         unrecorded = None
         if audited:
-            unrecorded = self._unrecorded(plan, op.outcome(outcome.new, status, took,
+            unrecorded = self._unrecorded(plan, op.outcome(outcome.new, outcome.result or status, took,
                                                            failed.message if failed else None),
                                           status, failed.message if failed else None)
         if failed:

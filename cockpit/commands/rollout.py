@@ -24,7 +24,7 @@ from cockpit.hub import Hub
 from cockpit.model_kube import Deployment, InferenceService
 from cockpit.model_registry import ModelVersion
 from cockpit.ops import rollout
-from cockpit.ops.control import alive, send
+from cockpit.ops.control import alive_op, send
 from cockpit.ops.gates import Canary, Gate, Reading, parse_gate, query, reading
 from cockpit.ops.journal import Operation, OpState, Watch
 from cockpit.ops.readback import read_back
@@ -209,7 +209,8 @@ def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
     reg, model = args["model"]
     cluster, ns, name = args["to"]
     ref = f"{cluster}/{ns}/{name}"
-    spec = rollout.Spec(rollout.parse_steps(args["steps"] or "10,25,50,100"), args["interval"] or 120.0,
+    spec = rollout.Spec(rollout.parse_steps(args["steps"] or "10,25,50,100"),
+                        120.0 if args["interval"] is None else args["interval"],
                         tuple(parse_gate(g) for g in args["gate"]), args["failures"] or 1)
     prom = _prometheus(ctx, args)
     mv = resolve_version(ctx, reg, model, args["alias"], args["version"], "rollout start")
@@ -224,6 +225,8 @@ def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
             raise NotFound(f"{cluster}: no Deployment or InferenceService {ns}/{name}") from None
         parts = _isvc_parts(ctx, i, mv, first, prom)
     promote_alias = args["promote_alias"]
+    if promote_alias:  # the alias moves at the end: a read-only registry refuses the whole rollout now
+        ctx.hub.require_writable(reg)
     held = ctx.hub.call(reg, REGISTRY, lambda b: b.model(model)).alias(promote_alias) if promote_alias else None
 
     def run() -> Outcome:
@@ -237,7 +240,8 @@ def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
             data = {"end": done.end.value, "target": ref, "readings": list(done.readings)}
             if done.end is not rollout.End.PROMOTED:
                 error = Cancelled(story[0]) if done.end is rollout.End.ABORTED else CockpitError(story[0])
-                return Outcome(data=data, text="\n".join(story), new=new, error=error)
+                result = {rollout.End.ROLLED_BACK: "rolled back", rollout.End.PAUSED: "paused"}.get(done.end)
+                return Outcome(data=data, text="\n".join(story), new=new, error=error, result=result)
             if promote_alias:
                 ctx.hub.call(reg, REGISTRY, lambda b: b.set_alias(model, promote_alias, mv.version, held,
                                                                    current_user()))
@@ -281,7 +285,7 @@ def register(reg: Registry) -> None:
                                   metavar="SOURCE"),
                             Param("--promote-alias", "the alias that moves to the version when promoted",
                                   metavar="ALIAS")),
-                        mutating=True, capability="isvc", acts_on="to", check=_check))
+                        mutating=True, capability="isvc", acts_on="to", waits=True, check=_check))
     register_controls(reg)
 
 
@@ -304,10 +308,13 @@ def _control(verb: str) -> Any:
         op = find(ctx, args["id"])
         if op.command != "rollout start":
             raise BadInput(f"operation {op.id} is {op.command}, not a rollout")
-        if op.state not in (OpState.RUNNING, OpState.UNFINISHED):
+        # ended where the traffic may still be split (paused on no data, failed half way): an abort
+        # restores the stable; the other words need a rollout that still runs
+        split = op.state in (OpState.PAUSED, OpState.FAILED)
+        if op.state not in (OpState.RUNNING, OpState.UNFINISHED) and not (split and verb == "abort"):
             return Plan(f"rollout {verb}", f"{verb} {op.id}", lambda: Outcome(), noop=f"{op.id} already ended: "
-                        f"{op.state.value}")
-        gone = alive(op) is False
+                        f"{op.state.value}" + ("; abort sends its traffic back" if split else ""))
+        gone = split or alive_op(op) is False
 
         def run() -> Outcome:
             if ctx.journal is not None and ctx.journal.tell(op.id, verb):
@@ -316,11 +323,20 @@ def _control(verb: str) -> Any:
                 if verb != "abort":
                     raise BadInput(f"operation {op.id}: its process ({op.pid} on {op.host}) is gone; only abort "
                                    "applies (it restores the stable)")
+                if split:  # it ended already: restore, and say so as an operation of its own
+                    text = _restore(ctx, op)
+                    return Outcome(data={"id": op.id, "restored": text}, text=text, new={"aborted": True})
                 text = _restore(ctx, op)
                 OpRecorder(ctx.audit, None, op.id, origin=ctx.origin, source=op.source, command=op.command,
                            target=op.target, previous=op.previous, planned=op.new).outcome(
                     op.new, "cancelled", 0.0, f"aborted by {current_user()} after its process ended: {text}")
                 return Outcome(data={"id": op.id, "restored": text}, text=text, new={"aborted": True})
+            if alive_op(op) is None:
+                where = f"on {op.host}" if op.host else "elsewhere"
+                send(ctx.audit, op, verb, ctx.origin)
+                return Outcome(data={"id": op.id, "sent": verb}, new={"sent": verb},
+                               text=f"{op.id}: {verb} written to the audit log for its process {where}; whether "
+                                    "that process still runs cannot be told from here (op wait to follow)")
             send(ctx.audit, op, verb, ctx.origin)
             return Outcome(data={"id": op.id, "sent": verb}, new={"sent": verb},
                            text=f"{op.id}: {verb} sent to the process running it ({op.pid} on {op.host}); it acts "

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 from cockpit.audit import CONTROL, AuditLog, make_entry
-from cockpit.ops.journal import Operation
+from cockpit.ops.journal import Operation, alive
 
 VERBS = ("abort", "pause", "resume", "promote")
 
@@ -26,12 +25,22 @@ class Inbox:
     def __init__(self, path: Path, op_id: str) -> None:
         self._path = path
         self._id = op_id
-        self._offset = path.stat().st_size if path.exists() else 0
+        st = path.stat() if path.exists() else None
+        self._offset = st.st_size if st else 0
+        self._inode = st.st_ino if st else None
+        self._head = _head(path)
+        """The log's first bytes: a log truncated and written again (copytruncate) starts otherwise."""
         self._rest = b""
 
     def poll(self) -> list[str]:
         try:
             with self._path.open("rb") as f:
+                st = os.fstat(f.fileno())
+                head = f.read(len(self._head)) if self._head else b""
+                if st.st_ino != self._inode or st.st_size < self._offset or head != self._head:
+                    self._inode, self._offset, self._rest = st.st_ino, 0, b""  # rotated or truncated: a new log
+                    f.seek(0)
+                    self._head = f.read(HEAD)
                 f.seek(self._offset)
                 data = f.read()
         except OSError:
@@ -49,6 +58,17 @@ class Inbox:
         return out
 
 
+HEAD = 64
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(HEAD)
+    except OSError:
+        return b""
+
+
 def send(audit: AuditLog, op: Operation, verb: str, origin: str) -> None:
     """Write the word to the log (raises AuditUnwritable: a word that cannot be recorded is not sent)."""
     audit.append(make_entry(origin=origin, source=op.source, command=f"rollout {verb}", target=op.target,
@@ -56,14 +76,6 @@ def send(audit: AuditLog, op: Operation, verb: str, origin: str) -> None:
                             message=verb))
 
 
-def alive(op: Operation) -> bool | None:
+def alive_op(op: Operation) -> bool | None:
     """Whether the process that runs `op` still lives: known on this host, None elsewhere."""
-    if op.pid is None or op.host != socket.gethostname():
-        return None
-    try:
-        os.kill(op.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return alive(op.host, op.pid)

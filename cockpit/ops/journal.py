@@ -13,6 +13,8 @@ rebuilds every operation, this process's and earlier ones', from the audit log's
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -28,8 +30,18 @@ class OpState(Enum):
     OK = "ok"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    ROLLED_BACK = "rolled back"
+    """A guarded rollout whose gate failed: traffic went back to the stable."""
+    PAUSED = "paused"
+    """A guarded rollout that stopped where it was (no data): traffic is still split."""
     UNFINISHED = "unfinished"
     """Begun by a process that ended before it did: its outcome is unknown."""
+
+    @classmethod
+    def of_result(cls, result: str) -> OpState:
+        """The state an outcome line's result word says (anything else failed)."""
+        return {"ok": cls.OK, "cancelled": cls.CANCELLED, "rolled back": cls.ROLLED_BACK,
+                "paused": cls.PAUSED}.get(result, cls.FAILED)
 
 
 class Watch(Protocol):
@@ -90,6 +102,19 @@ class Operation:
         return f"{what}: {self.state.value}" + (f" ({self.last()})" if self.state is not OpState.OK else "")
 
 
+def alive(host: str, pid: int | None) -> bool | None:
+    """Whether a process still lives: known on this host (True, False), None elsewhere."""
+    if pid is None or host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _clock(when: datetime | None) -> str:
     return "-" if when is None else when.astimezone().strftime("%H:%M:%S")
 
@@ -109,9 +134,11 @@ def operations(lines: Iterable[AuditEntry], running: Iterable[str] = ()) -> list
             continue
         op = ops.get(e.id)
         if e.phase == INTENT:
+            # no outcome yet: running here, running in another process that still lives, or unfinished
+            running_elsewhere = e.id not in live and alive(e.host, e.pid) is True
             ops[e.id] = Operation(e.id, e.command, e.target, e.source, e.origin, e.user, _time(e.time),
-                                  OpState.RUNNING if e.id in live else OpState.UNFINISHED, previous=e.previous,
-                                  new=e.new, here=e.id in live, host=e.host, pid=e.pid)
+                                  OpState.RUNNING if e.id in live or running_elsewhere else OpState.UNFINISHED,
+                                  previous=e.previous, new=e.new, here=e.id in live, host=e.host, pid=e.pid)
         elif op is None:
             continue  # an outcome or a refusal with no intent: the Audit screen lists it, no operation to follow
         elif e.phase == APPLIED:
@@ -121,7 +148,7 @@ def operations(lines: Iterable[AuditEntry], running: Iterable[str] = ()) -> list
         elif e.phase == CONTROL:
             ops[e.id] = replace(op, steps=(*op.steps, (_time(e.time), f"{e.message} asked by {e.user}@{e.host}")))
         elif e.phase == OUTCOME:
-            state = {"ok": OpState.OK, "cancelled": OpState.CANCELLED}.get(e.result, OpState.FAILED)
+            state = OpState.of_result(e.result)
             ops[e.id] = replace(op, state=state, ended=_time(e.time), error=e.error,
                                 new=e.new if e.new is not None else op.new)
     return list(ops.values())

@@ -100,6 +100,6 @@ class OpRecorder:
         except AuditUnwritable as e:
             problem = e
         if self.journal is not None:
-            state = {"ok": OpState.OK, "cancelled": OpState.CANCELLED}.get(result, OpState.FAILED)
+            state = OpState.of_result(result)
             self.journal.end(self.id, state, error, new)
         return problem

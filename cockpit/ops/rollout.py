@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from cockpit.contracts import BadInput
+from cockpit.contracts import BadInput, CockpitError
 from cockpit.ops.gates import Canary, Gate, Judge, Reading, Verdict
 from cockpit.ops.journal import Watch
 
@@ -72,8 +72,10 @@ def parse_steps(text: str) -> tuple[int, ...]:
         steps = tuple(int(p.strip().rstrip("%")) for p in text.split(","))
     except ValueError:
         raise BadInput(f"--steps {text!r}: whole percentages, e.g. 10,25,50,100") from None
-    if not steps or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)):
-        raise BadInput(f"--steps {text!r}: rising percentages between 1 and 100, ending at 100 (e.g. 10,25,50,100)")
+    if (len(steps) < 2 or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps)
+            or list(steps) != sorted(set(steps))):
+        raise BadInput(f"--steps {text!r}: rising percentages between 1 and 100, at least one canary step, ending "
+                       "at 100 (e.g. 10,25,50,100)")
     return steps
 
 
@@ -104,38 +106,72 @@ def wait(seconds: float, watch: Watch, sleep: Callable[[float], None] = time.sle
             left -= time.monotonic() - started
 
 
+def _heard(watch: Watch) -> str | None:
+    """A word that arrived while the gates were read or traffic moved: abort or promote now."""
+    if watch.cancelled():
+        return "abort"
+    return next((w for w in watch.commands() if w in ("abort", "promote")), None)
+
+
 def run(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], watch: Watch,
         sleep: Callable[[float], None] = time.sleep) -> Result:
-    """Walk the steps; the first shift was made by the caller (the operation's apply)."""
-    judge = Judge(spec.failure_limit)
+    """Walk the steps; the first shift was made by the caller (the operation's apply). A backend
+    error on the way sends the traffic back (a half-done rollout is never left split unnoticed)."""
     said: list[str] = []
+    step = spec.steps[0]
+    try:
+        return _walk(spec, target, read, watch, sleep, said)
+    except CockpitError as e:
+        try:
+            watch.progress(target.roll_back())
+            back = "traffic back to the stable"
+        except CockpitError as again:
+            back = f"and the roll back failed too: {again.message}: the canary may still take traffic"
+        return Result(End.ROLLED_BACK, step, f"{e.message}; {back}", tuple(said))
+
+
+def _walk(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], watch: Watch,
+          sleep: Callable[[float], None], said: list[str]) -> Result:
+    judge = Judge(spec.failure_limit)
+
+    def by_a_person(word: str, step: int) -> Result:
+        if word == "abort":
+            watch.progress(target.roll_back())
+            return Result(End.ABORTED, step, "aborted by a person: traffic back to the stable", tuple(said))
+        watch.progress(f"promoted by a person at {step}%: the remaining steps and gates are skipped")
+        watch.progress(target.promote())
+        return Result(End.PROMOTED, 100, f"promoted by a person at {step}%", tuple(said))
+
     for n, step in enumerate(spec.steps):
         if n:
+            if (word := _heard(watch)) is not None:
+                return by_a_person(word, spec.steps[n - 1])
             watch.progress(target.shift(step))
         if step == 100:
             break
-        holds = 0
+        empty = 0
         while True:
             heard = wait(spec.interval_s, watch, sleep)
-            if heard == "abort":
-                watch.progress(target.roll_back())
-                return Result(End.ABORTED, step, "aborted by a person: traffic back to the stable", tuple(said))
-            if heard == "promote":
-                watch.progress(f"promoted by a person at {step}%: the remaining steps and gates are skipped")
-                watch.progress(target.promote())
-                return Result(End.PROMOTED, 100, f"promoted by a person at {step}%", tuple(said))
+            if heard in ("abort", "promote"):
+                return by_a_person(heard, step)
             canary = target.canary()
             readings: Sequence[Reading] = [read(g, canary) for g in spec.gates]
             verdict, why = judge.judge(readings)
             said.append(f"{step}%: {why}")
             watch.progress(f"at {step}%: {verdict.value}: {why}")
+            if (word := _heard(watch)) is not None:  # said while the gates were read: it wins
+                return by_a_person(word, step)
             if verdict is Verdict.GO:
                 break
             if verdict is Verdict.ROLL_BACK:
                 watch.progress(target.roll_back())
                 return Result(End.ROLLED_BACK, step, why, tuple(said))
-            holds += 1
-            if holds >= spec.max_holds:
-                return Result(End.PAUSED, step, f"no verdict after {holds} readings at {step}%: {why}", tuple(said))
+            if any(r.passed is None for r in readings):  # only no data pauses; a failure under the limit
+                empty += 1                               # holds until the next reading decides
+                if empty >= spec.max_holds:
+                    return Result(End.PAUSED, step, f"no data in {empty} readings in a row at {step}%: {why}",
+                                  tuple(said))
+    if (word := _heard(watch)) is not None and word == "abort":
+        return by_a_person(word, 100)
     watch.progress(target.promote())
     return Result(End.PROMOTED, 100, "every gate held at every step", tuple(said))
