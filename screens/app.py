@@ -154,6 +154,12 @@ class CockpitApp(App[int]):
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(lambda: self.notify(message, title="progress", timeout=3))
 
+    def read_unfinished(self) -> None:
+        """Operations a crash, ctrl-c or lost session left half done: at start, and after each of
+        our changes (an abort of one ends it)."""
+        lines, _bad = self.audit.lines()
+        self.unfinished = [op for op in operations(lines) if op.state is OpState.UNFINISHED]
+
     def _operation_changed(self, _op: Operation) -> None:
         """A step of one of our operations, from whichever thread made it: screens hear of it."""
         if self._loop is not None and not self._loop.is_closed():
@@ -162,8 +168,7 @@ class CockpitApp(App[int]):
     # -- start -------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
-        lines, _bad = self.audit.lines()  # a crash, ctrl-c or lost session left these half done
-        self.unfinished = [op for op in operations(lines) if op.state is OpState.UNFINISHED]
+        self.read_unfinished()
         if self._keymap:
             self.set_keymap(self._keymap)
         self.switch_mode(self._start_view)
@@ -441,7 +446,9 @@ class CockpitApp(App[int]):
                 more = f"\n… and {len(ok) - 6} more" if len(ok) > 6 else ""
                 self.notify(text + more, title=ok[0].command, timeout=4)
             self.request_poll(0)
+            self.read_unfinished()
             self._for_screens(lambda s: s.audit_changed())
+            self._for_screens(lambda s: s.refresh_status())
             return
         for r in results:
             if r.status != "ok":
