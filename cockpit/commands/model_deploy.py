@@ -126,13 +126,17 @@ def _to_isvc(ctx: Context, i: InferenceService, mv: ModelVersion, how: str, ref:
                 new={"storageUri": storage, "version": mv.version}, warnings=tuple(warnings), noop=noop)
 
 
+SHIPPED = (Param("--alias", "ship the version this alias points at", metavar="ALIAS"),
+           Param("--version", "ship this version", kind="version", metavar="VERSION"),
+           Param("--to", "the Deployment or InferenceService, as CLUSTER/NS/NAME", kind="workload", required=True,
+                 metavar="CLUSTER/NS/NAME"))
+"""What to ship and where: `model deploy` and `rollout start` alike."""
+
+
 def register(reg: Registry) -> None:
     reg.add(CommandSpec(("model", "deploy"), "serve a registry version: set a Deployment's model env var or an "
                         "InferenceService's storageUri, then follow the rollout", _deploy, (
-                            MODEL, Param("--alias", "deploy the version this alias points at", metavar="ALIAS"),
-                            Param("--version", "deploy this version", kind="version", metavar="VERSION"),
-                            Param("--to", "the Deployment or InferenceService, as CLUSTER/NS/NAME", kind="workload",
-                                  required=True, metavar="CLUSTER/NS/NAME"),
+                            MODEL, *SHIPPED,
                             Param("--env", "the env var that carries the model (default: the one that does now)",
                                   metavar="[CONTAINER:]NAME"),
                             Param("--image-tag", "models baked into images: set the image tag instead, e.g. "

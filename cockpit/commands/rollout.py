@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.audit import current_user
-from cockpit.commands.model_deploy import resolve_version
+from cockpit.commands.model_deploy import SHIPPED, resolve_version
 from cockpit.commands.models import MODEL, check_alias
 from cockpit.commands.ops import OP_ID, find, op_dict
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
@@ -32,9 +32,9 @@ from cockpit.ops.record import OpRecorder
 
 
 @dataclass
-class IsvcTarget:
-    """An InferenceService: traffic moves by canaryTrafficPercent; the canary's series are its
-    latest revision's pods (`<revision>-deployment-...`)."""
+class _Workload:
+    """Where a rollout's traffic moves: one workload of one cluster, and the Prometheus settings
+    that name its series."""
 
     hub: Hub
     source: str
@@ -45,6 +45,12 @@ class IsvcTarget:
     @property
     def ref(self) -> str:
         return f"{self.source}/{self.ns}/{self.name}"
+
+
+@dataclass
+class IsvcTarget(_Workload):
+    """An InferenceService: traffic moves by canaryTrafficPercent; the canary's series are its
+    latest revision's pods (`<revision>-deployment-...`)."""
 
     def _set(self, percent: int | None) -> InferenceService:
         return self.hub.call(self.source, CLUSTERS, lambda b: b.isvc_canary(self.ns, self.name, percent))
@@ -68,25 +74,16 @@ class IsvcTarget:
 
 
 @dataclass
-class DeploymentTarget:
+class DeploymentTarget(_Workload):
     """A plain Deployment: a canary Deployment `NAME-canary` beside it runs the new model (one env
     var) with a `track: canary` label; its share of the Service's traffic is its share of the
     pods, so a step of P% scales it to P/(100-P) of the stable's replicas. Promotion rolls the
     stable to the new model and removes the canary; a roll back removes the canary."""
 
-    hub: Hub
-    source: str
-    ns: str
-    name: str
-    container: str
-    key: str
-    value: str
-    stable_replicas: int
-    metrics: Mapping[str, Any]
-
-    @property
-    def ref(self) -> str:
-        return f"{self.source}/{self.ns}/{self.name}"
+    container: str = ""
+    key: str = ""
+    value: str = ""
+    stable_replicas: int = 1
 
     def replicas_for(self, percent: int) -> int:
         return max(1, round(self.stable_replicas * percent / (100 - percent)))
@@ -192,8 +189,8 @@ def _deployment_parts(ctx: Context, d: Deployment, mv: ModelVersion, first: int,
     if d.model == mv.uri:
         raise BadInput(f"rollout start: {d.ref} already serves {mv.uri}")
     container, key = d.model_env
-    target = DeploymentTarget(ctx.hub, d.source, d.namespace, d.name, container, key, mv.uri, d.replicas,
-                              ctx.hub.source(prom).settings)
+    target = DeploymentTarget(ctx.hub, d.source, d.namespace, d.name, ctx.hub.source(prom).settings, container, key,
+                              mv.uri, d.replicas)
 
     def apply() -> dict[str, Any]:
         n = target.replicas_for(first)
@@ -268,10 +265,7 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("rollout", "start"), "roll a registry version out to an InferenceService or a "
                         "Deployment in guarded steps: promoted when every gate holds, rolled back when one fails",
                         _start, (
-                            MODEL, Param("--alias", "ship the version this alias points at", metavar="ALIAS"),
-                            Param("--version", "ship this version", kind="version", metavar="VERSION"),
-                            Param("--to", "the InferenceService or Deployment, as CLUSTER/NS/NAME", kind="workload",
-                                  required=True, metavar="CLUSTER/NS/NAME"),
+                            MODEL, *SHIPPED,
                             Param("--steps", "canary traffic per step, ending at 100 (default 10,25,50,100)",
                                   metavar="P,P,..."),
                             Param("--interval", "how long each step runs before its gates are read (default 2m)",
