@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from cockpit.sandbox.gcp import LazyGce
     from cockpit.sandbox.kube.server import KubeFake
     from cockpit.sandbox.prom import LazyPrometheus
+    from cockpit.sandbox.prom.fleet import Served
 
 LIBVIRT_DIR = Path(__file__).parent / "libvirt"
 
@@ -89,6 +91,16 @@ class LazyCluster:
         with self._lock:
             if self.fake is None:
                 self.fake = start_demo_cluster(self.workdir, self.which)
+
+
+def _canaries_of(cluster: LazyCluster) -> Callable[[], Sequence[Served]]:
+    def served() -> Sequence[Served]:
+        from cockpit.sandbox.canaries import canary_pods
+
+        fake = cluster.fake
+        return canary_pods(fake.store, "gpu-prod") if fake is not None else ()
+
+    return served
 
 
 class LazyRegistry:
@@ -161,5 +173,7 @@ def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Pat
     if prometheus is not None:
         sources += (prom_source("prom", prometheus.url),)
         prepare["prom"] = prometheus.ensure
+        if isinstance(kube, LazyCluster):  # the cluster's canaries serve in this Prometheus too
+            prometheus.extra = _canaries_of(kube)
     return Config(sources=sources, theme=theme, refresh_seconds=5.0, read_only=read_only,
                   audit_path=audit_path or default_state_dir() / "demo-audit.jsonl", prepare=prepare)

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from cockpit.contracts import BackendUnavailable
 from cockpit.sandbox import stopping
 from cockpit.sandbox.lazy import LazyService, free_port
-from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, SERVED, Fleet
+from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, Fleet, Served
 
 JOB, INSTANCE = "dcgm-demo", "demo-exporter"
 INSTALL_HINT = "Prometheus is not installed: apt-get install prometheus (or ./dev demo, which installs it)"
@@ -55,7 +55,7 @@ class FleetCollector:
                                                                                          "cluster", "code"])
         latency = HistogramMetricFamily("http_request_duration_seconds", "Request latency",
                                         labels=["namespace", "pod", "cluster"])
-        for s in SERVED:
+        for s in self.fleet.served():
             buckets: list[tuple[str, float]] = []
             total = 0.0
             for name, labels, value in self.fleet.serving_samples(s, t):
@@ -215,9 +215,12 @@ class LazyPrometheus(LazyService):
         self.workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-prom-"))
         stopping.remove_at_exit(self.workdir)
         self.history_s = history_s
+        self.extra: Callable[[], Sequence[Served]] = lambda: ()
+        """Pods served beside the fixed fleet (the demo cluster's canaries)."""
 
     def _start(self) -> None:
         server = PromServer(self.workdir, history_s=self.history_s, port=self.port)
+        server.fleet.extra = self.extra
         stopping.at_exit(partial(server.stop, graceful=False))  # its data goes with the work dir
         server.start()
         self.server = server

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -116,6 +116,12 @@ class Fleet:
         self.steady = steady
         self.t0 = t0
         """Counters count from here (a test's start, or the start of the demo's history)."""
+        self.extra: Callable[[], Sequence[Served]] = lambda: ()
+        """Pods the cluster runs beside the fixed fleet (a rollout's canary): served too, so a guarded
+        rollout reads the canary's own figures (cockpit.sandbox.canaries wires the demo's cluster)."""
+
+    def served(self) -> tuple[Served, ...]:
+        return (*SERVED, *self.extra())
 
     # -- GPUs --------------------------------------------------------------------------------
     def gpu_units(self) -> Iterator[tuple[GpuHost, dict[str, str]]]:
