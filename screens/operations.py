@@ -9,14 +9,13 @@ the Deployments screen can be watched here, and one a crashed session left reads
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from cockpit.ops.journal import Operation, OpState, operations
+from cockpit.ops.journal import Operation, OpState, operations, overlay
 from screens.base import TableScreen
 from screens.safe import safe
 from screens.widgets.command_line import FilterBox
@@ -34,17 +33,6 @@ COLUMNS = (
     Column("elapsed", "ELAPSED", min_width=6, max_width=7, align="right", priority=1),
     Column("last", "LAST", min_width=6, max_width=45, grow=True, priority=1),
 )
-
-
-def elapsed(op: Operation, now: datetime) -> str:
-    s = op.elapsed_s(now)
-    return f"{s:.0f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
-
-
-def known_operations(journal_ops: list[Operation], lines_ops: list[Operation]) -> list[Operation]:
-    """The audit log's operations with this process's live ones over them, newest first."""
-    merged = {op.id: op for op in lines_ops} | {op.id: op for op in journal_ops}
-    return sorted(merged.values(), key=lambda op: op.started, reverse=True)
 
 
 class OperationsScreen(TableScreen):
@@ -78,10 +66,10 @@ class OperationsScreen(TableScreen):
 
     def operations_changed(self) -> None:
         journal = self.cockpit.ctx.journal
-        ops = known_operations(journal.all() if journal is not None else [], getattr(self, "_from_log", []))
+        ops = overlay(getattr(self, "_from_log", []), journal.all() if journal is not None else [])[::-1]
         self._ops = {op.id: op for op in ops}
         now = self.cockpit.hub.now()
-        rows = [Row(op.id, (op.id[:8], op.state.value, op.command, op.target or "-", elapsed(op, now), op.last()))
+        rows = [Row(op.id, (op.id[:8], op.state.value, op.command, op.target or "-", op.elapsed_text(now), op.last()))
                 for op in ops]
         table = self.query_one(VirtualTable)
         table.empty_text = "no operations yet: a change (start, scale, promote...) shows here while it runs"

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BackendTimeout, BadInput, CockpitError
-from cockpit.ops.journal import Operation, OpState, operations
+from cockpit.ops.journal import Operation, OpState, operations, overlay
 from cockpit.ops.readback import read_back
 from cockpit.serialize import to_jsonable, utc_iso
 
@@ -27,12 +26,9 @@ POLL_S = 0.5
 
 def all_ops(ctx: Context) -> list[Operation]:
     """Every operation, oldest first: the audit log's, with this process's live ones over them."""
-    running = [op.id for op in ctx.journal.running()] if ctx.journal is not None else []
+    live = ctx.journal.all() if ctx.journal is not None else []
     lines, _bad = ctx.audit.lines()
-    found = {op.id: op for op in operations(lines, running)}
-    if ctx.journal is not None:
-        found |= {op.id: op for op in ctx.journal.all()}
-    return sorted(found.values(), key=lambda op: op.started)
+    return overlay(operations(lines, [op.id for op in live if op.state is OpState.RUNNING]), live)
 
 
 def find(ctx: Context, wanted: str) -> Operation:
@@ -54,11 +50,6 @@ def op_dict(op: Operation) -> dict[str, Any]:
             "here": op.here}
 
 
-def _elapsed(op: Operation, now: datetime) -> str:
-    s = op.elapsed_s(now)
-    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
-
-
 def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         ops = all_ops(ctx)
@@ -66,7 +57,7 @@ def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:
             ops = [op for i, op in enumerate(ops) if op.state in (OpState.RUNNING, OpState.UNFINISHED)
                    or i >= len(ops) - 20]
         now = ctx.hub.now()
-        rows = tuple((op.id, op.state.value, op.command, op.target or "-", _elapsed(op, now),
+        rows = tuple((op.id, op.state.value, op.command, op.target or "-", op.elapsed_text(now, 1),
                       op.started.astimezone().strftime("%m-%d %H:%M:%S"), op.last()) for op in reversed(ops))
         unfinished = [op for op in ops if op.state is OpState.UNFINISHED]
         text = "\n".join(f"did not finish: {op.describe()}; {read_back(ctx.hub, op)}" for op in unfinished) or None

@@ -91,6 +91,11 @@ class Operation:
             end = self.steps[-1][0] if self.steps else self.applied or self.started
         return max(0.0, (end - self.started).total_seconds())
 
+    def elapsed_text(self, now: datetime, decimals: int = 0) -> str:
+        """`4s` (`0.4s` with a decimal), `3m05s`: how long it ran, as lists and the Operations view show it."""
+        s = self.elapsed_s(now)
+        return f"{s:.{decimals}f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
     def describe(self) -> str:
         """One line for the Overview and `op list`: `deploy rollback gpu-prod/inference/llama-70b,
         applied at 14:02:10, outcome unknown`."""
@@ -152,6 +157,13 @@ def operations(lines: Iterable[AuditEntry], running: Iterable[str] = ()) -> list
             ops[e.id] = replace(op, state=state, ended=_time(e.time), error=e.error,
                                 new=e.new if e.new is not None else op.new)
     return list(ops.values())
+
+
+def overlay(logged: Iterable[Operation], live: Iterable[Operation]) -> list[Operation]:
+    """The audit log's operations with this process's live ones over them, oldest first: the one
+    picture `op list` and the Operations view both show."""
+    found = {op.id: op for op in logged} | {op.id: op for op in live}
+    return sorted(found.values(), key=lambda op: op.started)
 
 
 class Journal:
