@@ -64,6 +64,9 @@ class AuditEntry:
     line's verb (`abort`, `pause`, `resume`, `promote`)."""
     pid: int | None = None
     """The process that wrote the line: whether an operation's process still lives, on this host."""
+    data: Any = None
+    """A progress line's facts as data (a rollout's step, its gates' readings, the canary's and the
+    stable's figures), so a panel can draw from the record what the message says in words."""
 
 
 def current_user() -> str:
@@ -174,18 +177,19 @@ def _why(e: OSError) -> str:
 
 def make_entry(*, origin: str, source: str | None, command: str, target: str | None, previous: Any,
                new: Any, result: str, duration_s: float, error: str | None = None, op_id: str | None = None,
-               phase: str | None = None, message: str | None = None) -> AuditEntry:
+               phase: str | None = None, message: str | None = None, data: Any = None) -> AuditEntry:
     return AuditEntry(
         time=datetime.now(UTC).isoformat(timespec="milliseconds"),
         user=current_user(), host=socket.gethostname(), origin=origin, source=source, pid=os.getpid(),
         command=command, target=target, previous=to_jsonable(previous), new=to_jsonable(new),
         result=result, duration_ms=round(duration_s * 1000, 1), error=error, id=op_id, phase=phase,
-        message=message,
+        message=message, data=to_jsonable(data),
     )
 
 
-_UNSHOWN = frozenset({"definition", "steps"})
-"""Keys too long for one line (a domain's XML, a provision's progress): `audit` JSON keeps them."""
+_UNSHOWN = frozenset({"definition", "steps", "rollout"})
+"""Keys too long for one line (a domain's XML, a provision's progress, a rollout's steps and gates):
+`audit` JSON keeps them."""
 
 
 def change_text(previous: Any, new: Any) -> str:

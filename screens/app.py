@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input
@@ -70,6 +71,14 @@ def _lazy(module: str, name: str) -> Callable[[], Screen[Any]]:
     return make
 
 
+class RolloutStarted(Message):
+    """A rollout this app started: its panel opens."""
+
+    def __init__(self, op_id: str) -> None:
+        super().__init__()
+        self.op_id = op_id
+
+
 class CockpitApp(App[int]):
     TITLE = "cockpit"
     CSS_PATH = str(STYLESHEET)
@@ -107,6 +116,7 @@ class CockpitApp(App[int]):
         """The changes this app runs, as they run (the Operations view, the status bar)."""
         self.journal.subscribe(self._operation_changed)
         self.ctx = Context(hub=hub, audit=audit, origin="ui", progress=self._progress, journal=self.journal)
+        self._panels_opened: set[str] = set()
         self.unfinished: list[Operation] = []
         """Operations an earlier process began and never ended (read once at start)."""
         self.inventory = Inventory()
@@ -160,10 +170,23 @@ class CockpitApp(App[int]):
         lines, _bad = self.audit.lines()
         self.unfinished = [op for op in operations(lines) if op.state is OpState.UNFINISHED]
 
-    def _operation_changed(self, _op: Operation) -> None:
-        """A step of one of our operations, from whichever thread made it: screens hear of it."""
+    def _operation_changed(self, op: Operation) -> None:
+        """A step of one of our operations, from whichever thread made it: screens hear of it. A
+        rollout this app starts opens its panel (the person asked for it and will want to watch)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._for_screens, _operations_and_status)
+            if op.command == "rollout start" and op.id not in self._panels_opened:
+                self._panels_opened.add(op.id)
+                self.post_message(RolloutStarted(op.id))  # thread-safe; handled in the app's context
+
+    def on_rollout_started(self, message: RolloutStarted) -> None:
+        self.open_rollout(message.op_id)
+
+    def open_rollout(self, op_id: str) -> None:
+        """The rollout panel of one operation (cockpit.ops.rollout_view draws it from the record)."""
+        from screens.rollout import RolloutScreen
+
+        self.push_screen(RolloutScreen(op_id))
 
     # -- start -------------------------------------------------------------------------------
     def on_mount(self) -> None:

@@ -102,6 +102,9 @@ class OperationsScreen(TableScreen):
         op = self._ops.get(str(event.key))
         if op is None:
             return
+        if op.command == "rollout start":  # its panel: steps, gates over time, canary beside stable
+            self.cockpit.open_rollout(op.id)
+            return
         steps = "\n".join(f"  {at.astimezone():%H:%M:%S}  {m}" for at, m in op.steps) or "  none recorded"
         body = (f"{op.describe()}\nstarted {op.started.astimezone():%Y-%m-%d %H:%M:%S} by {op.user} "
                 f"({op.origin})\nsteps:\n{steps}" + (f"\nerror: {op.error}" if op.error else ""))

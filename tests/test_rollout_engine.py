@@ -6,8 +6,10 @@ keeps hearing after the audit log is rotated. Operations whose process still liv
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from cockpit.audit import AuditLog, make_entry
 from cockpit.contracts import BackendError
@@ -46,6 +48,9 @@ class Recorder:
     def canary(self) -> Canary:
         return Canary({"pod": "~x-.*"})
 
+    def stable(self) -> Canary:
+        return Canary({"pod": "~x-[a-z0-9]+-[a-z0-9]+"})
+
 
 @dataclass
 class Listener:
@@ -53,10 +58,13 @@ class Listener:
 
     words: list[str] = field(default_factory=list)
     said: list[str] = field(default_factory=list)
+    facts: list[Mapping[str, Any]] = field(default_factory=list)
     cancel: bool = False
 
-    def progress(self, message: str) -> None:
+    def progress(self, message: str, data: Mapping[str, Any] | None = None) -> None:
         self.said.append(message)
+        if data is not None:
+            self.facts.append(data)
 
     def cancelled(self) -> bool:
         return self.cancel

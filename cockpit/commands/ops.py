@@ -47,7 +47,7 @@ def op_dict(op: Operation) -> dict[str, Any]:
             "user": op.user, "state": op.state.value, "started": utc_iso(op.started), "applied": utc_iso(op.applied),
             "ended": utc_iso(op.ended), "error": op.error, "previous": to_jsonable(op.previous),
             "new": to_jsonable(op.new), "steps": [{"at": utc_iso(at), "message": m} for at, m in op.steps],
-            "here": op.here}
+            "facts": [{"at": utc_iso(at), "data": to_jsonable(f)} for at, f in op.facts], "here": op.here}
 
 
 def _list(ctx: Context, args: Mapping[str, Any]) -> Plan:

@@ -432,7 +432,7 @@ def _apply_and_watch(plan: Plan, op: OpRecorder | None, wait: bool, started: flo
 class _Unwatched:
     """The watch of a change that is not audited (a no-op plan has none, so this is for safety)."""
 
-    def progress(self, message: str) -> None:
+    def progress(self, message: str, data: Mapping[str, Any] | None = None) -> None:
         pass
 
     def cancelled(self) -> bool:

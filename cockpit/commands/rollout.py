@@ -29,6 +29,7 @@ from cockpit.ops.gates import Canary, Gate, Reading, parse_gate, query, reading
 from cockpit.ops.journal import Operation, OpState, Watch
 from cockpit.ops.readback import read_back
 from cockpit.ops.record import OpRecorder
+from cockpit.ops.rollout_view import summary, view
 
 
 @dataclass
@@ -72,6 +73,11 @@ class IsvcTarget(_Workload):
         rev = i.latest_created_revision or i.latest_ready_revision
         return _canary({"namespace": self.ns, "pod": f"~{rev}-.*"}, self.metrics)
 
+    def stable(self) -> Canary:
+        i = self.hub.call(self.source, CLUSTERS, lambda b: b.inference_service(self.ns, self.name))
+        rev = i.previous_revision or f"{self.name}-predictor"
+        return _canary({"namespace": self.ns, "pod": f"~{rev}-.*"}, self.metrics)
+
 
 @dataclass
 class DeploymentTarget(_Workload):
@@ -108,7 +114,20 @@ class DeploymentTarget(_Workload):
         return f"{self.ref}: rolled back: canary removed, all traffic on the stable"
 
     def canary(self) -> Canary:
-        return _canary({"namespace": self.ns, "pod": f"~{self.name}-canary-.*"}, self.metrics)
+        """The pods of the canary's current ReplicaSet only: an earlier rollout's canary had the same
+        Deployment name, and its series stay in a rate window for minutes after its pods are gone (a
+        bad version read by a good one's figures would promote itself)."""
+        try:
+            revs = self.hub.call(self.source, CLUSTERS, lambda b: b.history(self.ns, f"{self.name}-canary"))
+        except NotFound:
+            revs = []
+        rs = revs[-1].replicaset if revs else f"{self.name}-canary-[a-z0-9]+"
+        return _canary({"namespace": self.ns, "pod": f"~{rs}-[a-z0-9]+"}, self.metrics)
+
+    def stable(self) -> Canary:
+        """The stable's pods are `NAME-HASH-SUFFIX` (its ReplicaSet's); the canary's have one more
+        part (`NAME-canary-HASH-SUFFIX`), which this anchored pattern cannot match."""
+        return _canary({"namespace": self.ns, "pod": f"~{self.name}-[a-z0-9]+-[a-z0-9]+"}, self.metrics)
 
 
 def _canary(matchers: Mapping[str, str], m: Mapping[str, Any]) -> Canary:
@@ -226,11 +245,16 @@ def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
         ctx.hub.require_writable(reg)
     held = ctx.hub.call(reg, REGISTRY, lambda b: b.model(model)).alias(promote_alias) if promote_alias else None
 
+    shape = {"model": f"{reg}/{model}", "version": mv.version, "steps": list(spec.steps),
+             "interval_s": spec.interval_s, "gates": [g.text for g in spec.gates], "failures": spec.failure_limit,
+             "prometheus": prom, "promote_alias": promote_alias}
+    """The rollout's shape, in its intent, applied and outcome lines alike: the panel draws from it."""
+
     def run() -> Outcome:
-        applied = parts.apply()
+        applied = parts.apply() | {"rollout": shape}
 
         def watch(w: Watch) -> Outcome:
-            w.progress(f"{ref}: {first}% to the new version ({parts.what})")
+            w.progress(f"{ref}: {first}% to the new version ({parts.what})", {"step": first})
             done = rollout.run(spec, parts.target, _reader(ctx.hub, prom), w)
             story = [f"{ref}: {done.end.value} at {done.step}%: {done.why}", *done.readings]
             new = dict(applied) | {"end": done.end.value, "step": done.step}
@@ -258,7 +282,7 @@ def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
                f"{alias}")
     previous = parts.previous | ({"alias": {promote_alias: held}} if promote_alias else {})
     return Plan("rollout start", summary, run, mutating=True, source=cluster, target=ref, confirm=question(summary),
-                previous=previous, new=parts.new)
+                previous=previous, new=parts.new | {"rollout": shape})
 
 
 def register(reg: Registry) -> None:
@@ -348,7 +372,8 @@ def _status(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         op = find(ctx, args["id"])
         steps = [f"  {at.astimezone():%H:%M:%S}  {m}" for at, m in op.steps] or ["  none yet"]
-        lines = [f"{op.id}: {op.command} {op.target}: {op.state.value}", *steps]
+        shown = view(op)
+        lines = [f"{op.id}: {op.command} {op.target}: {op.state.value}", *(summary(shown) if shown else []), *steps]
         if op.state in (OpState.RUNNING, OpState.UNFINISHED):
             lines.append(read_back(ctx.hub, op))
         return Outcome(data=op_dict(op), text="\n".join(lines))

@@ -132,6 +132,15 @@ def reading(gate: Gate, values: Sequence[float | None], at: datetime, why: str =
     return Reading(gate, value, at, why if value is None else "")
 
 
+SIDE_BY_SIDE: tuple[str, ...] = ("p95", "error_rate", "rps")
+"""What a person compares between the canary and the stable at each reading."""
+
+
+def side(read: Callable[[Gate, Canary], Reading], c: Canary) -> dict[str, float | None]:
+    """One side's p95 (s), error rate (%) and RPS, read the way the gates of those names are."""
+    return {name: read(Gate(name, name, ">", 0.0, BUILTIN[name]), c).value for name in SIDE_BY_SIDE}
+
+
 class Verdict(Enum):
     GO = "go"
     """Every gate read and held: on to the next step."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -48,7 +48,7 @@ class Watch(Protocol):
     """What a watch gets: a way to say how far it got, to know whether to stop, and the words a
     person sent it since it last asked (`abort`, `pause`, `resume`, `promote`)."""
 
-    def progress(self, message: str) -> None: ...
+    def progress(self, message: str, data: Mapping[str, Any] | None = None) -> None: ...
 
     def cancelled(self) -> bool: ...
 
@@ -76,6 +76,8 @@ class Operation:
     host: str = ""
     pid: int | None = None
     """Where its process runs (from its intent line): whether that process still lives."""
+    facts: tuple[tuple[datetime, Mapping[str, Any]], ...] = ()
+    """Its steps' facts as data, where a step has them (a rollout's shifts and readings)."""
 
     def last(self) -> str:
         """The last thing it said: its last step, its error, else its state."""
@@ -149,7 +151,9 @@ def operations(lines: Iterable[AuditEntry], running: Iterable[str] = ()) -> list
         elif e.phase == APPLIED:
             ops[e.id] = replace(op, applied=_time(e.time), new=e.new if e.new is not None else op.new)
         elif e.phase == PROGRESS:
-            ops[e.id] = replace(op, steps=(*op.steps, (_time(e.time), e.message or "")))
+            at = _time(e.time)
+            facts = (*op.facts, (at, e.data)) if isinstance(e.data, Mapping) else op.facts
+            ops[e.id] = replace(op, steps=(*op.steps, (at, e.message or "")), facts=facts)
         elif e.phase == CONTROL:
             ops[e.id] = replace(op, steps=(*op.steps, (_time(e.time), f"{e.message} asked by {e.user}@{e.host}")))
         elif e.phase == OUTCOME:
@@ -193,11 +197,13 @@ class Journal:
     def applied(self, op_id: str, new: Any) -> None:
         self._change(op_id, applied=self._clock(), new=new)
 
-    def progress(self, op_id: str, message: str) -> None:
+    def progress(self, op_id: str, message: str, data: Mapping[str, Any] | None = None) -> None:
         with self._lock:
             op = self._ops.get(op_id)
             if op is not None:
-                self._ops[op_id] = replace(op, steps=(*op.steps, (self._clock(), message)))
+                at = self._clock()
+                facts = (*op.facts, (at, data)) if data is not None else op.facts
+                self._ops[op_id] = replace(op, steps=(*op.steps, (at, message)), facts=facts)
         self._tell(op_id)
 
     def end(self, op_id: str, state: OpState, error: str | None, new: Any) -> None:

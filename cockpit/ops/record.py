@@ -10,7 +10,7 @@ the outcome's writer says when the end could not be recorded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -49,9 +49,10 @@ class OpRecorder:
         self._inbox: Inbox | None = None
 
     def _write(self, phase: str, new: Any, result: str, took: float, error: str | None = None,
-               message: str | None = None) -> None:
+               message: str | None = None, data: Any = None) -> None:
         self.audit.append(make_entry(**self._fields, new=new if new is not None else self._planned, result=result,
-                                     duration_s=took, error=error, op_id=self.id, phase=phase, message=message))
+                                     duration_s=took, error=error, op_id=self.id, phase=phase, message=message,
+                                     data=data))
 
     def intent(self) -> None:
         """Written and flushed before the change; raises AuditUnwritable (the change must not run)."""
@@ -71,13 +72,13 @@ class OpRecorder:
             self.journal.applied(self.id, new)
 
     # -- the Watch a plan's watch gets ------------------------------------------------------------
-    def progress(self, message: str) -> None:
+    def progress(self, message: str, data: Mapping[str, Any] | None = None) -> None:
         try:
-            self._write(PROGRESS, None, "running", 0.0, message=message)
+            self._write(PROGRESS, None, "running", 0.0, message=message, data=data)
         except AuditUnwritable:
             log.warning("operation %s: a progress record could not be written", self.id, exc_info=True)
         if self.journal is not None:
-            self.journal.progress(self.id, message)
+            self.journal.progress(self.id, message, data)
         if self._echo is not None:
             self._echo(message)
 

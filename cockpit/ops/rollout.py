@@ -12,13 +12,13 @@ its readings, and the same loop runs for both kinds of workload.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from cockpit.contracts import BadInput, CockpitError
-from cockpit.ops.gates import Canary, Gate, Judge, Reading, Verdict
+from cockpit.ops.gates import Canary, Gate, Judge, Reading, Verdict, side
 from cockpit.ops.journal import Watch
 
 
@@ -37,6 +37,10 @@ class Target(Protocol):
 
     def canary(self) -> Canary:
         """Which series are the canary's (read after each shift: a new revision has a new name)."""
+        ...
+
+    def stable(self) -> Canary:
+        """Which series are the stable's: read beside the canary's, so a person sees both."""
         ...
 
 
@@ -66,6 +70,16 @@ class Result:
     readings: tuple[str, ...] = ()
 
 
+BACK: Mapping[str, Any] = {"step": 0, "end": "rolled back"}
+ALL_IN: Mapping[str, Any] = {"step": 100, "end": "promoted"}
+"""The facts of the two last moves: what share of traffic the canary has after each."""
+
+
+def fact(r: Reading) -> dict[str, Any]:
+    """One gate's reading as data for the record (the rollout panel draws its sparkline from these)."""
+    return {"gate": r.gate.text, "value": r.value, "passed": r.passed, "why": r.why}
+
+
 def parse_steps(text: str) -> tuple[int, ...]:
     """`10,25,50,100`: rising percentages ending at 100."""
     try:
@@ -93,10 +107,10 @@ def wait(seconds: float, watch: Watch, sleep: Callable[[float], None] = time.sle
                 return word
             if word == "pause" and not paused:
                 paused = True
-                watch.progress("paused: no step moves until resume")
+                watch.progress("paused: no step moves until resume", {"paused": True})
             elif word == "resume" and paused:
                 paused = False
-                watch.progress("resumed")
+                watch.progress("resumed", {"paused": False})
         if not paused and left <= 0:
             return "elapsed"
         tick = 0.1 if paused else min(0.1, left)
@@ -123,7 +137,7 @@ def run(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], wat
         return _walk(spec, target, read, watch, sleep, said)
     except CockpitError as e:
         try:
-            watch.progress(target.roll_back())
+            watch.progress(target.roll_back(), BACK)
             back = "traffic back to the stable"
         except CockpitError as again:
             back = f"and the roll back failed too: {again.message}: the canary may still take traffic"
@@ -136,17 +150,17 @@ def _walk(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], w
 
     def by_a_person(word: str, step: int) -> Result:
         if word == "abort":
-            watch.progress(target.roll_back())
+            watch.progress(target.roll_back(), BACK)
             return Result(End.ABORTED, step, "aborted by a person: traffic back to the stable", tuple(said))
         watch.progress(f"promoted by a person at {step}%: the remaining steps and gates are skipped")
-        watch.progress(target.promote())
+        watch.progress(target.promote(), ALL_IN)
         return Result(End.PROMOTED, 100, f"promoted by a person at {step}%", tuple(said))
 
     for n, step in enumerate(spec.steps):
         if n:
             if (word := _heard(watch)) is not None:
                 return by_a_person(word, spec.steps[n - 1])
-            watch.progress(target.shift(step))
+            watch.progress(target.shift(step), {"step": step})
         if step == 100:
             break
         empty = 0
@@ -158,13 +172,15 @@ def _walk(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], w
             readings: Sequence[Reading] = [read(g, canary) for g in spec.gates]
             verdict, why = judge.judge(readings)
             said.append(f"{step}%: {why}")
-            watch.progress(f"at {step}%: {verdict.value}: {why}")
+            watch.progress(f"at {step}%: {verdict.value}: {why}",
+                           {"step": step, "verdict": verdict.value, "readings": [fact(r) for r in readings],
+                            "canary": side(read, canary), "stable": side(read, target.stable())})
             if (word := _heard(watch)) is not None:  # said while the gates were read: it wins
                 return by_a_person(word, step)
             if verdict is Verdict.GO:
                 break
             if verdict is Verdict.ROLL_BACK:
-                watch.progress(target.roll_back())
+                watch.progress(target.roll_back(), BACK)
                 return Result(End.ROLLED_BACK, step, why, tuple(said))
             if any(r.passed is None for r in readings):  # only no data pauses; a failure under the limit
                 empty += 1                               # holds until the next reading decides
@@ -173,5 +189,5 @@ def _walk(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], w
                                   tuple(said))
     if (word := _heard(watch)) is not None and word == "abort":
         return by_a_person(word, 100)
-    watch.progress(target.promote())
+    watch.progress(target.promote(), ALL_IN)
     return Result(End.PROMOTED, 100, "every gate held at every step", tuple(said))
