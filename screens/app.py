@@ -8,7 +8,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, ClassVar
 
 from textual.app import App
@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 from cockpit.audit import AuditLog
@@ -180,12 +180,18 @@ class CockpitApp(App[int]):
                 self.post_message(RolloutStarted(op.id))  # thread-safe; handled in the app's context
 
     def on_rollout_started(self, message: RolloutStarted) -> None:
+        if isinstance(self.screen, ModalScreen):  # a question is open: never put a panel over it
+            self.notify(f"rollout {message.op_id[:8]} started: :ops, then Enter, to watch it", timeout=6)
+            return
         self.open_rollout(message.op_id)
 
     def open_rollout(self, op_id: str) -> None:
-        """The rollout panel of one operation (cockpit.ops.rollout_view draws it from the record)."""
+        """The rollout panel of one operation (cockpit.ops.rollout_view draws it from the record);
+        not a second one over the same rollout's."""
         from screens.rollout import RolloutScreen
 
+        if isinstance(self.screen, RolloutScreen) and self.screen.op_id == op_id:
+            return
         self.push_screen(RolloutScreen(op_id))
 
     # -- start -------------------------------------------------------------------------------
@@ -288,8 +294,16 @@ class CockpitApp(App[int]):
         self.main_poll.request(delay)
 
     def _fetch_all(self) -> Round:
-        return poll_round(self.hub, self.inventory, lambda part: self.call_from_thread(self._poll_partial, part),
-                          window_s=self.metrics_window, step_s=self.metrics_step, polls=self.source_polls)
+        return poll_round(self.hub, self.inventory, self._partial, window_s=self.metrics_window,
+                          step_s=self.metrics_step, polls=self.source_polls)
+
+    def _partial(self, part: Round) -> None:
+        """From a poll thread: one source answered. Dropped when the app is closing (the loop that
+        would show it is gone; the next start polls again)."""
+        try:
+            self.call_from_thread(self._poll_partial, part)
+        except (CancelledError, RuntimeError):
+            log.debug("a partial poll round arrived as the app closed")
 
     def _poll_partial(self, rnd: Round) -> None:
         self.inventory = merge(self.inventory, rnd, self.source_polls)

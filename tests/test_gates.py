@@ -64,7 +64,7 @@ def test_no_data_never_passes_and_failures_count_to_the_limit() -> None:
     assert judge.judge([reading(p95, [1.2], FIXED_NOW), reading(err, [0.5], FIXED_NOW)])[0] is Verdict.HOLD  # 1 of 2
     verdict, why = judge.judge([reading(p95, [1.5], FIXED_NOW), reading(err, [0.5], FIXED_NOW)])
     assert verdict is Verdict.ROLL_BACK
-    assert why == "p95 < 800ms: 1500ms FAILS; error_rate < 1%: 0.5% ok (failed 2 of 2)"
+    assert why == "p95 < 800ms: 1.50s FAILS; error_rate < 1%: 0.50% ok (failed 2 of 2)"
 
 
 @prometheus_missing

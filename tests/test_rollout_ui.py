@@ -31,7 +31,7 @@ from tests.kube_helpers import kubectl_missing
 from tests.prom_helpers import prometheus_missing
 from tests.rollout_story import IN_PROGRESS, PROMOTED, ROLLED_BACK, write
 from tests.test_rollout import canary_gone, model_env
-from tests.ui_helpers import loaded, make_app, wait_for
+from tests.ui_helpers import loaded, make_app, wait_for, workers_done
 
 SIZES = [(80, 24), (120, 40)]
 LINE = ("rollout start reg/llama-70b-chat --to gpu-prod/inference/llama-70b --steps 50,100 --prometheus prom "
@@ -152,6 +152,7 @@ def opened(op_id: str) -> Any:
         await loaded(pilot)
         pilot.app.open_rollout(op_id)
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, RolloutScreen))
+        await workers_done(pilot, "rollout-log")  # the record, read in a worker
         await pilot.pause(0.1)
 
     return run_before

@@ -5,16 +5,19 @@ engine writes those facts as it goes (cockpit.ops.rollout)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from cockpit.audit import AuditLog
+from cockpit.contracts import BackendError
 from cockpit.ops import rollout
-from cockpit.ops.gates import parse_gate
+from cockpit.ops.gates import Canary, figure, parse_gate, recorded
 from cockpit.ops.journal import Journal, OpState, operations
-from cockpit.ops.rollout_view import GateSeries, RolloutView, chart_bounds, figure, limit_text, summary, view
+from cockpit.ops.rollout_view import GateSeries, RolloutView, chart_bounds, gate_value, limit_text, summary, view
+from screens import rollout_draw as draw
 from tests.conftest import FIXED_NOW
-from tests.rollout_story import IN_PROGRESS, PROMOTED, ROLLED_BACK, write
+from tests.rollout_story import IN_PROGRESS, PROMOTED, ROLLED_BACK, reading, write
 from tests.test_rollout_engine import Listener, Recorder, reads
 
 
@@ -124,3 +127,78 @@ def test_rollout_status_says_what_the_panel_shows(tmp_path: Path) -> None:
     assert lines[2].startswith("gate p95 < 3s: last 2.45s (limit < 3.00s), 0 of 2 failures")
     assert lines[3] == ("canary p95 2.45s error_rate 1.30% rps 10.5/s · stable p95 2.20s error_rate 0.40% "
                         "rps 37.5/s (at 09:29:01)")
+
+
+class Unsteady(Recorder):
+    """A target whose stable cannot be found (the API answers 503) and, when asked, whose roll back
+    fails too."""
+
+    def __init__(self, fail_back: bool = False, **kw: int) -> None:
+        super().__init__(**kw)
+        self.fail_back = fail_back
+
+    def stable(self) -> Canary:
+        raise BackendError("gpu-prod: 503 service unavailable")
+
+    def roll_back(self) -> str:
+        if self.fail_back:
+            raise BackendError("gpu-prod: 503 service unavailable")
+        return super().roll_back()
+
+
+def test_the_stable_side_is_shown_never_judged() -> None:
+    """A failure to find the stable's series leaves its side empty; the gates alone decide."""
+    spec = rollout.Spec((50, 100), 0.0, (parse_gate("p95 < 800ms"),), 1)
+    watch = Listener()
+    done = rollout.run(spec, Unsteady(percent=50), reads(0.5), watch, sleep=lambda _s: None)
+    assert done.end is rollout.End.PROMOTED
+    assert watch.facts[0]["stable"] == {} and watch.facts[0]["canary"]["p95"] == 0.5
+
+
+def test_a_roll_back_that_fails_is_no_roll_back() -> None:
+    spec = rollout.Spec((25, 50, 100), 0.0, (parse_gate("p95 < 800ms"),), 1)
+    done = rollout.run(spec, Unsteady(fail_back=True, percent=25, fail_at=50), reads(0.5), Listener(),
+                       sleep=lambda _s: None)
+    assert done.end is rollout.End.FAILED and "may still take traffic" in done.why
+
+
+def test_hostile_and_infinite_figures(tmp_path: Path) -> None:
+    """+Inf (a p95 above the histogram's top bucket) is a reading that fails, kept as Prometheus
+    spells it; a string, NaN or a number too large for a float in the record is unknown."""
+    over = reading(50, "roll back", 6.0, None)
+    over["readings"][1] |= {"value": "+Inf", "passed": False}
+    over["canary"] = {"p95": "+Inf", "error_rate": 10**400, "rps": "lots"}
+    over["stable"] = {"p95": float("nan"), "error_rate": [1], "rps": True}
+    v = story(tmp_path, [*IN_PROGRESS[:4], ("09:29:01", "at 50%: hostile", over)], None, alive=True)
+    p95 = v.gates[1]
+    assert p95.last is not None and p95.last.value == math.inf and p95.last.passed is False
+    assert v.canary == {"p95": math.inf, "error_rate": None, "rps": None}
+    assert v.stable == {"p95": None, "error_rate": None, "rps": None}
+    assert figure("p95", math.inf) == "+Inf" and gate_value(p95, math.inf) == "+Inf"
+    assert chart_bounds(p95, [math.inf, 2.0]) == (0.0, 3.0)
+    assert str(draw.spark(p95, 10)).endswith("█")  # drawn full height, not a crash
+    assert recorded(math.inf) == "+Inf" and recorded(2.0) == 2.0
+
+
+def test_a_person_promoting_early_skips_the_steps_above(tmp_path: Path) -> None:
+    lines = [*IN_PROGRESS[:3],
+             ("09:28:30", "promoted by a person at 25%: the remaining steps and gates are skipped", None),
+             ("09:28:31", "promoted: the stable rolls", {"step": 100, "end": "promoted"})]
+    lines[0] = (lines[0][0], lines[0][1], {"step": 25})
+    v = story(tmp_path, [lines[0], lines[1], lines[3], lines[4]], ("09:28:31", "ok", None))
+    assert v.step_marks() == [(25, "done"), (50, "skipped"), (100, "done")] and not v.split
+
+
+def test_the_countdown_stops_while_paused(tmp_path: Path) -> None:
+    # last reading 09:29:01, every 60 s; paused 09:29:10 to 09:29:40: 30 s of the minute did not run
+    lines = [*IN_PROGRESS, ("09:29:10", "paused", {"paused": True}), ("09:29:40", "resumed", {"paused": False})]
+    assert story(tmp_path, lines, None, alive=True).next_reading_in(FIXED_NOW) == 31.0
+
+
+def test_a_record_without_its_shape_says_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write(path, "0ld0ld0ld0ld", IN_PROGRESS[:1], outcome=None)
+    (op,) = operations(AuditLog(path).lines()[0])
+    v = view(replace(op, new={"model": "models:/llama-70b-chat/7", "canary": "llama-70b-canary"}))
+    assert v is not None and v.failure_limit is None and v.steps == (25,) and v.gates == ()
+    assert summary(v)[0].startswith("steps: 25% stopped")

@@ -21,7 +21,7 @@ from cockpit.commands.ops import OP_ID, find, op_dict
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
 from cockpit.contracts import CLUSTERS, REGISTRY, SERIES, BadInput, Cancelled, CockpitError, NotFound
 from cockpit.hub import Hub
-from cockpit.model_kube import Deployment, InferenceService
+from cockpit.model_kube import Deployment, InferenceService, Revision
 from cockpit.model_registry import ModelVersion
 from cockpit.ops import rollout
 from cockpit.ops.control import alive_op, send
@@ -73,10 +73,13 @@ class IsvcTarget(_Workload):
         rev = i.latest_created_revision or i.latest_ready_revision
         return _canary({"namespace": self.ns, "pod": f"~{rev}-.*"}, self.metrics)
 
-    def stable(self) -> Canary:
+    def stable(self) -> Canary | None:
+        """The previous revision's pods; none known, nothing read (a `NAME-predictor-.*` pattern
+        would take in the canary's pods too)."""
         i = self.hub.call(self.source, CLUSTERS, lambda b: b.inference_service(self.ns, self.name))
-        rev = i.previous_revision or f"{self.name}-predictor"
-        return _canary({"namespace": self.ns, "pod": f"~{rev}-.*"}, self.metrics)
+        if not i.previous_revision:
+            return None
+        return _canary({"namespace": self.ns, "pod": f"~{i.previous_revision}-.*"}, self.metrics)
 
 
 @dataclass
@@ -114,20 +117,38 @@ class DeploymentTarget(_Workload):
         return f"{self.ref}: rolled back: canary removed, all traffic on the stable"
 
     def canary(self) -> Canary:
-        """The pods of the canary's current ReplicaSet only: an earlier rollout's canary had the same
+        """The pods of the canary's newest ReplicaSet only: an earlier rollout's canary had the same
         Deployment name, and its series stay in a rate window for minutes after its pods are gone (a
         bad version read by a good one's figures would promote itself)."""
-        try:
-            revs = self.hub.call(self.source, CLUSTERS, lambda b: b.history(self.ns, f"{self.name}-canary"))
-        except NotFound:
-            revs = []
-        rs = revs[-1].replicaset if revs else f"{self.name}-canary-[a-z0-9]+"
-        return _canary({"namespace": self.ns, "pod": f"~{rs}-[a-z0-9]+"}, self.metrics)
+        revs = self._replicasets(f"{self.name}-canary")
+        pattern = pods_of_replicasets(revs[-1:]) if revs else f"{_literal(self.name)}-canary-[a-z0-9]+-[a-z0-9]{{5}}"
+        return _canary({"namespace": self.ns, "pod": f"~{pattern}"}, self.metrics)
 
     def stable(self) -> Canary:
-        """The stable's pods are `NAME-HASH-SUFFIX` (its ReplicaSet's); the canary's have one more
-        part (`NAME-canary-HASH-SUFFIX`), which this anchored pattern cannot match."""
-        return _canary({"namespace": self.ns, "pod": f"~{self.name}-[a-z0-9]+-[a-z0-9]+"}, self.metrics)
+        """The stable's pods by the shape of a ReplicaSet's pod name, `NAME-HASH-XXXXX` (the pattern
+        the Metrics screen strips to name a workload), so pods a rollout of the stable replaces
+        count too; a canary's pods (`NAME-canary-HASH-XXXXX`) have one part more and never match."""
+        pattern = f"{_literal(self.name)}-[a-z0-9]{{6,10}}-[a-z0-9]{{5}}"
+        return _canary({"namespace": self.ns, "pod": f"~{pattern}"}, self.metrics)
+
+    def _replicasets(self, name: str) -> list[Revision]:
+        try:
+            revs: list[Revision] = self.hub.call(self.source, CLUSTERS, lambda b: b.history(self.ns, name))
+        except NotFound:
+            return []
+        return revs
+
+
+def _literal(name: str) -> str:
+    """A Kubernetes name inside a PromQL regex: a dot is the only special character names have."""
+    return name.replace(".", "[.]")
+
+
+def pods_of_replicasets(revs: list[Revision]) -> str:
+    """A regex for the pods of these ReplicaSets. A pod is named by the API server from its
+    ReplicaSet's generateName (`RS-`), cut to 58 characters, plus 5 random ones."""
+    names = sorted({_literal(f"{r.replicaset}-"[:58]) for r in revs})
+    return f"({'|'.join(names)})[a-z0-9]{{5}}"
 
 
 def _canary(matchers: Mapping[str, str], m: Mapping[str, Any]) -> Canary:
@@ -328,10 +349,13 @@ def _control(verb: str) -> Any:
             raise BadInput(f"operation {op.id} is {op.command}, not a rollout")
         # ended where the traffic may still be split (paused on no data, failed half way): an abort
         # restores the stable; the other words need a rollout that still runs
-        split = op.state in (OpState.PAUSED, OpState.FAILED)
+        shown = view(op)
+        share = shown.share if shown is not None else None  # None: a record from before facts were kept
+        split = op.state in (OpState.PAUSED, OpState.FAILED) and share not in (0, 100)
         if op.state not in (OpState.RUNNING, OpState.UNFINISHED) and not (split and verb == "abort"):
+            where = f" with {share}% of traffic on the new version" if share in (0, 100) else ""
             return Plan(f"rollout {verb}", f"{verb} {op.id}", lambda: Outcome(), noop=f"{op.id} already ended: "
-                        f"{op.state.value}" + ("; abort sends its traffic back" if split else ""))
+                        f"{op.state.value}{where}" + ("; abort sends its traffic back" if split else ""))
         gone = split or alive_op(op) is False
 
         def run() -> Outcome:

@@ -122,8 +122,32 @@ class Reading:
     def describe(self) -> str:
         if self.value is None:
             return f"{self.gate.text}: no data ({self.why or 'the query returned nothing'})"
-        shown = f"{self.value * 1000:.0f}ms" if self.gate.unit == "s" else f"{self.value:.4g}{self.gate.unit}"
-        return f"{self.gate.text}: {shown} {'ok' if self.passed else 'FAILS'}"
+        return f"{self.gate.text}: {figure(self.gate.name, self.value)} {'ok' if self.passed else 'FAILS'}"
+
+
+def figure(name: str, value: float | None) -> str:
+    """A reading as every place shows it (the gate's verdict, the panel, `rollout status`):
+    `620ms`/`2.21s`, `0.41%`, `21.0/s`; `+Inf` for a quantile above the histogram's top bucket;
+    `-` for no data."""
+    if value is None or math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if name in ("p50", "p95", "p99"):
+        return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+    if name in ("error_rate", "gpu_util"):
+        return f"{value:.2f}%"
+    if name == "rps":
+        return f"{value:.1f}/s"
+    return f"{value:.4g}"
+
+
+def recorded(value: float | None) -> float | str | None:
+    """A reading as the audit log keeps it: standard JSON, so +/-Inf (a p95 above the top bucket)
+    is written as Prometheus spells it rather than as JSON's non-standard Infinity."""
+    if value is not None and math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return value
 
 
 def reading(gate: Gate, values: Sequence[float | None], at: datetime, why: str = "") -> Reading:
@@ -136,9 +160,12 @@ SIDE_BY_SIDE: tuple[str, ...] = ("p95", "error_rate", "rps")
 """What a person compares between the canary and the stable at each reading."""
 
 
-def side(read: Callable[[Gate, Canary], Reading], c: Canary) -> dict[str, float | None]:
-    """One side's p95 (s), error rate (%) and RPS, read the way the gates of those names are."""
-    return {name: read(Gate(name, name, ">", 0.0, BUILTIN[name]), c).value for name in SIDE_BY_SIDE}
+def side(read: Callable[[Gate, Canary], Reading], c: Canary | None) -> dict[str, float | str | None]:
+    """One side's p95 (s), error rate (%) and RPS, read the way the gates of those names are, as
+    the record keeps them; nothing when the side's series are not known."""
+    if c is None:
+        return {}
+    return {name: recorded(read(Gate(name, name, ">", 0.0, BUILTIN[name]), c).value) for name in SIDE_BY_SIDE}
 
 
 class Verdict(Enum):

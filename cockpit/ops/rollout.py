@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from cockpit.contracts import BadInput, CockpitError
-from cockpit.ops.gates import Canary, Gate, Judge, Reading, Verdict, side
+from cockpit.ops.gates import Canary, Gate, Judge, Reading, Verdict, recorded, side
 from cockpit.ops.journal import Watch
 
 
@@ -39,8 +39,9 @@ class Target(Protocol):
         """Which series are the canary's (read after each shift: a new revision has a new name)."""
         ...
 
-    def stable(self) -> Canary:
-        """Which series are the stable's: read beside the canary's, so a person sees both."""
+    def stable(self) -> Canary | None:
+        """Which series are the stable's, read beside the canary's so a person sees both (None when
+        they cannot be told apart from the canary's: nothing is read rather than a mix)."""
         ...
 
 
@@ -49,6 +50,8 @@ class End(Enum):
     ROLLED_BACK = "rolled back"
     PAUSED = "paused"
     ABORTED = "aborted"
+    FAILED = "failed"
+    """A backend error half way, and the roll back failed too: the traffic may still be split."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,17 @@ ALL_IN: Mapping[str, Any] = {"step": 100, "end": "promoted"}
 
 def fact(r: Reading) -> dict[str, Any]:
     """One gate's reading as data for the record (the rollout panel draws its sparkline from these)."""
-    return {"gate": r.gate.text, "value": r.value, "passed": r.passed, "why": r.why}
+    return {"gate": r.gate.text, "value": recorded(r.value), "passed": r.passed, "why": r.why}
+
+
+def sides(read: Callable[[Gate, Canary], Reading], target: Target, canary: Canary) -> dict[str, Any]:
+    """The canary's and the stable's figures, for the record. Only shown, never judged: a failure to
+    find the stable's series leaves its side empty and must not end the rollout."""
+    try:
+        stable = target.stable()
+    except CockpitError:
+        stable = None
+    return {"canary": side(read, canary), "stable": side(read, stable)}
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -138,10 +151,10 @@ def run(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], wat
     except CockpitError as e:
         try:
             watch.progress(target.roll_back(), BACK)
-            back = "traffic back to the stable"
         except CockpitError as again:
-            back = f"and the roll back failed too: {again.message}: the canary may still take traffic"
-        return Result(End.ROLLED_BACK, step, f"{e.message}; {back}", tuple(said))
+            return Result(End.FAILED, step, f"{e.message}; and the roll back failed too: {again.message}: the canary "
+                          "may still take traffic (rollout abort ID sends it back)", tuple(said))
+        return Result(End.ROLLED_BACK, step, f"{e.message}; traffic back to the stable", tuple(said))
 
 
 def _walk(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], watch: Watch,
@@ -173,8 +186,8 @@ def _walk(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], w
             verdict, why = judge.judge(readings)
             said.append(f"{step}%: {why}")
             watch.progress(f"at {step}%: {verdict.value}: {why}",
-                           {"step": step, "verdict": verdict.value, "readings": [fact(r) for r in readings],
-                            "canary": side(read, canary), "stable": side(read, target.stable())})
+                           {"step": step, "verdict": verdict.value, "readings": [fact(r) for r in readings]}
+                           | sides(read, target, canary))
             if (word := _heard(watch)) is not None:  # said while the gates were read: it wins
                 return by_a_person(word, step)
             if verdict is Verdict.GO:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.contracts import BadInput
-from cockpit.ops.gates import Gate, parse_gate
+from cockpit.ops.gates import SIDE_BY_SIDE, Gate, figure, parse_gate
 from cockpit.ops.journal import Operation, OpState
 
 ROLLOUT = "rollout start"
@@ -58,12 +58,13 @@ class RolloutView:
     version: Any
     steps: tuple[int, ...]
     interval_s: float | None
-    failure_limit: int
+    failure_limit: int | None
+    """None: the record has no shape (a rollout from before one was kept): unknown, not 1."""
     promote_alias: str | None
     share: int | None
     """The canary's share of traffic now, percent, as last recorded (None before the first move)."""
     reached: int
-    """The highest step it reached."""
+    """The highest step it walked to (a promotion by a person skips the ones above)."""
     paused: bool
     gates: tuple[GateSeries, ...]
     canary: Mapping[str, float | None]
@@ -78,20 +79,48 @@ class RolloutView:
     def running(self) -> bool:
         return self.op.state is OpState.RUNNING
 
+    @property
+    def promoted(self) -> bool:
+        return self.op.state is OpState.OK or self.share == 100
+
+    @property
+    def split(self) -> bool:
+        """Traffic is (or may be) on both sides: an abort has something to send back."""
+        return self.share is None or 0 < self.share < 100
+
     def step_marks(self) -> list[tuple[int, str]]:
-        """Each planned step with `done`, `next`, or at the step it stands (or stopped) at: `now`
-        while it runs, `paused`, or `stopped` (rolled back, aborted or failed there)."""
-        promoted = self.op.state is OpState.OK or self.share == 100
+        """Each planned step: `done`; `skipped` (promoted by a person before it); `next`; or, at the
+        step it stands (or stopped) at, `now` while it runs, `paused`, or `stopped` (rolled back,
+        aborted or failed there)."""
         at = "paused" if self.paused else "now" if self.running else "stopped"
-        return [(s, "done" if promoted or s < self.reached else at if s == self.reached else "next")
-                for s in self.steps]
+        out = []
+        for s in self.steps:
+            if self.promoted:
+                out.append((s, "done" if s <= self.reached or s == 100 else "skipped"))
+            else:
+                out.append((s, "done" if s < self.reached else at if s == self.reached else "next"))
+        return out
 
     def next_reading_in(self, now: datetime) -> float | None:
-        """Seconds to the next gate reading while it runs and is not paused (from the last fact on record)."""
+        """Seconds to the next gate reading while it runs and is not paused: the interval from the
+        last reading (or move) on record, less the time since, not counting time spent paused
+        (the engine's step clock stops while paused)."""
         if not self.running or self.paused or self.interval_s is None or self.share in (None, 0, 100):
             return None
         since = self.last_reading or self._last_move() or self.op.applied or self.op.started
-        return max(0.0, self.interval_s - (now - since).total_seconds())
+        return max(0.0, self.interval_s - ((now - since).total_seconds() - self._paused_s(since, now)))
+
+    def _paused_s(self, since: datetime, now: datetime) -> float:
+        total, paused_at = 0.0, None
+        for at, f in self.op.facts:
+            if at < since or "paused" not in f:
+                continue
+            if f["paused"] and paused_at is None:
+                paused_at = at
+            elif not f["paused"] and paused_at is not None:
+                total += (at - paused_at).total_seconds()
+                paused_at = None
+        return total + ((now - paused_at).total_seconds() if paused_at is not None else 0.0)
 
     def _last_move(self) -> datetime | None:
         moves = [at for at, f in self.op.facts if "step" in f and "verdict" not in f]
@@ -106,7 +135,17 @@ def _gate(text: str) -> Gate | None:
 
 
 def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    """A recorded figure: a finite number, or +/-Inf as the record spells it; anything else (a
+    string, NaN, a number too large for a float, a list) is not a figure and reads as unknown."""
+    if isinstance(v, str) and v in ("+Inf", "-Inf"):
+        return math.inf if v == "+Inf" else -math.inf
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return None if math.isnan(f) else f
 
 
 def _side(d: Any) -> dict[str, float | None]:
@@ -120,7 +159,8 @@ def view(op: Operation) -> RolloutView | None:
     new: Mapping[str, Any] = op.new if isinstance(op.new, Mapping) else {}
     got = new.get("rollout")
     shape: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
-    texts: list[str] = [str(g) for g in shape.get("gates") or []]
+    gates = shape.get("gates")
+    texts: list[str] = [str(g) for g in gates] if isinstance(gates, list) else []
     points: dict[str, list[Point]] = {t: [] for t in texts}
     share: int | None = None
     reached = 0
@@ -133,8 +173,6 @@ def view(op: Operation) -> RolloutView | None:
             share = int(fact["step"])
             if "end" not in fact:
                 reached = max(reached, share)
-            elif share == 100:
-                reached = 100
         if "paused" in fact:
             paused = bool(fact["paused"])
         for r in fact.get("readings") or []:
@@ -148,12 +186,15 @@ def view(op: Operation) -> RolloutView | None:
             canary, stable, compared_at = _side(fact.get("canary")), _side(fact.get("stable")), at
     if op.state is not OpState.RUNNING:
         paused = op.state is OpState.PAUSED
-    steps = tuple(int(s) for s in shape.get("steps") or [] if isinstance(s, int)) or _steps_from(reached)
+    planned = shape.get("steps")
+    steps = tuple(s for s in planned if type(s) is int) if isinstance(planned, list) else ()
+    steps = steps or _steps_from(reached)
     limit = shape.get("failures")
     interval = _number(shape.get("interval_s"))
     return RolloutView(
         op, str(shape.get("model") or "-"), shape.get("version", new.get("version")), steps, interval,
-        limit if isinstance(limit, int) else 1, shape.get("promote_alias") or None, share, reached, paused,
+        limit if isinstance(limit, int) and not isinstance(limit, bool) else None,
+        str(shape["promote_alias"]) if shape.get("promote_alias") else None, share, reached, paused,
         tuple(GateSeries(t, _gate(t), tuple(p)) for t, p in points.items()), canary, stable, compared_at,
         last_reading, bool(new.get("canary")))
 
@@ -161,19 +202,6 @@ def view(op: Operation) -> RolloutView | None:
 def _steps_from(reached: int) -> tuple[int, ...]:
     """A record without its shape (written before rollouts recorded one): the steps seen."""
     return (reached,) if reached else ()
-
-
-def figure(name: str, value: float | None) -> str:
-    """A side-by-side figure as the panel shows it: `1.81s`/`620ms`, `0.41%`, `21.0/s`; `-` unread."""
-    if value is None:
-        return "-"
-    if name in ("p50", "p95", "p99"):
-        return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
-    if name in ("error_rate", "gpu_util"):
-        return f"{value:.2f}%"
-    if name == "rps":
-        return f"{value:.1f}/s"
-    return f"{value:.4g}"
 
 
 def gate_value(g: GateSeries, value: float | None) -> str:
@@ -193,9 +221,9 @@ def limit_text(g: GateSeries) -> str:
 def chart_bounds(g: GateSeries, values: Sequence[float]) -> tuple[float, float]:
     """The sparkline's range takes in the threshold, so a bar's height says how near the limit it is:
     a reading just under `p95 < 3s` stands almost full height, one far under it stays low."""
-    finite = [v for v in values if not math.isnan(v)]
+    finite = [v for v in values if math.isfinite(v)]
     top = max([*finite, g.gate.threshold] if g.gate is not None else finite or [1.0])
-    return 0.0, top if top > 0 else 1.0
+    return 0.0, top if math.isfinite(top) and top > 0 else 1.0
 
 
 def summary(v: RolloutView) -> list[str]:
@@ -206,10 +234,10 @@ def summary(v: RolloutView) -> list[str]:
         last = g.last
         readings = ", ".join(gate_value(g, p.value) for p in g.points) or "none yet"
         lines.append(f"gate {g.text}: last {gate_value(g, last.value if last else None)} (limit {limit_text(g)}), "
-                     f"{g.failures} of {v.failure_limit} failures; readings {readings}")
+                     f"{g.failures} of {v.failure_limit or '?'} failures; readings {readings}")
     if v.compared_at is not None:
         def side(d: Mapping[str, float | None]) -> str:
-            return " ".join(f"{k} {figure(k, d.get(k))}" for k in ("p95", "error_rate", "rps"))
+            return " ".join(f"{k} {figure(k, d.get(k))}" for k in SIDE_BY_SIDE)
 
         lines.append(f"canary {side(v.canary)} · stable {side(v.stable)} (at "
                      f"{v.compared_at.astimezone():%H:%M:%S})")
