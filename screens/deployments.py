@@ -18,6 +18,7 @@ from cockpit.costs import HOURS_PER_MONTH
 from cockpit.model_kube import Deployment, Hpa, InferenceService, KubeNode, PodRef, pods_of, traffic_text
 from cockpit.prices import current
 from cockpit.promql import Figures
+from cockpit.state.inventory import Inventory
 from screens.detail_table import NO_CLUSTER, DetailTableScreen
 from screens.metric_columns import P95, RPS, figures, serving_cells, serving_line
 from screens.widgets.dialogs import PickScreen
@@ -78,15 +79,27 @@ def deploy_row(d: Deployment, h: Hpa | None, now: datetime, colour: str | None,
 
 
 def isvc_row(i: InferenceService, now: datetime, colour: str | None, figures: Figures | None = None,
-             hourly: float | None = None) -> Row:
+             hourly: float | None = None, held: int | None = None) -> Row:
+    """`held`: the GPUs its predictor pods request now (every revision's: a canary holds its own);
+    without pods read, the spec's per-pod figure."""
     rev = i.latest_ready_revision.rsplit("-", 1)[-1].lstrip("0") if i.latest_ready_revision else "-"
     use = serving_cells(figures.workload(i.source, i.namespace, i.name) if figures else None)
+    gpus = held if held else i.gpus
     return Row(f"isvc:{i.ref}", (
         "isvc", f"{i.namespace}/{i.name}", i.source, "True" if i.ready else "False",
-        "ready" if i.ready else "not ready", rev or "-", str(i.gpus) if i.gpus else "-", cost_text(hourly), *use,
+        "ready" if i.ready else "not ready", rev or "-", str(gpus) if gpus else "-", cost_text(hourly), *use,
         traffic_text(i), "-",
         i.storage_uri or "-", i.model_format or "-", fmt.age(i.created_at, now),
     ), style=tag_style(colour))
+
+
+def isvc_gpus(inv: Inventory) -> dict[tuple[str, str, str], int]:
+    """(cluster, namespace, InferenceService) -> GPUs its predictor pods request (KServe's label)."""
+    held: dict[tuple[str, str, str], int] = {}
+    for c in inv.clusters.values():
+        for p in (p for n in c.nodes for p in n.pods if p.isvc):
+            held[(c.source, p.namespace, p.isvc)] = held.get((c.source, p.namespace, p.isvc), 0) + p.gpus
+    return held
 
 
 def cost_line(hourly: float | None) -> Content:
@@ -137,7 +150,7 @@ def isvc_detail(i: InferenceService, now: datetime, traffic: Content | None = No
         Content(f"ready     {i.ready}" + (f" ({i.message})" if i.message and not i.ready else "")),
         Content(f"url       {i.url or '-'}"),
         Content(f"storage   {i.storage_uri or '-'}"),
-        Content(f"format    {i.model_format or '-'}   GPUs {i.gpus}"),
+        Content(f"format    {i.model_format or '-'}   GPUs {i.gpus} per predictor pod"),
         cost_line(hourly),
         Content(f"canary    {'-' if i.canary_percent is None else f'{i.canary_percent}%'}"),
         Content(f"latest    {i.latest_ready_revision or '-'}"),
@@ -191,8 +204,9 @@ class DeploymentsScreen(DetailTableScreen):
         costs = self._costs()
         rows = [deploy_row(d, hpas.get((d.source, d.namespace, d.name)), now, colours.get(d.source), figs,
                            costs.get(cost_key(d))) for d in inv.deployments()]
-        rows += [isvc_row(i, now, colours.get(i.source), figs,
-                          costs.get(cost_key(i)))
+        held = isvc_gpus(inv)
+        rows += [isvc_row(i, now, colours.get(i.source), figs, costs.get(cost_key(i)),
+                          held.get((i.source, i.namespace, i.name)))
                  for i in inv.inference_services()]
         rows.sort(key=lambda r: (r.cells[2], r.cells[1], r.cells[0]))
         self.show_rows(rows, noun="deployments", configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER,
@@ -215,7 +229,7 @@ class DeploymentsScreen(DetailTableScreen):
         deploys, isvcs = inv.deployments(), inv.inference_services()
         moving = sum(1 for d in deploys if d.rollout.value in ("progressing", "failed", "paused"))
         canary = sum(1 for i in isvcs if i.canary_percent is not None)
-        gpus = sum(d.gpus_per_replica * d.replicas for d in deploys)
+        gpus = sum(d.gpus_per_replica * d.replicas for d in deploys) + sum(isvc_gpus(inv).values())
         text = (f"{len(deploys)} deployments ({moving} rolling out) · {len(isvcs)} InferenceServices "
                 f"({canary} with canary traffic) · GPUs requested {gpus}")
         notes = {n for c in inv.clusters.values() for k, n in c.notes.items() if k == "inferenceservices"}

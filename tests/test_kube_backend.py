@@ -49,7 +49,11 @@ def test_snapshot_nodes_gpus_mig_and_workloads(khub: Hub) -> None:
     assert (a100.gpu_product, a100.gpu_capacity, a100.gpu_allocatable, a100.gpu_allocated, a100.gpu_free) == (
         "NVIDIA-A100-SXM4-80GB", 8, 8, 8, 0)
     assert {p.name.rsplit("-", 2)[0] for p in a100.gpu_pods} == {"llama-70b"}
-    assert nodes["a100-01"].gpu_allocated == 3 and nodes["a100-01"].gpu_free == 5
+    # the embedder's 3 and one for each InferenceService revision with traffic (mistral-7b 00002 and
+    # 00003, whisper-large 00003): KServe's predictor pods
+    assert nodes["a100-01"].gpu_allocated == 6 and nodes["a100-01"].gpu_free == 2
+    assert sorted(p.isvc for p in nodes["a100-01"].gpu_pods if p.isvc) == ["mistral-7b", "mistral-7b",
+                                                                           "whisper-large"]
     mig = nodes["a100-mig-01"]
     assert mig.mig_strategy == "mixed" and [(s.profile, s.allocatable) for s in mig.mig] == [("1g.10gb", 7)]
     assert not nodes["l4-02"].ready and nodes["l4-02"].gpu_free == 0  # NotReady: nothing is free there

@@ -45,7 +45,10 @@ async def test_nodes_screen_shows_gpus_and_drains_with_confirmation(kube: KubeFa
         assert row is not None and row.cells[2:7] == ("Ready", "A100-SXM4-80GB", "8", "8/8", "0")
         assert t.row("gpu-prod/a100-mig-01").cells[4:6] == ("7", "3/7×1g.10gb")  # type: ignore[union-attr]
         summary = str(app.screen.query_one("#nodes-summary").render())
-        assert summary.startswith("9 nodes: 8 ready, 1 not ready · GPUs 32: 19 allocated, 9 free")
+        # 22: the Deployments' 19 and one A100 on a100-01 for each InferenceService revision that takes
+        # traffic (mistral-7b's 00002 and 00003, whisper-large's 00003)
+        assert summary.startswith("9 nodes: 8 ready, 1 not ready · GPUs 32: 22 allocated, 6 free (L4 4, "
+                                  "A100-SXM4-80GB 2)")
         t.move_to("gpu-prod/a100-01")
         await pilot.pause()
         detail = str(app.screen.query_one("#detail").render())

@@ -318,14 +318,18 @@ class KubeBackend:
         except NotFound:
             raise NotFound(f"{self.source}: no InferenceService {ns}/{name}") from None
 
-    def isvc_storage(self, ns: str, name: str, uri: str) -> InferenceService:
+    def isvc_storage(self, ns: str, name: str, uri: str, canary: int | None = None) -> InferenceService:
         """Point the predictor at another model (a new revision rolls out; with canaryTrafficPercent
-        set, KServe splits traffic between it and the previous one)."""
+        set, KServe splits traffic between it and the previous one). `canary` sets that percent in
+        the same patch: two patches would give the old canary the new share for a moment."""
         obj = self._get(self._isvc_path(ns, name))
         predictor = (obj.get("spec") or {}).get("predictor") or {}
         block = "model" if isinstance(predictor.get("model"), dict) else next(
             (k for k, v in predictor.items() if isinstance(v, dict) and "storageUri" in v), "model")
-        self._patch(self._isvc_path(ns, name), {"spec": {"predictor": {block: {"storageUri": uri}}}}, MERGE)
+        change: dict[str, Any] = {block: {"storageUri": uri}}
+        if canary is not None:
+            change["canaryTrafficPercent"] = canary
+        self._patch(self._isvc_path(ns, name), {"spec": {"predictor": change}}, MERGE)
         return self.inference_service(ns, name)
 
     def isvc_canary(self, ns: str, name: str, percent: int | None) -> InferenceService:

@@ -35,6 +35,12 @@ class Kind:
     namespaced: bool
     translate: Callable[[str, Mapping[str, Any]], Any]
     missing_note: str = ""
+    part_of_another: Callable[[Mapping[str, Any]], bool] | None = None
+    """Objects of this kind that are shown as part of another record (KServe's predictor
+    Deployments, as their InferenceService): not kept, so every reader agrees."""
+
+    def kept(self, obj: Mapping[str, Any]) -> bool:
+        return self.part_of_another is None or not self.part_of_another(obj)
 
     def path(self, namespace: str | None) -> str:
         if namespace and self.namespaced:
@@ -45,7 +51,7 @@ class Kind:
 KINDS: tuple[Kind, ...] = (
     Kind("nodes", "/api/v1", "nodes", False, tr.node),
     Kind("pods", "/api/v1", "pods", True, lambda _s, o: tr.pod(o)),
-    Kind("deployments", "/apis/apps/v1", "deployments", True, tr.deployment),
+    Kind("deployments", "/apis/apps/v1", "deployments", True, tr.deployment, part_of_another=tr.part_of_isvc),
     Kind("hpas", "/apis/autoscaling/v2", "horizontalpodautoscalers", True, tr.hpa,
          "autoscaling/v2 is not served"),
     Kind("inferenceservices", "/apis/serving.kserve.io/v1beta1", "inferenceservices", True, tr.inference_service,
@@ -178,6 +184,8 @@ class Informer:
         while True:
             page = self.transport.request("GET", self.kind.path(self.namespace), query=query, timeout=60)
             for obj in page.get("items") or []:
+                if not self.kind.kept(obj):
+                    continue
                 key = _key(obj)
                 try:
                     items[key] = self._translate(obj, key)
@@ -222,8 +230,8 @@ class Informer:
             started = time.perf_counter()
             key = _key(obj)
             why = None
-            try:
-                record = None if typ == "DELETED" else self._translate(obj, key)
+            try:  # an object no longer kept (relabelled) goes as if deleted
+                record = None if typ == "DELETED" or not self.kind.kept(obj) else self._translate(obj, key)
             except _Bad as e:
                 record, why = None, str(e)  # what we held of it is no longer what the server holds
             with self.lock:

@@ -142,6 +142,15 @@ def pod(obj: Obj) -> KubePod:
 
 
 # -- deployments -----------------------------------------------------------------------------
+def part_of_isvc(obj: Obj) -> bool:
+    """A Deployment KServe runs for one revision of an InferenceService (Knative's
+    `{revision}-deployment`, labelled with the InferenceService): part of that InferenceService,
+    not a workload of its own. The cockpit shows the InferenceService's row, to which the same label
+    charges these pods' cost; listing the Deployments too would show each model twice, once
+    without its traffic split, and offer scale or set-image on objects KServe puts back as they were."""
+    return bool((_meta(obj).get("labels") or {}).get(ISVC_LABEL))
+
+
 def model_reference(meta: Obj, template: Obj) -> str:
     """The model a workload serves: what its pods get (template annotation, then env) wins over
     the object's own annotation, which a rollback or a `set-image` leaves behind."""

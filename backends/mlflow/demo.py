@@ -1,6 +1,7 @@
 """The demo registry: a sqlite MLflow registry with models the demo cluster serves (an LLM chat
-model, a text embedder, a reranker) and a fraud detector, each with runs, metrics, params, aliases
-`production`/`staging` and some alias history. Written through the real MlflowClient.
+model, a text embedder, a reranker, the Mistral its InferenceService serves) and a fraud detector,
+each with runs, metrics, params, aliases `production`/`staging` and some alias history. Written
+through the real MlflowClient.
 
     python -m backends.mlflow.demo /path/to/registry.db
 
@@ -38,6 +39,15 @@ MODELS: list[dict[str, Any]] = [
     {"name": "bge-reranker", "description": "Cross-encoder reranker for search", "tags": {"team": "search"},
      "uri": "s3://models/bge-reranker/v{v}", "versions": {1: {"mrr": 0.61}, 2: {"mrr": 0.64}},
      "params": {"max_len": "512"}, "aliases": {"production": [(1, None), (2, 1)]}},
+    {"name": "mistral-7b-instruct", "description": "Mistral 7B instruct, served by KServe (InferenceService "
+     "mistral-7b)", "tags": {"team": "assistant", "task": "chat"}, "uri": "s3://models/mistral-7b-instruct/v{v}",
+     # v3 is what the InferenceService serves; v4 is healthy, v5 slow and failing (the demo's
+     # Prometheus serves it so: cockpit.sandbox.canaries.QUALITY)
+     "versions": {3: {"mmlu": 0.624, "mt_bench": 7.61, "latency_p95_ms": 940.0},
+                  4: {"mmlu": 0.631, "mt_bench": 7.72, "latency_p95_ms": 930.0},
+                  5: {"mmlu": 0.638, "mt_bench": 7.80, "latency_p95_ms": 2750.0}},
+     "params": {"base": "mistral-7b-v0.3", "lora_rank": "8", "lr": "1e-4"},
+     "aliases": {"production": [(2, None), (3, 2)], "staging": [(5, None)]}},
     {"name": "fraud-detector", "description": "Card fraud classifier (gradient boosting)",
      "tags": {"team": "risk", "framework": "xgboost"}, "uri": "s3://models/fraud-detector/v{v}",
      "versions": {1: {"auc": 0.912, "recall_at_1pct_fpr": 0.41}, 2: {"auc": 0.921, "recall_at_1pct_fpr": 0.44},
@@ -105,7 +115,9 @@ def main() -> None:
     else:
         from importlib.metadata import version
 
-        template = cache / f"demo-registry-mlflow-{version('mlflow-skinny')}.db"
+        # named by what it holds too: a cached file from before a model was added must not be used
+        models = hashlib.sha256(json.dumps(MODELS, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        template = cache / f"demo-registry-mlflow-{version('mlflow-skinny')}-{models}.db"
         if not template.exists():
             cache.mkdir(parents=True, exist_ok=True)
             partial = template.with_suffix(".partial")

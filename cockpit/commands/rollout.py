@@ -213,8 +213,7 @@ def _isvc_parts(ctx: Context, i: InferenceService, mv: ModelVersion, first: int,
     src, ns, name = i.source, i.namespace, i.name
 
     def apply() -> dict[str, Any]:
-        ctx.hub.call(src, CLUSTERS, lambda b: b.isvc_canary(ns, name, first))
-        after = ctx.hub.call(src, CLUSTERS, lambda b: b.isvc_storage(ns, name, storage))
+        after = ctx.hub.call(src, CLUSTERS, lambda b: b.isvc_storage(ns, name, storage, canary=first))
         return {"storageUri": storage, "revision": after.latest_created_revision, "canaryTrafficPercent": first}
 
     return _Parts(IsvcTarget(ctx.hub, src, ns, name, ctx.hub.source(prom).settings), apply,

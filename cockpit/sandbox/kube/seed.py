@@ -77,20 +77,32 @@ def deployment(name: str, image: str, replicas: int, *, gpus: int = 0, model: st
                      "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
 
 
-def isvc(name: str, storage_uri: str, *, canary: int | None = None, gpus: int = 1) -> Obj:
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+"""What lets a pod onto the tainted GPU nodes."""
+
+
+def isvc(name: str, storage_uri: str, *, revision: int = 1, gpus: int = 1) -> Obj:
+    """A settled InferenceService whose revision number `revision` takes all traffic (the status
+    KServe would have written); `roll` makes the next revision, as a change of model does."""
     predictor: dict[str, Any] = {"model": {"modelFormat": {"name": "huggingface"}, "storageUri": storage_uri,
-                                           "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}}
-    if canary is not None:
-        predictor["canaryTrafficPercent"] = canary
+                                           "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}},
+                                 "tolerations": [dict(GPU_TOLERATION)]}
     ready = [{"type": "Ready", "status": "True"}, {"type": "PredictorReady", "status": "True"}]
-    traffic = [{"revisionName": f"{name}-predictor-00002", "percent": 100 - (canary or 0), "latestRevision": False,
-                "tag": "prev"}] if canary else []
-    traffic.append({"revisionName": f"{name}-predictor-00003", "percent": canary or 100, "latestRevision": True})
+    latest = f"{name}-predictor-{revision:05d}"
     return {"metadata": {"name": name}, "spec": {"predictor": predictor}, "status": {
         "url": f"http://{name}.inference.example.com", "conditions": ready,
-        "components": {"predictor": {"latestReadyRevision": f"{name}-predictor-00003",
-                                     "latestCreatedRevision": f"{name}-predictor-00003",
-                                     "previousRolledoutRevision": f"{name}-predictor-00002", "traffic": traffic}}}}
+        "components": {"predictor": {"latestReadyRevision": latest, "latestCreatedRevision": latest,
+                                     "traffic": [{"revisionName": latest, "percent": 100, "latestRevision": True}]}}}}
+
+
+def roll(obj: Obj, storage_uri: str, canary: int | None = None) -> Obj:
+    """The InferenceService pointed at another model (KServe rolls a new revision), with that
+    share of traffic on it while the previous revision keeps the rest."""
+    new = copy.deepcopy(obj)
+    new["spec"]["predictor"]["model"]["storageUri"] = storage_uri
+    if canary is not None:
+        new["spec"]["predictor"]["canaryTrafficPercent"] = canary
+    return new
 
 
 def hpa(name: str, target: str, lo: int, hi: int, current: int, cpu: int) -> Obj:
@@ -146,9 +158,15 @@ def seed(kube: KubeFake) -> None:
         kube.controller.wait_idle()
     s.create(hpas, "inference", hpa("embedder", "embedder", 2, 8, 3, 70))
     s.create(hpas, "inference", hpa("router", "router", 2, 6, 2, 60))
-    s.create(isvcs, "inference", aged(isvc("mistral-7b", "s3://models/mistral-7b-instruct/v3", canary=10), 6))
-    s.create(isvcs, "inference", aged(isvc("whisper-large", "s3://models/whisper-large/v3"), 15))
-    kube.controller.wait_idle()
+    # each InferenceService as its history left it: revision 00002 served v2, then v3 rolled out as
+    # 00003 (mistral-7b's still a 10% canary); one step at a time, so the pods land the same way
+    # every run (on a100-01, whose five free GPUs are the first with room)
+    for name, model, age, canary in (("mistral-7b", "s3://models/mistral-7b-instruct/v", 6, 10),
+                                     ("whisper-large", "s3://models/whisper-large/v", 15, None)):
+        created = s.create(isvcs, "inference", aged(isvc(name, f"{model}2", revision=2), age))
+        kube.controller.wait_idle()
+        s.update(isvcs, "inference", name, roll(created, f"{model}3", canary))
+        kube.controller.wait_idle()
 
 
 def seed_edge(kube: KubeFake) -> None:
