@@ -14,20 +14,40 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cockpit.commands import Context, build_registry
 from cockpit.ops.journal import OpState
 from cockpit.sandbox.kube.server import KubeFake
 from cockpit.sandbox.prom import PromServer
 from tests.conftest import ROOT
-from tests.kube_helpers import kget, kubectl_missing
+from tests.kube_helpers import kubectl_missing
 from tests.prom_helpers import prometheus_missing
-from tests.test_rollout import GOOD, ctx, isvc
+from tests.test_rollout import GOOD, canary_gone, ctx, isvc, model_env
 
 pytestmark = [kubectl_missing, prometheus_missing]
 __all__ = ["ctx"]
 
 LINE = ("rollout start reg/bge-large --version 2 --to gpu-prod/inference/whisper-large --steps 25,50,100 "
         f"--interval 60s --prometheus prom --gate '{GOOD}'")
+DLINE = ("rollout start reg/llama-70b-chat --version 7 --to gpu-prod/inference/llama-70b --steps 25,50,100 "
+         f"--interval 60s --prometheus prom --gate '{GOOD}'")
+KINDS = ["isvc", "deploy"]
+
+
+def split(kube: KubeFake, kind: str) -> bool:
+    """Whether the canary still takes traffic: the InferenceService's canary share, or the canary
+    Deployment beside the stable (read back with kubectl)."""
+    if kind == "isvc":
+        return bool(isvc(kube)["spec"]["predictor"].get("canaryTrafficPercent"))
+    return not canary_gone(kube)
+
+
+def stable_kept(kube: KubeFake, kind: str) -> bool:
+    """The stable still serves what it served before the rollout."""
+    if kind == "isvc":
+        return bool(isvc(kube)["spec"]["predictor"].get("canaryTrafficPercent") == 0)
+    return model_env(kube) == "models:/llama-70b-chat/8"
 
 
 def test_pause_then_promote_within_the_process(ctx: Context, kube: KubeFake) -> None:
@@ -76,9 +96,10 @@ def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
-def start_rollout(tmp_path: Path, config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def start_rollout(tmp_path: Path, config: Path, env: dict[str, str], line: str = LINE
+                  ) -> tuple[subprocess.Popen[str], str]:
     """A rollout in its own process, once it applied its first step and began to watch."""
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(config), "--yes", *_words(LINE)],
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(config), "--yes", *_words(line)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120  # a bound for a broken build; we wait on the audit log, not a clock
     while not any(x["phase"] == "progress" for x in audit_lines(tmp_path)):
@@ -99,9 +120,11 @@ def cockpit(config: Path, env: dict[str, str], *args: str) -> subprocess.Complet
                           capture_output=True, text=True, timeout=120)
 
 
-def test_abort_from_another_process(tmp_path: Path, kube: KubeFake, db: Path, prom: PromServer) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_abort_from_another_process(tmp_path: Path, kube: KubeFake, db: Path, prom: PromServer, kind: str) -> None:
     config, env = script_env(tmp_path, kube, db, prom)
-    proc, op_id = start_rollout(tmp_path, config, env)
+    proc, op_id = start_rollout(tmp_path, config, env, LINE if kind == "isvc" else DLINE)
+    assert split(kube, kind)
     try:
         r = cockpit(config, env, "--yes", "rollout", "abort", op_id[:8])
         assert r.returncode == 0, r.stderr
@@ -110,25 +133,30 @@ def test_abort_from_another_process(tmp_path: Path, kube: KubeFake, db: Path, pr
     finally:
         proc.kill()
     assert proc.returncode == 1 and "aborted" in err
-    assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert not split(kube, kind) and stable_kept(kube, kind)
     (op,) = [o for o in json.loads(cockpit(config, env, "-o", "json", "op", "list").stdout)["data"]
              if o["id"] == op_id]
     assert op["state"] == "cancelled" and any(s["message"].startswith("abort asked by ") for s in op["steps"])
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_abort_of_a_rollout_whose_process_was_killed(tmp_path: Path, kube: KubeFake, db: Path,
-                                                     prom: PromServer) -> None:
+                                                     prom: PromServer, kind: str) -> None:
     config, env = script_env(tmp_path, kube, db, prom)
-    proc, op_id = start_rollout(tmp_path, config, env)
+    proc, op_id = start_rollout(tmp_path, config, env, LINE if kind == "isvc" else DLINE)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 25  # left at its first step
+    assert split(kube, kind)  # left at its first step
+    if kind == "isvc":
+        assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 25
     status = cockpit(config, env, "rollout", "status", op_id[:8])
-    assert "unfinished" in status.stdout and ("now: ready" in status.stdout or "now: not ready" in status.stdout)
+    assert "unfinished" in status.stdout and "steps: 25% stopped, 50% next, 100% next" in status.stdout
+    assert ("now: ready, canary 25%" if kind == "isvc" else "now: stable 2 of 2 ready, canary") in status.stdout
     r = cockpit(config, env, "--yes", "rollout", "abort", op_id[:8])
     assert r.returncode == 0, r.stderr
-    assert "canaryTrafficPercent 0, all traffic on the previous revision" in r.stdout
-    assert kget(kube, "isvc", "whisper-large", "-n", "inference")["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert ("canaryTrafficPercent 0, all traffic on the previous revision" if kind == "isvc"
+            else "canary llama-70b-canary removed, all traffic on the stable") in r.stdout
+    assert not split(kube, kind) and stable_kept(kube, kind)
     (op,) = [o for o in json.loads(cockpit(config, env, "-o", "json", "op", "list").stdout)["data"]
              if o["id"] == op_id]
     assert op["state"] == OpState.CANCELLED.value and "after its process ended" in op["error"]
