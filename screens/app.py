@@ -190,8 +190,10 @@ class CockpitApp(App[int]):
         not a second one over the same rollout's."""
         from screens.rollout import RolloutScreen
 
-        if isinstance(self.screen, RolloutScreen) and self.screen.op_id == op_id:
-            return
+        if isinstance(self.screen, RolloutScreen):
+            if self.screen.op_id == op_id:
+                return
+            self.pop_screen()  # one panel at a time: another rollout's takes its place
         self.push_screen(RolloutScreen(op_id))
 
     # -- start -------------------------------------------------------------------------------
@@ -362,6 +364,8 @@ class CockpitApp(App[int]):
         self.show_view(view)
 
     def show_view(self, view: str) -> None:
+        if self.screen.id == "rollout-panel":  # a view asked for from a panel: the view, not the panel
+            self.pop_screen()
         if view != self.current_mode:
             self._history.append(view)
             self._history = self._history[-20:]

@@ -36,16 +36,20 @@ class RolloutScreen(CockpitScreen):
         Binding("p", "word('promote')", "Promote now", id="rollout.promote"),
         Binding("s", "pause_resume", "Pause/resume", id="rollout.pause"),
         Binding("a", "word('abort')", "Abort", id="rollout.abort"),
+        Binding("j,down", "scroll_story(1)", "Down", show=False, id="rollout.down"),
+        Binding("k,up", "scroll_story(-1)", "Up", show=False, id="rollout.up"),
+        Binding("G,end", "scroll_story(100000)", "Newest", show=False, id="rollout.end"),
     ]
 
     def __init__(self, op_id: str) -> None:
-        super().__init__()
+        super().__init__(id="rollout-panel")
         self.op_id = op_id
         self._view: RolloutView | None = None
         self._logged: Operation | None = None
         self._log_key: tuple[int, int] | None = None
         self._read = False
         self._costs: dict[str, float] = {}
+        self._story = ""
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="rollout-head")
@@ -138,8 +142,17 @@ class RolloutScreen(CockpitScreen):
         as_of = hub.health(cluster).as_of if cluster in {c.name for c in hub.sources("clusters")} else None
         cost = draw.cost(v, self._costs, as_of)
         self.query_one("#rollout-sides", Static).update(safe(draw.sides(v, cost)))
-        self.query_one("#rollout-story-text", Static).update(safe(draw.story(v)))
-        self.query_one("#rollout-story", VerticalScroll).scroll_end(animate=False)
+        text = draw.story(v)
+        if text != self._story:  # a new step: show it, unless the person scrolled back to read
+            pane = self.query_one("#rollout-story", VerticalScroll)
+            following = pane.scroll_y >= pane.max_scroll_y
+            self._story = text
+            self.query_one("#rollout-story-text", Static).update(safe(text))
+            if following:
+                self.call_after_refresh(pane.scroll_end, animate=False)
+
+    def action_scroll_story(self, lines: int) -> None:
+        self.query_one("#rollout-story", VerticalScroll).scroll_relative(y=lines, animate=False)
 
     # -- a person's word -------------------------------------------------------------------------
     def action_word(self, verb: str) -> None:

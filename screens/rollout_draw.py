@@ -42,20 +42,36 @@ def state(v: RolloutView) -> tuple[str, str]:
         return "aborted", "$warning"
     if v.split:  # paused on no data, or failed half way: the traffic is (or may be) on both sides
         return f"{op.state.value}: traffic may still be split (a: abort sends it back)", "$error"
+    if v.share == 0:
+        return f"{op.state.value}, then aborted", "$warning"
     return op.state.value, "$error"
+
+
+def share(v: RolloutView) -> str:
+    """Where the traffic is: while the canary takes part of it, the share (exact for KServe; for a
+    Deployment the share of the pods, which is what a Service's round robin gives once they run)."""
+    if v.share is None:
+        return ""
+    if v.running or v.split:
+        return (f"canary ~{v.share}% of traffic (by pods)" if v.deployment else
+                f"canary takes {v.share}% of traffic")
+    return "all traffic on the new version" if v.share == 100 else "all traffic on the stable"
 
 
 def head(v: RolloutView, now: datetime) -> Content:
     op = v.op
+    title = Content.assemble((f"rollout {op.id}", "bold"), f"  {op.target or '-'}")
     what = f"{v.model} v{v.version}" if v.version is not None else v.model
-    title = Content.assemble((f"rollout {op.id[:8]}", "bold"), f"  {what} → {op.target or '-'}")
+    shipping = Content.assemble(what, (f", replacing {v.replacing}" if v.replacing else "", MUTED))
     text, style = state(v)
     line: list[str | tuple[str, str]] = [(text, style), f"  {op.elapsed_text(now)}"]
+    if op.ended is not None:
+        line.append((f" (ended {op.ended.astimezone():%H:%M:%S})", MUTED))
     if (wait := v.next_reading_in(now)) is not None:
         line.append((f" · next reading in {wait:.0f}s", MUTED))
-    if v.share is not None:
-        line.append(f" · canary takes {v.share}% of traffic")
-    return Content("\n").join([title, Content.assemble(*line)])
+    if where := share(v):
+        line.append(f" · {where}")
+    return Content("\n").join([title, shipping, Content.assemble(*line)])
 
 
 def steps(v: RolloutView) -> Content:
@@ -64,9 +80,9 @@ def steps(v: RolloutView) -> Content:
         sym, style = MARK[mark]
         parts += [(f"{sym}{s}%", style), " "]
     every = f" every {v.interval_s:g}s" if v.interval_s is not None else ""
-    allowed = "?" if v.failure_limit is None else str(v.failure_limit)
-    alias = f" · then {v.promote_alias} → v{v.version}" if v.promote_alias else ""
-    parts.append((f"·{every} · {allowed} failure(s) allowed{alias}", MUTED))
+    limit = "?" if v.failure_limit is None else str(v.failure_limit)
+    alias = f"then {v.promote_alias} → v{v.version}" if v.promote_alias else "no alias moves"
+    parts.append((f"·{every} · back at {limit} fails · {alias}", MUTED))
     return Content.assemble(*parts)
 
 
@@ -113,7 +129,7 @@ def sides(v: RolloutView, cost: Content) -> Content:
     """The canary beside the stable at the last reading; a canary figure 20% worse than the
     stable's is red (more errors or a slower p95; RPS is the traffic split, not a verdict)."""
     when = (f"at the last reading, {v.compared_at.astimezone():%H:%M:%S}" if v.compared_at
-            else "none read yet: the first reading ends the first step")
+            else "none read yet: the first reading ends the first step" if v.running else "no reading was made")
     lines = [Content.assemble((f"{'':<8}{'CANARY':>10}{'STABLE':>10}", "bold"), (f"   {when}", MUTED))]
     for key in SIDE_BY_SIDE:
         c, s = v.canary.get(key), v.stable.get(key)
@@ -133,6 +149,8 @@ def cost(v: RolloutView, costs: Mapping[str, float], as_of: datetime | None) -> 
     when = f" as of {as_of.astimezone():%H:%M:%S}" if as_of else ""
     if v.deployment:
         stable, canary = costs.get(f"{base}/Deployment/{name}"), costs.get(f"{base}/Deployment/{name}-canary")
+        if not (v.running or v.split):
+            canary = None  # its canary is gone: a `NAME-canary` now is another rollout's
         if stable is None and canary is None:
             return Content.styled(f"- (no priced pods of {name} in the cluster's last read{when})", MUTED)
 

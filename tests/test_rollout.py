@@ -20,6 +20,7 @@ from cockpit.config import Config, SourceConfig
 from cockpit.contracts import REGISTRY
 from cockpit.hub import Hub
 from cockpit.ops.journal import Journal, operations
+from cockpit.ops.rollout_view import view
 from cockpit.sandbox import kube_source, prom_source
 from cockpit.sandbox.kube.server import KubeFake
 from cockpit.sandbox.prom import PromServer
@@ -209,9 +210,15 @@ def test_a_paused_rollout_can_be_aborted(ctx: Context, kube: KubeFake) -> None:
     lines, _ = ctx.audit.lines()
     (op,) = operations(lines)
     assert op.state.value == "paused" and isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 50
+    again = build_registry().run_line(LINE + f"--gate '{GOOD}'", ctx, yes=True)  # one rollout per target
+    assert (again.status, again.exit_code) == ("refused", 3)
+    assert f"has a rollout in the way: {op.id} (paused, traffic may still be split)" in str(again.error)
     aborted = build_registry().run_line(f"rollout abort {op.id}", ctx, yes=True)
     assert aborted.status == "ok", aborted.error
     assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    (after,) = [o for o in operations(ctx.audit.lines()[0]) if o.id == op.id]  # its record says so too
+    shown = view(after)
+    assert shown is not None and shown.share == 0 and not shown.split and "after it ended paused" in after.steps[-1][1]
 
 
 def test_rollout_refusals(ctx: Context, kube: KubeFake) -> None:

@@ -70,6 +70,9 @@ def test_pause_then_promote_within_the_process(ctx: Context, kube: KubeFake) -> 
     assert r.status == "ok" and r.outcome.text == f"{op.id}: pause: told"
     assert paused.wait(30)
     assert isvc(kube)["spec"]["predictor"]["canaryTrafficPercent"] == 25  # held at the first step
+    second = build_registry().run_line(LINE.replace("--version 2", "--version 1"), ctx, yes=True)
+    assert (second.status, second.exit_code) == ("refused", 3)  # one rollout per target, as Argo has it
+    assert f"has a rollout in the way: {op.id} (it runs)" in str(second.error)
     assert build_registry().run_line(f"rollout promote {op.id}", ctx, yes=True).status == "ok"
     t.join(60)
     (done,) = results

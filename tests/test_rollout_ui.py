@@ -79,7 +79,7 @@ async def test_the_panel_follows_a_rollout_and_its_keys_pause_resume_and_promote
         app.dispatch([LINE + "--version 6 --interval 60s"])  # one long step: the keys act inside it
         await confirm(pilot)
         await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), timeout=30)
-        await wait_for(pilot, lambda: "canary takes 50% of traffic" in text(app, "#rollout-head"), timeout=30)
+        await wait_for(pilot, lambda: "canary ~50% of traffic (by pods)" in text(app, "#rollout-head"), timeout=30)
         assert "▶50% ·100%" in text(app, "#rollout-steps")
         assert "error_rate < 1%" in text(app, "#rollout-gates") and "no reading yet" in text(app, "#rollout-gates")
         (op,) = app.journal.running()
@@ -94,21 +94,22 @@ async def test_the_panel_follows_a_rollout_and_its_keys_pause_resume_and_promote
         await pilot.press("p")
         await confirm(pilot)
         await wait_for(pilot, lambda: text(app, "#rollout-head").splitlines()[-1].startswith("promoted"), timeout=30)
-        assert "✓50% ✓100%" in text(app, "#rollout-steps")
+        assert "»50% ✓100%" in text(app, "#rollout-steps")  # promoted before its gates were read
         story = text(app, "#rollout-story-text")
         assert "promote asked by" not in story and "promoted by a person at 50%" in story
         assert app.journal.get(op.id).state is OpState.OK  # type: ignore[union-attr]
 
-        await pilot.press("escape")  # back to where it was opened; the Operations view opens it again
-        await wait_for(pilot, lambda: not isinstance(app.screen, RolloutScreen))
-        app.run_command_line("ops")
-        await wait_for(pilot, lambda: bool(app.screen.query("#operations-table")))
+        app.run_command_line("ops")  # a view asked for from the panel: the view, not the panel again
+        await wait_for(pilot, lambda: not isinstance(app.screen, RolloutScreen)
+                       and bool(app.screen.query("#operations-table")))
         table = app.screen.query_one("#operations-table", VirtualTable)
         await wait_for(pilot, lambda: table.row(op.id) is not None)
         table.move_to(op.id)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen))
         await wait_for(pilot, lambda: "promoted" in text(app, "#rollout-head"))
+        await pilot.press("escape")  # back to where it was opened
+        await wait_for(pilot, lambda: not isinstance(app.screen, RolloutScreen))
     # what the panel said is what the cluster holds
     assert model_env(kube) == "models:/llama-70b-chat/6" and canary_gone(kube)
 

@@ -186,7 +186,7 @@ def test_a_person_promoting_early_skips_the_steps_above(tmp_path: Path) -> None:
              ("09:28:31", "promoted: the stable rolls", {"step": 100, "end": "promoted"})]
     lines[0] = (lines[0][0], lines[0][1], {"step": 25})
     v = story(tmp_path, [lines[0], lines[1], lines[3], lines[4]], ("09:28:31", "ok", None))
-    assert v.step_marks() == [(25, "done"), (50, "skipped"), (100, "done")] and not v.split
+    assert v.step_marks() == [(25, "skipped"), (50, "skipped"), (100, "done")] and not v.split  # no gate held at 25
 
 
 def test_the_countdown_stops_while_paused(tmp_path: Path) -> None:
@@ -202,3 +202,15 @@ def test_a_record_without_its_shape_says_unknown(tmp_path: Path) -> None:
     v = view(replace(op, new={"model": "models:/llama-70b-chat/7", "canary": "llama-70b-canary"}))
     assert v is not None and v.failure_limit is None and v.steps == (25,) and v.gates == ()
     assert summary(v)[0].startswith("steps: 25% stopped")
+
+
+def test_the_head_says_where_the_traffic_is_and_what_it_replaces(tmp_path: Path) -> None:
+    running = story(tmp_path / "a", IN_PROGRESS, None, alive=True)
+    assert draw.share(running) == "canary ~50% of traffic (by pods)"  # a Deployment: by its pods
+    head = str(draw.head(running, FIXED_NOW))
+    assert "registry/llama-70b-chat v7, replacing models:/llama-70b-chat/6" in head
+    back = story(tmp_path / "b", ROLLED_BACK, ("09:30:00", "rolled back", "rolled back at 50%"))
+    assert draw.share(back) == "all traffic on the stable" and "(ended 09:30:00)" in str(draw.head(back, FIXED_NOW))
+    done = story(tmp_path / "c", PROMOTED, ("09:29:03", "ok", None))
+    assert draw.share(done) == "all traffic on the new version"
+    assert "then production → v7" in str(draw.steps(done)) and "back at 2 fails" in str(draw.steps(done))

@@ -17,9 +17,9 @@ from typing import Any
 from cockpit.audit import current_user
 from cockpit.commands.model_deploy import SHIPPED, resolve_version
 from cockpit.commands.models import MODEL, check_alias
-from cockpit.commands.ops import OP_ID, find, op_dict
+from cockpit.commands.ops import OP_ID, all_ops, find, op_dict
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
-from cockpit.contracts import CLUSTERS, REGISTRY, SERIES, BadInput, Cancelled, CockpitError, NotFound
+from cockpit.contracts import CLUSTERS, REGISTRY, SERIES, BadInput, Cancelled, CockpitError, NotFound, Refused
 from cockpit.hub import Hub
 from cockpit.model_kube import Deployment, InferenceService, Revision
 from cockpit.model_registry import ModelVersion
@@ -28,7 +28,7 @@ from cockpit.ops.control import alive_op, send
 from cockpit.ops.gates import Canary, Gate, Reading, parse_gate, query, reading
 from cockpit.ops.journal import Operation, OpState, Watch
 from cockpit.ops.readback import read_back
-from cockpit.ops.record import OpRecorder
+from cockpit.ops.record import CURRENT, OpRecorder
 from cockpit.ops.rollout_view import summary, view
 
 
@@ -241,10 +241,31 @@ def _deployment_parts(ctx: Context, d: Deployment, mv: ModelVersion, first: int,
                   {"model": mv.uri, "version": mv.version, "canary": f"{d.name}-canary"}, mv.uri)
 
 
+def _in_the_way(ctx: Context, ref: str, own: str | None = None) -> None:
+    """One rollout per target at a time (Argo's rule): a second one would read the first's canary
+    and move its traffic. In the way: one running (here or elsewhere), one whose outcome is unknown,
+    or one that ended with the traffic still split (paused on no data, failed half way)."""
+    ops = all_ops(ctx)
+    mine = next((op for op in ops if op.id == own), None)
+    for op in ops:
+        if op.command != "rollout start" or op.target != ref or op.id == own:
+            continue
+        if mine is not None and (op.started, op.id) > (mine.started, mine.id):
+            continue  # begun after ours: it is the one to give way (two refused would be one too many)
+        shown = view(op)
+        split = shown is None or shown.split
+        if op.state in (OpState.RUNNING, OpState.UNFINISHED) or (op.state in (OpState.PAUSED, OpState.FAILED)
+                                                                 and split):
+            how = "it runs" if op.state is OpState.RUNNING else f"{op.state.value}, traffic may still be split"
+            raise Refused(f"rollout start: {ref} has a rollout in the way: {op.id} ({how}); wait for it, or "
+                          f"rollout abort {op.id}")
+
+
 def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
     reg, model = args["model"]
     cluster, ns, name = args["to"]
     ref = f"{cluster}/{ns}/{name}"
+    _in_the_way(ctx, ref)
     spec = rollout.Spec(rollout.parse_steps(args["steps"] or "10,25,50,100"),
                         120.0 if args["interval"] is None else args["interval"],
                         tuple(parse_gate(g) for g in args["gate"]), args["failures"] or 1)
@@ -271,6 +292,8 @@ def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:
     """The rollout's shape, in its intent, applied and outcome lines alike: the panel draws from it."""
 
     def run() -> Outcome:
+        recorder = CURRENT.get()
+        _in_the_way(ctx, ref, recorder.id if recorder is not None else None)  # one confirmed meanwhile
         applied = parts.apply() | {"rollout": shape}
 
         def watch(w: Watch) -> Outcome:
@@ -364,8 +387,11 @@ def _control(verb: str) -> Any:
                 if verb != "abort":
                     raise BadInput(f"operation {op.id}: its process ({op.pid} on {op.host}) is gone; only abort "
                                    "applies (it restores the stable)")
-                if split:  # it ended already: restore, and say so as an operation of its own
-                    text = _restore(ctx, op)
+                if split:  # it ended already: restore; an operation of its own, and a step of the rollout's
+                    text = _restore(ctx, op)      # story, so its panel and status show the traffic back
+                    OpRecorder(ctx.audit, None, op.id, origin=ctx.origin, source=op.source, command=op.command,
+                               target=op.target, previous=op.previous, planned=op.new).progress(
+                        f"aborted by {current_user()} after it ended {op.state.value}: {text}", rollout.BACK)
                     return Outcome(data={"id": op.id, "restored": text}, text=text, new={"aborted": True})
                 text = _restore(ctx, op)
                 OpRecorder(ctx.audit, None, op.id, origin=ctx.origin, source=op.source, command=op.command,
@@ -383,7 +409,9 @@ def _control(verb: str) -> Any:
                            text=f"{op.id}: {verb} sent to the process running it ({op.pid} on {op.host}); it acts "
                                 "on it within a second (op wait to follow)")
 
-        how = "restore the stable now (its process is gone)" if gone and verb == "abort" else f"tell it to {verb}"
+        how = (f"tell it to {verb}" if not (gone and verb == "abort") else
+               f"restore the stable now (it ended {op.state.value} with the traffic split)" if split else
+               "restore the stable now (its process is gone)")
         summary = f"{verb} rollout {op.id} ({op.target}): {how}"
         return Plan(f"rollout {verb}", summary, run, mutating=True, source=op.source, target=op.target,
                     confirm=question(summary), previous={"rollout": op.state.value}, new={verb: True})

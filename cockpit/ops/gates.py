@@ -160,12 +160,17 @@ SIDE_BY_SIDE: tuple[str, ...] = ("p95", "error_rate", "rps")
 """What a person compares between the canary and the stable at each reading."""
 
 
-def side(read: Callable[[Gate, Canary], Reading], c: Canary | None) -> dict[str, float | str | None]:
+def side(read: Callable[[Gate, Canary], Reading], c: Canary | None,
+         known: Mapping[str, float | None] | None = None) -> dict[str, float | str | None]:
     """One side's p95 (s), error rate (%) and RPS, read the way the gates of those names are, as
-    the record keeps them; nothing when the side's series are not known."""
+    the record keeps them; nothing when the side's series are not known. `known`: figures a gate
+    of that name has just read, taken as they are (read again, they would differ by a moment's
+    traffic, and the panel would show two values for one reading)."""
     if c is None:
         return {}
-    return {name: recorded(read(Gate(name, name, ">", 0.0, BUILTIN[name]), c).value) for name in SIDE_BY_SIDE}
+    have = known or {}
+    return {name: recorded(have[name] if name in have else read(Gate(name, name, ">", 0.0, BUILTIN[name]), c).value)
+            for name in SIDE_BY_SIDE}
 
 
 class Verdict(Enum):

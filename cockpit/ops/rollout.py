@@ -83,14 +83,17 @@ def fact(r: Reading) -> dict[str, Any]:
     return {"gate": r.gate.text, "value": recorded(r.value), "passed": r.passed, "why": r.why}
 
 
-def sides(read: Callable[[Gate, Canary], Reading], target: Target, canary: Canary) -> dict[str, Any]:
-    """The canary's and the stable's figures, for the record. Only shown, never judged: a failure to
-    find the stable's series leaves its side empty and must not end the rollout."""
+def sides(read: Callable[[Gate, Canary], Reading], target: Target, canary: Canary,
+          readings: Sequence[Reading] = ()) -> dict[str, Any]:
+    """The canary's and the stable's figures, for the record (the canary's p95 is its p95 gate's
+    reading when it has one). Only shown, never judged: a failure to find the stable's series
+    leaves its side empty and must not end the rollout."""
     try:
         stable = target.stable()
     except CockpitError:
         stable = None
-    return {"canary": side(read, canary), "stable": side(read, stable)}
+    known = {r.gate.name: r.value for r in readings if r.gate.name != "promql"}
+    return {"canary": side(read, canary, known), "stable": side(read, stable)}
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -187,7 +190,7 @@ def _walk(spec: Spec, target: Target, read: Callable[[Gate, Canary], Reading], w
             said.append(f"{step}%: {why}")
             watch.progress(f"at {step}%: {verdict.value}: {why}",
                            {"step": step, "verdict": verdict.value, "readings": [fact(r) for r in readings]}
-                           | sides(read, target, canary))
+                           | sides(read, target, canary, readings))
             if (word := _heard(watch)) is not None:  # said while the gates were read: it wins
                 return by_a_person(word, step)
             if verdict is Verdict.GO:

@@ -74,6 +74,10 @@ class RolloutView:
     last_reading: datetime | None
     deployment: bool
     """A plain Deployment (a canary Deployment beside it) rather than an InferenceService."""
+    passed: frozenset[int] = frozenset()
+    """The steps whose gates held (a `go` reading): a step a person promoted past has none."""
+    replacing: str = ""
+    """What the stable served when the rollout began (its model reference or storageUri)."""
 
     @property
     def running(self) -> bool:
@@ -96,7 +100,7 @@ class RolloutView:
         out = []
         for s in self.steps:
             if self.promoted:
-                out.append((s, "done" if s <= self.reached or s == 100 else "skipped"))
+                out.append((s, "done" if s in self.passed or s == 100 else "skipped"))
             else:
                 out.append((s, "done" if s < self.reached else at if s == self.reached else "next"))
         return out
@@ -168,6 +172,7 @@ def view(op: Operation) -> RolloutView | None:
     canary: dict[str, float | None] = {}
     stable: dict[str, float | None] = {}
     compared_at = last_reading = None
+    passed: set[int] = set()
     for at, fact in op.facts:
         if isinstance(fact.get("step"), int) and not isinstance(fact.get("step"), bool):
             share = int(fact["step"])
@@ -177,11 +182,13 @@ def view(op: Operation) -> RolloutView | None:
             paused = bool(fact["paused"])
         for r in fact.get("readings") or []:
             if isinstance(r, Mapping):
-                passed = r.get("passed")
+                held = r.get("passed")
                 points.setdefault(str(r.get("gate")), []).append(
-                    Point(at, _number(r.get("value")), passed if isinstance(passed, bool) else None))
+                    Point(at, _number(r.get("value")), held if isinstance(held, bool) else None))
         if "readings" in fact:
             last_reading = at
+            if fact.get("verdict") == "go" and type(fact.get("step")) is int:
+                passed.add(int(fact["step"]))
         if "canary" in fact:
             canary, stable, compared_at = _side(fact.get("canary")), _side(fact.get("stable")), at
     if op.state is not OpState.RUNNING:
@@ -196,7 +203,13 @@ def view(op: Operation) -> RolloutView | None:
         limit if isinstance(limit, int) and not isinstance(limit, bool) else None,
         str(shape["promote_alias"]) if shape.get("promote_alias") else None, share, reached, paused,
         tuple(GateSeries(t, _gate(t), tuple(p)) for t, p in points.items()), canary, stable, compared_at,
-        last_reading, bool(new.get("canary")))
+        last_reading, bool(new.get("canary")), frozenset(passed), _replacing(op.previous))
+
+
+def _replacing(previous: Any) -> str:
+    if not isinstance(previous, Mapping):
+        return ""
+    return str(previous.get("model") or previous.get("storageUri") or "")
 
 
 def _steps_from(reached: int) -> tuple[int, ...]:
