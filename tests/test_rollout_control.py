@@ -73,6 +73,9 @@ def test_pause_then_promote_within_the_process(ctx: Context, kube: KubeFake) -> 
     second = build_registry().run_line(LINE.replace("--version 2", "--version 1"), ctx, yes=True)
     assert (second.status, second.exit_code) == ("refused", 3)  # one rollout per target, as Argo has it
     assert f"has a rollout in the way: {op.id} (it runs)" in str(second.error)
+    rival = build_registry().run_line("isvc promote gpu-prod/inference/whisper-large", ctx, yes=True)
+    assert (rival.status, rival.exit_code) == ("refused", 3) and "has a rollout in the way" in str(rival.error)
+    assert build_registry().run_line("hpa set gpu-prod/inference/embedder --max 9", ctx, yes=True).status == "ok"
     assert build_registry().run_line(f"rollout promote {op.id}", ctx, yes=True).status == "ok"
     t.join(60)
     (done,) = results
@@ -155,6 +158,10 @@ def test_abort_of_a_rollout_whose_process_was_killed(tmp_path: Path, kube: KubeF
     status = cockpit(config, env, "rollout", "status", op_id[:8])
     assert "unfinished" in status.stdout and "steps: 25% stopped, 50% next, 100% next" in status.stdout
     assert ("now: ready, canary 25%" if kind == "isvc" else "now: stable 2 of 2 ready, canary") in status.stdout
+    rival = (["isvc", "canary", "gpu-prod/inference/whisper-large", "80"] if kind == "isvc" else
+             ["deploy", "set-image", "gpu-prod/inference/llama-70b", "vllm/vllm-openai:v0.6.2"])
+    held = cockpit(config, env, "--yes", *rival)  # no other change to what it serves while the rollout holds it
+    assert held.returncode == 3 and f"has a rollout in the way: {op_id} (unfinished" in held.stderr, held
     r = cockpit(config, env, "--yes", "rollout", "abort", op_id[:8])
     assert r.returncode == 0, r.stderr
     assert ("canaryTrafficPercent 0, all traffic on the previous revision" if kind == "isvc"

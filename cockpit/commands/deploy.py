@@ -235,8 +235,8 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("deploy", "rollback"), "restore an earlier revision's template (kubectl rollout undo)",
                         _rollback, (WORKLOAD, Param("--to-revision", "the revision (default: the one before)",
                                                     kind="int", metavar="R"), *follow_opts), mutating=True,
-                        capability="rollback"))
+                        capability="rollback", serves=True))
     reg.add(CommandSpec(("deploy", "set-image"), "roll out new container images", _set_image, (
         WORKLOAD, Param("image", "IMAGE, or CONTAINER=IMAGE for a pod with several containers", required=True,
                         repeat=True, metavar="[CONTAINER=]IMAGE"), *follow_opts),
-        mutating=True, capability="set-image"))
+        mutating=True, capability="set-image", serves=True))

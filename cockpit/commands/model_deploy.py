@@ -141,4 +141,4 @@ def register(reg: Registry) -> None:
                                   metavar="[CONTAINER:]NAME"),
                             Param("--image-tag", "models baked into images: set the image tag instead, e.g. "
                                   "'v{version}'", metavar="TEMPLATE"),
-                            TIMEOUT), mutating=True))
+                            TIMEOUT), mutating=True, serves=True))

@@ -15,7 +15,8 @@ from typing import Any
 
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import BackendTimeout, BadInput, CockpitError
-from cockpit.ops.journal import Operation, OpState, operations, overlay
+from cockpit.ops.busy import all_operations
+from cockpit.ops.journal import Operation, OpState
 from cockpit.ops.readback import read_back
 from cockpit.serialize import to_jsonable, utc_iso
 
@@ -26,9 +27,7 @@ POLL_S = 0.5
 
 def all_ops(ctx: Context) -> list[Operation]:
     """Every operation, oldest first: the audit log's, with this process's live ones over them."""
-    live = ctx.journal.all() if ctx.journal is not None else []
-    lines, _bad = ctx.audit.lines()
-    return overlay(operations(lines, [op.id for op in live if op.state is OpState.RUNNING]), live)
+    return all_operations(ctx.audit, ctx.journal)
 
 
 def find(ctx: Context, wanted: str) -> Operation:

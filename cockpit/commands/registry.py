@@ -20,6 +20,7 @@ from cockpit.audit import REFUSED, AuditLog, AuditUnwritable, make_entry, new_op
 from cockpit.commands import grammar
 from cockpit.contracts import BadInput, Cancelled, CockpitError, Refused
 from cockpit.hub import Hub
+from cockpit.ops.busy import all_operations, in_the_way_text, rollout_in_the_way
 from cockpit.ops.journal import Journal, Watch
 from cockpit.ops.record import CURRENT, OpRecorder
 from cockpit.providers import provider
@@ -121,6 +122,9 @@ class CommandSpec:
     acts_on: str | None = None
     """The parameter naming the target whose source needs the capability (default: the first
     positional SOURCE/... parameter; `rollout start` acts on --to, not on its model)."""
+    serves: bool = False
+    """It changes what a workload serves or where its traffic goes: refused while a guarded
+    rollout holds that workload (cockpit.ops.busy)."""
 
     @property
     def name(self) -> str:
@@ -309,6 +313,9 @@ class Registry:
         if plan.mutating and plan.source is not None and not plan.noop:
             try:
                 ctx.hub.require_writable(plan.source)
+                if inv.spec.serves and plan.target and (
+                        held := rollout_in_the_way(all_operations(ctx.audit, ctx.journal), plan.target)):
+                    raise Refused(f"{plan.command}: {in_the_way_text(held)}")
             except Refused as e:
                 self._refused(ctx, plan, e.message)
                 raise

@@ -17,13 +17,14 @@ from typing import Any
 from cockpit.audit import current_user
 from cockpit.commands.model_deploy import SHIPPED, resolve_version
 from cockpit.commands.models import MODEL, check_alias
-from cockpit.commands.ops import OP_ID, all_ops, find, op_dict
+from cockpit.commands.ops import OP_ID, find, op_dict
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
 from cockpit.contracts import CLUSTERS, REGISTRY, SERIES, BadInput, Cancelled, CockpitError, NotFound, Refused
 from cockpit.hub import Hub
 from cockpit.model_kube import Deployment, InferenceService, Revision
 from cockpit.model_registry import ModelVersion
 from cockpit.ops import rollout
+from cockpit.ops.busy import all_operations, in_the_way_text, rollout_in_the_way
 from cockpit.ops.control import alive_op, send
 from cockpit.ops.gates import Canary, Gate, Reading, parse_gate, query, reading
 from cockpit.ops.journal import Operation, OpState, Watch
@@ -242,23 +243,8 @@ def _deployment_parts(ctx: Context, d: Deployment, mv: ModelVersion, first: int,
 
 
 def _in_the_way(ctx: Context, ref: str, own: str | None = None) -> None:
-    """One rollout per target at a time (Argo's rule): a second one would read the first's canary
-    and move its traffic. In the way: one running (here or elsewhere), one whose outcome is unknown,
-    or one that ended with the traffic still split (paused on no data, failed half way)."""
-    ops = all_ops(ctx)
-    mine = next((op for op in ops if op.id == own), None)
-    for op in ops:
-        if op.command != "rollout start" or op.target != ref or op.id == own:
-            continue
-        if mine is not None and (op.started, op.id) > (mine.started, mine.id):
-            continue  # begun after ours: it is the one to give way (two refused would be one too many)
-        shown = view(op)
-        split = shown is None or shown.split
-        if op.state in (OpState.RUNNING, OpState.UNFINISHED) or (op.state in (OpState.PAUSED, OpState.FAILED)
-                                                                 and split):
-            how = "it runs" if op.state is OpState.RUNNING else f"{op.state.value}, traffic may still be split"
-            raise Refused(f"rollout start: {ref} has a rollout in the way: {op.id} ({how}); wait for it, or "
-                          f"rollout abort {op.id}")
+    if (op := rollout_in_the_way(all_operations(ctx.audit, ctx.journal), ref, own)) is not None:
+        raise Refused(f"rollout start: {in_the_way_text(op)}")
 
 
 def _start(ctx: Context, args: Mapping[str, Any]) -> Plan:

@@ -123,8 +123,10 @@ def register(reg: Registry) -> None:
     reg.add(CommandSpec(("isvc", "canary"), "send PERCENT of traffic to the latest revision", _canary(
         "isvc canary", lambda a: a["percent"], "set canary traffic of"), (
         ISVC, Param("percent", "0..100", kind="percent", required=True, metavar="PERCENT")),
-        mutating=True, capability="isvc"))
+        mutating=True, capability="isvc", serves=True))
     reg.add(CommandSpec(("isvc", "promote"), "give the latest revision all traffic (removes canaryTrafficPercent)",
-                        _canary("isvc promote", lambda a: None, "promote"), (ISVC,), mutating=True, capability="isvc"))
+                        _canary("isvc promote", lambda a: None, "promote"), (ISVC,), mutating=True, capability="isvc",
+                        serves=True))
     reg.add(CommandSpec(("isvc", "rollback"), "send all traffic back to the previous revision (canary 0%)",
-                        _canary("isvc rollback", lambda a: 0, "roll back"), (ISVC,), mutating=True, capability="isvc"))
+                        _canary("isvc rollback", lambda a: 0, "roll back"), (ISVC,), mutating=True, capability="isvc",
+                        serves=True))
