@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
@@ -324,7 +325,10 @@ class CockpitApp(App[int]):
             for screen in stack:
                 if isinstance(screen, CockpitScreen) and id(screen) not in seen and screen.is_mounted:
                     seen.add(id(screen))
-                    fn(screen)
+                    try:
+                        fn(screen)
+                    except NoMatches:  # a screen being built or taken down (at exit): it draws when shown
+                        log.debug("%s had no widgets to tell", type(screen).__name__)
 
     def candidates(self, kind: str, option: str | None, words: list[str]) -> list[str]:
         """What the command line suggests for a parameter, from the latest inventory."""
