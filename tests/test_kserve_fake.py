@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,19 +17,18 @@ import pytest
 from cockpit.allocation import allocate
 from cockpit.audit import AuditLog
 from cockpit.commands import Context, build_registry
-from cockpit.config import Config, SourceConfig
+from cockpit.config import Config
 from cockpit.contracts import CLUSTERS
 from cockpit.costs import OnPremModel
 from cockpit.hub import Hub
-from cockpit.ops.journal import Journal
 from cockpit.prices import bundled
-from cockpit.sandbox import kube_source, prom_source
+from cockpit.sandbox import kube_source
 from cockpit.sandbox.canaries import canary_pods
 from cockpit.sandbox.kube.server import KubeFake
-from cockpit.sandbox.prom import PromServer
 from tests.conftest import FIXED_NOW
 from tests.kube_helpers import kget, kubectl, kubectl_missing
 from tests.prom_helpers import prometheus_missing
+from tests.rollout_helpers import own_prometheus, rollout_context
 
 pytestmark = kubectl_missing
 
@@ -191,19 +189,8 @@ ROLLOUT = ("rollout start reg/mistral-7b-instruct --to gpu-prod/inference/mistra
 def demo(kube: KubeFake, db: Path, tmp_path: Path) -> Iterator[Context]:
     """The demo's wiring, with its own Prometheus (the revisions' series must not reach the
     session's, which the Metrics snapshots read): the cluster's predictor pods serve there."""
-    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-isvc-prom-")), steady=True, scrape_s=2.0)
-    server.fleet.extra = lambda: canary_pods(kube.store, "gpu-prod")
-    server.start()
-    server.wait_for_data('up{job="dcgm-demo"} == 1')
-    sources = (kube_source("gpu-prod", kube.kubeconfig),
-               SourceConfig("reg", "mlflow", timeout_seconds=60, settings={"tracking_uri": f"sqlite:///{db}"}),
-               prom_source("prom", server.url))
-    h = Hub(Config(sources=sources, audit_path=tmp_path / "audit.jsonl"), now=lambda: FIXED_NOW)
-    try:
-        yield Context(hub=h, audit=AuditLog(h.config.audit_path), origin="script", journal=Journal(h.now))
-    finally:
-        h.close()
-        server.stop()
+    with own_prometheus(kube) as server, rollout_context(kube, db, tmp_path, server.url) as ctx:
+        yield ctx
 
 
 @prometheus_missing

@@ -14,19 +14,17 @@ from typing import Any
 
 import pytest
 
-from cockpit.audit import AuditLog
 from cockpit.commands import Context, build_registry
-from cockpit.config import Config, SourceConfig
 from cockpit.contracts import REGISTRY
 from cockpit.hub import Hub
-from cockpit.ops.journal import Journal, operations
+from cockpit.ops.journal import operations
 from cockpit.ops.rollout_view import view
-from cockpit.sandbox import kube_source, prom_source
 from cockpit.sandbox.kube.server import KubeFake
 from cockpit.sandbox.prom import PromServer
 from tests.conftest import FIXED_NOW
 from tests.kube_helpers import kget, kubectl_missing
 from tests.prom_helpers import prometheus_missing
+from tests.rollout_helpers import rollout_context
 
 pytestmark = [kubectl_missing, prometheus_missing]
 
@@ -39,12 +37,8 @@ LINE = ("rollout start reg/bge-large --version 2 --to gpu-prod/inference/whisper
 
 @pytest.fixture
 def ctx(kube: KubeFake, db: Path, tmp_path: Path, prom: PromServer) -> Iterator[Context]:
-    sources = (kube_source("gpu-prod", kube.kubeconfig),
-               SourceConfig("reg", "mlflow", timeout_seconds=60, settings={"tracking_uri": f"sqlite:///{db}"}),
-               prom_source("prom", prom.url))
-    h = Hub(Config(sources=sources, audit_path=tmp_path / "audit.jsonl"), now=lambda: FIXED_NOW)
-    yield Context(hub=h, audit=AuditLog(h.config.audit_path), origin="script", journal=Journal(h.now))
-    h.close()
+    with rollout_context(kube, db, tmp_path, prom.url) as c:
+        yield c
 
 
 def isvc(kube: KubeFake) -> dict[str, Any]:

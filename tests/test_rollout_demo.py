@@ -7,24 +7,16 @@ session's, which other tests (the Metrics snapshots) read."""
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cockpit.audit import AuditLog
 from cockpit.commands import Context, build_registry
-from cockpit.config import Config, SourceConfig
-from cockpit.hub import Hub
-from cockpit.ops.journal import Journal
-from cockpit.sandbox import kube_source, prom_source
-from cockpit.sandbox.canaries import canary_pods
 from cockpit.sandbox.kube.server import KubeFake
-from cockpit.sandbox.prom import PromServer
-from tests.conftest import FIXED_NOW
 from tests.kube_helpers import kubectl_missing
 from tests.prom_helpers import prometheus_missing
+from tests.rollout_helpers import own_prometheus, rollout_context
 from tests.test_rollout import canary_gone, model_env
 
 pytestmark = [kubectl_missing, prometheus_missing]
@@ -36,19 +28,8 @@ LINE = ("rollout start reg/llama-70b-chat --to gpu-prod/inference/llama-70b --st
 @pytest.fixture
 def demo(kube: KubeFake, db: Path, tmp_path: Path) -> Iterator[Context]:
     """The demo's wiring: a Prometheus whose exporter serves the cluster's canary pods too."""
-    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-canary-prom-")), steady=True, scrape_s=2.0)
-    server.fleet.extra = lambda: canary_pods(kube.store, "gpu-prod")
-    server.start()
-    server.wait_for_data('up{job="dcgm-demo"} == 1')
-    sources = (kube_source("gpu-prod", kube.kubeconfig),
-               SourceConfig("reg", "mlflow", timeout_seconds=60, settings={"tracking_uri": f"sqlite:///{db}"}),
-               prom_source("prom", server.url))
-    h = Hub(Config(sources=sources, audit_path=tmp_path / "audit.jsonl"), now=lambda: FIXED_NOW)
-    try:
-        yield Context(hub=h, audit=AuditLog(h.config.audit_path), origin="script", journal=Journal(h.now))
-    finally:
-        h.close()
-        server.stop()
+    with own_prometheus(kube) as server, rollout_context(kube, db, tmp_path, server.url) as ctx:
+        yield ctx
 
 
 def test_the_healthy_version_promotes_itself_and_the_bad_one_rolls_back(demo: Context, kube: KubeFake) -> None:

@@ -4,7 +4,6 @@ traffic stays split (read back with kubectl) for a person to decide, and `rollou
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,19 +11,15 @@ from typing import Any
 
 import pytest
 
-from cockpit.audit import AuditLog
 from cockpit.commands import Context, build_registry
-from cockpit.config import Config, SourceConfig
 from cockpit.contracts import REGISTRY
-from cockpit.hub import Hub
-from cockpit.ops.journal import Journal, OpState, operations
+from cockpit.ops.journal import OpState, operations
 from cockpit.ops.rollout_view import view
-from cockpit.sandbox import kube_source, prom_source
 from cockpit.sandbox.kube.server import KubeFake
 from cockpit.sandbox.prom import PromServer
-from tests.conftest import FIXED_NOW
 from tests.kube_helpers import kubectl_missing
 from tests.prom_helpers import prometheus_missing
+from tests.rollout_helpers import own_prometheus, rollout_context
 from tests.test_rollout import GOOD
 from tests.test_rollout_control import split, stable_kept
 
@@ -41,21 +36,14 @@ MODEL = {"isvc": "bge-large", "deploy": "llama-70b-chat"}
 @pytest.fixture
 def own_prom() -> Iterator[PromServer]:
     """A Prometheus of this test's own: it is stopped half way (the session's serves the others)."""
-    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-down-prom-")), steady=True, scrape_s=2.0)
-    server.start()
-    server.wait_for_data('up{job="dcgm-demo"} == 1')
-    yield server
-    server.stop()
+    with own_prometheus() as server:
+        yield server
 
 
 @pytest.fixture
 def ctx(kube: KubeFake, db: Path, tmp_path: Path, own_prom: PromServer) -> Iterator[Context]:
-    sources = (kube_source("gpu-prod", kube.kubeconfig),
-               SourceConfig("reg", "mlflow", timeout_seconds=60, settings={"tracking_uri": f"sqlite:///{db}"}),
-               prom_source("prom", own_prom.url))
-    h = Hub(Config(sources=sources, audit_path=tmp_path / "audit.jsonl"), now=lambda: FIXED_NOW)
-    yield Context(hub=h, audit=AuditLog(h.config.audit_path), origin="script", journal=Journal(h.now))
-    h.close()
+    with rollout_context(kube, db, tmp_path, own_prom.url) as c:
+        yield c
 
 
 @pytest.mark.parametrize("kind", ["isvc", "deploy"])

@@ -5,7 +5,6 @@ while the watch runs and the UI answers; what it shows is read back from kubectl
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,11 +14,10 @@ import pytest
 
 from cockpit.audit import AuditLog
 from cockpit.commands import build_registry
-from cockpit.config import Config, SourceConfig
+from cockpit.config import Config
 from cockpit.hub import Hub
 from cockpit.ops.journal import OpState
-from cockpit.sandbox import demo_config, kube_source, prom_source
-from cockpit.sandbox.canaries import canary_pods
+from cockpit.sandbox import demo_config
 from cockpit.sandbox.kube.server import KubeFake
 from cockpit.sandbox.prom import PromServer
 from screens.app import CockpitApp
@@ -29,6 +27,7 @@ from screens.widgets.virtual_table import VirtualTable
 from tests.conftest import FIXED_NOW
 from tests.kube_helpers import kubectl_missing
 from tests.prom_helpers import prometheus_missing
+from tests.rollout_helpers import own_prometheus, rollout_sources
 from tests.rollout_story import IN_PROGRESS, PROMOTED, ROLLED_BACK, write
 from tests.test_rollout import canary_gone, model_env
 from tests.ui_helpers import loaded, make_app, wait_for, workers_done
@@ -46,19 +45,12 @@ def text(app: Any, widget: str) -> str:
 def prom_with_canaries(kube: KubeFake) -> Iterator[PromServer]:
     """A Prometheus of its own whose exporter serves the cluster's canary pods too (the demo's
     wiring): the canaries' series must not reach the session's Prometheus."""
-    server = PromServer(Path(tempfile.mkdtemp(prefix="cockpit-test-panel-prom-")), steady=True, scrape_s=2.0)
-    server.fleet.extra = lambda: canary_pods(kube.store, "gpu-prod")
-    server.start()
-    server.wait_for_data('up{job="dcgm-demo"} == 1')
-    yield server
-    server.stop()
+    with own_prometheus(kube) as server:
+        yield server
 
 
 def app_on(kube: KubeFake, db: Path, prom: PromServer, tmp_path: Path) -> CockpitApp:
-    sources = (kube_source("gpu-prod", kube.kubeconfig),
-               SourceConfig("reg", "mlflow", timeout_seconds=60, settings={"tracking_uri": f"sqlite:///{db}"}),
-               prom_source("prom", prom.url))
-    cfg = Config(sources=sources, audit_path=tmp_path / "audit.jsonl")
+    cfg = Config(sources=rollout_sources(kube, db, prom.url), audit_path=tmp_path / "audit.jsonl")
     return CockpitApp(hub=Hub(cfg, now=lambda: FIXED_NOW), registry=build_registry(), audit=AuditLog(cfg.audit_path),
                       refresh_seconds=0, start_view="deployments", watch=False)
 
@@ -69,16 +61,21 @@ async def confirm(pilot: Any) -> None:
     await wait_for(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen))
 
 
+async def start(pilot: Any, line: str) -> None:
+    """A rollout typed on the command line and confirmed: its panel opens by itself."""
+    await loaded(pilot)
+    pilot.app.dispatch([line])
+    await confirm(pilot)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RolloutScreen), timeout=30)
+
+
 @kubectl_missing
 @prometheus_missing
 async def test_the_panel_follows_a_rollout_and_its_keys_pause_resume_and_promote(
         kube: KubeFake, db: Path, prom_with_canaries: PromServer, tmp_path: Path) -> None:
     app = app_on(kube, db, prom_with_canaries, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await loaded(pilot)
-        app.dispatch([LINE + "--version 6 --interval 60s"])  # one long step: the keys act inside it
-        await confirm(pilot)
-        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), timeout=30)
+        await start(pilot, LINE + "--version 6 --interval 60s")  # one long step: the keys act inside it
         await wait_for(pilot, lambda: "canary ~50% of traffic (by pods)" in text(app, "#rollout-head"), timeout=30)
         assert "▶50% ·100%" in text(app, "#rollout-steps")
         assert "error_rate < 1%" in text(app, "#rollout-gates") and "no reading yet" in text(app, "#rollout-gates")
@@ -120,10 +117,7 @@ async def test_the_panel_shows_a_bad_canary_failing_its_gates_and_rolling_back(
         kube: KubeFake, db: Path, prom_with_canaries: PromServer, tmp_path: Path) -> None:
     app = app_on(kube, db, prom_with_canaries, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await loaded(pilot)
-        app.dispatch([LINE + "--version 7 --interval 6s"])  # three times slower, 6% errors
-        await confirm(pilot)
-        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), timeout=30)
+        await start(pilot, LINE + "--version 7 --interval 6s")  # three times slower, 6% errors
         await wait_for(pilot, lambda: not app.journal.running() and bool(app.journal.all()), timeout=90)
         await wait_for(pilot, lambda: "rolled back" in text(app, "#rollout-head"))
         gates = text(app, "#rollout-gates")
