@@ -111,7 +111,8 @@ class RolloutView:
         (the engine's step clock stops while paused)."""
         if not self.running or self.paused or self.interval_s is None or self.share in (None, 0, 100):
             return None
-        since = self.last_reading or self._last_move() or self.op.applied or self.op.started
+        marks = [t for t in (self.last_reading, self._last_move()) if t is not None]  # the later starts the wait
+        since = max(marks) if marks else self.op.applied or self.op.started
         return max(0.0, self.interval_s - ((now - since).total_seconds() - self._paused_s(since, now)))
 
     def _paused_s(self, since: datetime, now: datetime) -> float:
