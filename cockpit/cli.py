@@ -62,20 +62,41 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _VALUED = {"--config", "--script", "-o", "--output", "--theme"}
+_PROCESS_ONLY = {"--config", "--script", "-o", "--output", "--theme", "--demo", "--keep-going", "--read-only"}
+"""Cockpit's own options that no command takes (a command line's `--yes`, `--dry-run` and
+`--no-wait` are the command's): found anywhere on the line, as `cockpit vm list -o json` expects."""
 
 
 def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Cockpit's own options come first; from the first bare word on, it is the command's line,
-    so `cockpit vm provision x --template gpu-node` keeps `--template` for the command."""
+    """Cockpit's own options, and the command's line: from the first bare word on, words are the
+    command's (`cockpit vm provision x --template gpu-node` keeps `--template` for it), except
+    cockpit's own process-wide options, taken wherever they stand; after `--`, everything is the
+    command's."""
+    own: list[str] = []
     i = 0
     while i < len(argv):
         tok = argv[i]
         if tok == "--":
-            return argv[:i], argv[i + 1:]
+            return own, argv[i + 1:]
         if not tok.startswith("-") or tok == "-":
-            return argv[:i], argv[i:]
-        i += 2 if tok in _VALUED else 1
-    return argv, []
+            break
+        step = 2 if tok in _VALUED else 1
+        own += argv[i:i + step]
+        i += step
+    command: list[str] = []
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return own, command + argv[i + 1:]
+        name = tok.split("=", 1)[0]
+        if name in _PROCESS_ONLY:
+            step = 2 if tok in _VALUED else 1  # `-o json`; `--output=json` is one word
+            own += argv[i:i + step]
+            i += step
+            continue
+        command.append(tok)
+        i += 1
+    return own, command
 
 
 def _main(argv: list[str] | None) -> int:

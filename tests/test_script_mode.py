@@ -69,6 +69,18 @@ def test_text_output_is_a_table(tmp_path: Path) -> None:
     assert any(x.startswith("rack-a/a100-node-01") and "4×A100 SXM4 80GB" in x for x in lines)
 
 
+def test_cockpits_own_options_go_anywhere_on_the_line(tmp_path: Path) -> None:
+    """`cockpit vm list -o json` as the README has it; a command's own options stay its own, and
+    after `--` every word is the command's."""
+    for argv in (["vm", "list", "-o", "json"], ["vm", "list", "--output=json"], ["-o", "json", "vm", "list"]):
+        r = run(argv, tmp_path)
+        assert r.returncode == 0, (argv, r.stderr)
+        (record,) = [json.loads(x) for x in r.stdout.splitlines()]
+        assert record["command"] == "vm list" and len(record["data"]) >= 6
+    r = run(["vm", "list", "--", "-o", "json"], tmp_path)
+    assert r.returncode == 2 and "vm list: unexpected argument '-o'" in r.stderr
+
+
 def test_bad_line_runs_nothing_and_exits_2(tmp_path: Path) -> None:
     f = script(tmp_path, "vm stop rack-a/head-01\n\nvm strat rack-a/head-01\nvm list --sauce x\n")
     r = run(["--script", str(f), "--yes"], tmp_path)
