@@ -15,10 +15,12 @@ from cockpit import format as fmt
 from cockpit.allocation import budgets_now
 from cockpit.costs import burn
 from cockpit.freshness import STALE_MARK, Freshness
+from cockpit.hub import Hub
 from cockpit.model import HealthState, Machine, MachineState, SourceHealth
 from cockpit.model_kube import KubeNode, product
 from cockpit.model_metrics import NvmlState, PromSnapshot
 from cockpit.prices import current
+from cockpit.providers import provider
 from cockpit.state.inventory import Inventory
 from cockpit.state.schedule import describe
 from screens.base import CockpitScreen
@@ -100,6 +102,8 @@ class OverviewScreen(CockpitScreen):
 
         glines = [Content.from_markup("[b]Host GPUs[/] [$muted](PCI passthrough)[/]")]
         for source, gpus in sorted(inv.gpus.items()):
+            if not passthrough(hub, source):
+                continue  # a cloud's GPUs come with its instance types, not from a host's PCI list
             if not gpus:
                 glines.append(Content(f"  {source}: no GPUs in the host's PCI device list"))
                 continue
@@ -135,6 +139,12 @@ class OverviewScreen(CockpitScreen):
                                           s=str(len(hub.sources()))))
         self.query_one("#overview-other", Static).update(safe(Content("\n").join(olines)))
 
+
+
+def passthrough(hub: Hub, source: str) -> bool:
+    """Whether the source's kind lends GPUs by PCI passthrough (its provider descriptor says)."""
+    kind = provider(hub.source(source).kind)
+    return kind is not None and kind.host_gpus
 
 
 def cluster_totals(inv: Inventory, configured: bool) -> Content:

@@ -102,6 +102,18 @@ def test_mixed_machines_snapshot(snap_compare: Any, size: tuple[int, int], tmp_p
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+async def test_the_overview_lists_host_gpus_only_for_passthrough_hosts(tmp_path: Path, moto_server: MotoServer,
+                                                                      gce: GceFake, arm: ArmFake) -> None:
+    """The clouds run p4d and H100s: their GPUs come with instance types, so the Host GPUs list
+    (PCI passthrough) names only the libvirt hosts and never says a cloud's host has no GPUs."""
+    app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="overview")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        text = str(app.screen.query_one("#overview-gpus").render())
+        assert "rack-a  8×A100" in text and "rack-b  8×H100" in text
+        assert not any(cloud in text for cloud in ("aws", "gcp", "azure")) and "PCI device list" not in text
+
+
 async def test_provision_form_plans_confirms_and_creates(tmp_path: Path, moto_server: MotoServer, gce: GceFake,
                                                          arm: ArmFake) -> None:
     from screens.widgets.provision_form import ProvisionScreen

@@ -67,6 +67,9 @@ class Provider:
     script line naming it is refused before anything runs)."""
     refusals: Mapping[str, str] = field(default_factory=dict)
     """capability -> why this kind has not got it (shown when someone asks for it)."""
+    host_gpus: bool = False
+    """Its host lends GPUs to machines by PCI passthrough (the Overview's Host GPUs, `vm gpus`): a
+    cloud's GPUs come with the instance type, and saying its host has none would be false."""
     destroy_verb: str = "destroy"
     """What deleting one of its machines is called: `destroy` (libvirt undefines), `terminate`."""
     destroy_note: str = ""

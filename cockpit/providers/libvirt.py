@@ -8,6 +8,7 @@ PROVIDER = Provider(
     kind="libvirt", title="libvirt", module="backends.libvirt", roles=frozenset({"machines"}), extra="libvirt",
     connects=True,
     capabilities=MACHINE_ACTIONS | {"destroy", "provision"},
+    host_gpus=True,
     destroy_verb="destroy",
     where="name",
     form=(
