@@ -15,9 +15,8 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.notifications import SeverityLevel
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Input
 
 from cockpit.audit import AuditLog
@@ -32,6 +31,7 @@ from cockpit.state.inventory import Inventory, Round, merge, poll_clusters, poll
 from cockpit.state.poller import Poller, PollResult
 from screens.base import CockpitScreen
 from screens.palette import CockpitCommands
+from screens.rollout_open import RolloutPanels, RolloutStarted
 from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from themes import STYLESHEET, THEMES, theme_name
@@ -72,15 +72,7 @@ def _lazy(module: str, name: str) -> Callable[[], Screen[Any]]:
     return make
 
 
-class RolloutStarted(Message):
-    """A rollout this app started: its panel opens."""
-
-    def __init__(self, op_id: str) -> None:
-        super().__init__()
-        self.op_id = op_id
-
-
-class CockpitApp(App[int]):
+class CockpitApp(RolloutPanels, App[int]):
     TITLE = "cockpit"
     CSS_PATH = str(STYLESHEET)
     # screen modules load when a view is first shown: the first frame pays only for its own view
@@ -105,6 +97,7 @@ class CockpitApp(App[int]):
         Binding("escape", "back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
         Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit", priority=True),
+        Binding("q,ctrl+c", "quit_asking", "Quit", show=False, id="app.quit_asking"),
     ]
 
     def __init__(self, *, hub: Hub, registry: Registry, audit: AuditLog, keymap: dict[str, str] | None = None,
@@ -179,23 +172,6 @@ class CockpitApp(App[int]):
             if op.command == "rollout start" and op.id not in self._panels_opened:
                 self._panels_opened.add(op.id)
                 self.post_message(RolloutStarted(op.id))  # thread-safe; handled in the app's context
-
-    def on_rollout_started(self, message: RolloutStarted) -> None:
-        if isinstance(self.screen, ModalScreen):  # a question is open: never put a panel over it
-            self.notify(f"rollout {message.op_id[:8]} started: :ops, then Enter, to watch it", timeout=6)
-            return
-        self.open_rollout(message.op_id)
-
-    def open_rollout(self, op_id: str) -> None:
-        """The rollout panel of one operation (cockpit.ops.rollout_view draws it from the record);
-        not a second one over the same rollout's."""
-        from screens.rollout import RolloutScreen
-
-        if isinstance(self.screen, RolloutScreen):
-            if self.screen.op_id == op_id:
-                return
-            self.pop_screen()  # one panel at a time: another rollout's takes its place
-        self.push_screen(RolloutScreen(op_id))
 
     # -- start -------------------------------------------------------------------------------
     def on_mount(self) -> None:

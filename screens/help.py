@@ -35,6 +35,6 @@ class HelpScreen(TextScreen):
                                              d=desc.ljust(14), i=bid))
         lines += [Content(""),
                   Content(": opens the command line: the same commands as cockpit --script (tab completes)"),
-                  Content("ctrl+p opens the command palette · :q or ctrl+q quits · esc goes back"),
+                  Content("ctrl+p opens the command palette · q or ctrl+q quits · esc goes back"),
                   Content("tab / shift+tab move between panes")]
         super().__init__("help", Content("\n").join(lines))

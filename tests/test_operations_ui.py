@@ -31,6 +31,15 @@ def status(app: Any) -> str:
     return str(app.screen.query_one(StatusBar).render())
 
 
+async def test_q_quits_at_once_when_nothing_is_followed(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert app.return_code == 0
+
+
 async def test_a_watch_runs_while_the_ui_answers_and_can_be_stopped(tmp_path: Path) -> None:
     cfg = demo_config(audit_path=tmp_path / "audit.jsonl")
     release = threading.Event()
@@ -59,6 +68,13 @@ async def test_a_watch_runs_while_the_ui_answers_and_can_be_stopped(tmp_path: Pa
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
             await wait_for(pilot, lambda: "⟳ 1 op running" in status(app))
+            await pilot.press("q")  # quitting now would stop following it: named, and asked first
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert "1 operation(s) still followed here:" in str(app.screen.lines) and "thing scale" in str(
+                app.screen.lines)
+            await pilot.press("n")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+            assert app.is_running
             await pilot.press("3")  # the keys answer while the watch runs: another view
             await wait_for(pilot, lambda: app.current_mode == "nodes")
             app.run_command_line("ops")
