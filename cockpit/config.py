@@ -6,6 +6,7 @@ error names the file, the line where we can find it, the key and the problem, on
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.contracts import BadInput
 from cockpit.costs import OnPremModel
+from cockpit.keys import BINDING_IDS
 from cockpit.secrets import is_secret_name, redact
 
 if TYPE_CHECKING:
@@ -174,8 +176,13 @@ def _parse_config(text: str, path: Path) -> Config:
             raise ConfigError(f"{_where(text, path, ('sources',))}: sources: two sources are named {s.name!r} "
                               "(a multi-context source names each SOURCE-CONTEXT)")
     for binding_id, keys in top.keys.items():
+        where = f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}"
+        if binding_id not in BINDING_IDS:
+            close = difflib.get_close_matches(binding_id, sorted(BINDING_IDS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else " (press ? in the UI for every id)"
+            raise ConfigError(f"{where}: no key binding has this id{hint}")
         if not keys.strip():
-            raise ConfigError(f"{_where(text, path, ('keys', binding_id))}: keys.{binding_id}: empty key list")
+            raise ConfigError(f"{where}: empty key list")
     kinds = {s.name: s.kind for s in sources}
     for budgeted in top.costs.budgets:
         src, slash, namespace = budgeted.partition("/")

@@ -86,6 +86,8 @@ def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
     ('[uii]\ntheme = "dark"\n', r"config.toml:1: uii: unknown key"),
     ('[sources.hpc\nkind = "libvirt"\n', r"config.toml:1: TOML syntax"),
     ('[keys]\n"machines.start" = " "\n', r"config.toml:2: keys.machines.start: empty key list"),
+    ('[keys]\n"machines.strat" = "S"\n',
+     r"config.toml:2: keys.machines.strat: no key binding has this id \(did you mean 'machines.start'\?\)"),
 ])
 def test_bad_config_names_file_line_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected) as info:
@@ -176,3 +178,23 @@ def test_bad_prometheus_source(tmp_path: Path, text: str, error: str) -> None:
         load_config(write(tmp_path, text))
     assert str(info.value).endswith(error)
     assert "\n" not in str(info.value)
+
+
+def test_the_config_knows_every_key_binding_the_ui_has() -> None:
+    """cockpit.keys lists the binding ids a `[keys]` entry may name; it must be the UI's own list,
+    gathered here from every screen and widget class the UI defines."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import screens
+    from cockpit.keys import BINDING_IDS
+    from screens.widgets.bars import VIEWS
+
+    found: set[str] = {f"view.{view}" for _key, view, _title in VIEWS}
+    for mod in pkgutil.walk_packages(screens.__path__, "screens."):
+        for _name, cls in inspect.getmembers(importlib.import_module(mod.name), inspect.isclass):
+            for b in getattr(cls, "BINDINGS", None) or []:
+                if getattr(b, "id", None):
+                    found.add(b.id)
+    assert found == BINDING_IDS, (sorted(found - BINDING_IDS), sorted(BINDING_IDS - found))
