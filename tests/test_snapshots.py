@@ -132,7 +132,7 @@ def test_help(snap_compare) -> None:  # type: ignore[no-untyped-def]
 def test_nodes_gpu_only_with_detail_narrow(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await loaded(pilot)
-        await pilot.press("g", "down", "d")
+        await pilot.press("f", "down", "d")
         await pilot.pause(0.1)
 
     assert snap_compare(app_for("nodes"), terminal_size=(80, 24), run_before=run_before)
