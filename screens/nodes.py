@@ -98,7 +98,7 @@ class NodesScreen(DetailTableScreen):
         Binding("c", "cordon(True)", "Cordon", id="nodes.cordon"),
         Binding("u", "cordon(False)", "Uncordon", id="nodes.uncordon"),
         Binding("D", "drain", "Drain", id="nodes.drain"),
-        Binding("f", "gpu_only", "GPU nodes", id="nodes.gpu_only"),  # g is the table's top
+        Binding("f", "gpu_only", "GPU nodes only", show=False, id="nodes.gpu_only"),  # in ?; g is the table's top
         Binding("d", "toggle_detail", "Detail", id="nodes.detail"),
     ]
     gpu_only = False
