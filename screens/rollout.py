@@ -161,7 +161,7 @@ class RolloutScreen(CockpitScreen):
             return
         state = v.op.state.value
         if verb == "abort":
-            if not (v.op.state in WORDS_FOR or (v.op.state in (OpState.PAUSED, OpState.FAILED) and v.split)):
+            if not v.holds:
                 self.notify(f"rollout {v.op.id[:8]} has ended ({state}): its traffic is not split", severity="warning")
                 return
         elif v.op.state not in WORDS_FOR:

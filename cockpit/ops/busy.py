@@ -12,9 +12,7 @@ from collections.abc import Iterable
 
 from cockpit.audit import AuditLog
 from cockpit.ops.journal import Journal, Operation, OpState, operations, overlay
-from cockpit.ops.rollout_view import view
-
-ROLLOUT = "rollout start"
+from cockpit.ops.rollout_view import ROLLOUT, view
 
 
 def all_operations(audit: AuditLog, journal: Journal | None) -> list[Operation]:
@@ -36,9 +34,7 @@ def rollout_in_the_way(ops: Iterable[Operation], ref: str, own: str | None = Non
         if mine is not None and (op.started, op.id) > (mine.started, mine.id):
             continue
         shown = view(op)
-        split = shown is None or shown.split
-        if op.state in (OpState.RUNNING, OpState.UNFINISHED) or (op.state in (OpState.PAUSED, OpState.FAILED)
-                                                                 and split):
+        if shown is not None and shown.holds:
             return op
     return None
 

@@ -92,6 +92,13 @@ class RolloutView:
         """Traffic is (or may be) on both sides: an abort has something to send back."""
         return self.share is None or 0 < self.share < 100
 
+    @property
+    def holds(self) -> bool:
+        """It still holds its target: running (here or elsewhere), of unknown outcome, or ended with
+        the traffic (maybe) split. What one-rollout-per-target and the panel's abort both ask."""
+        return self.op.state in (OpState.RUNNING, OpState.UNFINISHED) or (
+            self.op.state in (OpState.PAUSED, OpState.FAILED) and self.split)
+
     def step_marks(self) -> list[tuple[int, str]]:
         """Each planned step: `done`; `skipped` (promoted by a person before it); `next`; or, at the
         step it stands (or stopped) at, `now` while it runs, `paused`, or `stopped` (rolled back,
