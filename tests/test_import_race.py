@@ -83,3 +83,36 @@ def test_two_sdks_imported_at_once_in_cold_interpreters(tmp_path: Path, config: 
         if got != {"k8s": "KubeBackend", "gce": "GcpBackend", "k8s-2": "KubeBackend", "gce-2": "GcpBackend"}:
             failures.append((attempt, got, health))
     assert failures == []
+
+
+CLOUDS = """
+import json, sys
+from cockpit.contracts import ANY_SOURCE
+from cockpit.hub import Hub
+from cockpit.sandbox import demo_config, stopping
+from cockpit.sandbox.aws import LazyAws
+from cockpit.sandbox.azure import LazyAzure
+from cockpit.sandbox.gcp import LazyGce
+
+hub = Hub(demo_config(aws=LazyAws(), gcp=LazyGce(), azure=LazyAzure(), audit_path=None))
+got = hub.call_many(["aws", "gcp", "azure"], ANY_SOURCE, lambda b: len(b.list_machines()))
+print(json.dumps({n: (r if isinstance(r, int) else "error: " + r.message) for n, r in got.items()}
+                 | {"moto in this process": "moto" in sys.modules}))
+hub.close()
+stopping.stop_all()
+"""
+
+
+def test_the_demo_clouds_start_at_once_and_moto_runs_in_its_own_process(tmp_path: Path) -> None:
+    """CI saw `gcp: unexpected AttributeError: module 'requests' has no attribute 'exceptions'` from
+    `cockpit --demo sources`: moto, started in-process by the AWS source's prepare hook, imported
+    requests outside the SDK import lock while google.auth imported it under the lock. moto now runs
+    as a child process, and the other emulators' imports take the lock."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", CLOUDS], capture_output=True, text=True, env=env, timeout=240)
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        assert got.pop("moto in this process") is False
+        assert all(isinstance(n, int) and n > 0 for n in got.values()), got

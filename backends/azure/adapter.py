@@ -267,8 +267,7 @@ class AzureBackend(CloudBackend):
     # -- prices ------------------------------------------------------------------------------
     def price_offers(self, wanted: list[tuple[str, str]], known: Mapping[tuple[str, str], Offer]) -> list[Offer]:
         """Pay-as-you-go and spot $/hour of (size, region) pairs from the public retail prices API."""
-        import requests
-
+        requests = require("requests", "azure")
         from backends.azure.prices import fetch
 
         def transient(e: BaseException) -> float | None:

@@ -120,10 +120,14 @@ def main() -> None:
         template = cache / f"demo-registry-mlflow-{version('mlflow-skinny')}-{models}.db"
         if not template.exists():
             cache.mkdir(parents=True, exist_ok=True)
-            partial = template.with_suffix(".partial")
-            partial.unlink(missing_ok=True)
-            seed(f"sqlite:///{partial}", db.parent / "artifacts")
-            partial.replace(template)
+            # one partial file per process: demos started at once each seed their own and the last
+            # rename wins (a shared name let one process delete the file another was migrating)
+            partial = template.with_suffix(f".{os.getpid()}.partial")
+            try:
+                seed(f"sqlite:///{partial}", db.parent / "artifacts")
+                partial.replace(template)
+            finally:
+                partial.unlink(missing_ok=True)
         shutil.copyfile(template, db)
     backdate(db, datetime.now(UTC))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.config import Config, SourceConfig, default_state_dir
+from cockpit.contracts import SDK_IMPORT_LOCK
 from cockpit.sandbox import stopping
 
 if TYPE_CHECKING:
@@ -90,6 +91,9 @@ class LazyCluster:
     def ensure(self) -> None:
         with self._lock:
             if self.fake is None:
+                with SDK_IMPORT_LOCK:  # its modules are imported while the sources' SDKs may be (see LazyService)
+                    import cockpit.sandbox.kube.seed
+                    import cockpit.sandbox.kube.server  # noqa: F401
                 self.fake = start_demo_cluster(self.workdir, self.which)
 
 

@@ -5,7 +5,6 @@ only this process sees (the demo never reaches real AWS)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 
 from cockpit.config import SourceConfig
@@ -62,30 +61,40 @@ def dummy_credentials() -> None:
 
 
 class MotoServer:
-    """moto's server on 127.0.0.1 (a free port); its request log kept off the terminal."""
+    """moto's server (`python -m moto.server`, a child process: see `cockpit.sandbox.child`) on
+    127.0.0.1; a free port unless one is given, with its request log in a throwaway file."""
 
-    def __init__(self, port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
+    def __init__(self, port: int = 0, ready_timeout: float = 60.0) -> None:
+        import sys
+        import tempfile
+        from pathlib import Path
 
-        for noisy in ("werkzeug", "moto"):
-            logging.getLogger(noisy).setLevel(logging.CRITICAL)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
+        from cockpit.sandbox.child import Child
+        from cockpit.sandbox.lazy import free_port
+
+        workdir = Path(tempfile.mkdtemp(prefix="cockpit-moto-"))
+        stopping.remove_at_exit(workdir)
+        for attempt in range(3):  # a port of our choosing may be taken before moto binds it: choose again
+            chosen = port or free_port()
+            self.url = f"http://127.0.0.1:{chosen}"
+            self._child = Child("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(chosen)],
+                                workdir / "moto.log", cwd=workdir)
+            try:
+                self._child.start(f"{self.url}/moto-api/", ready_timeout)
+                break
+            except Exception:
+                if port or attempt == 2 or not self._child.exited():
+                    raise
         stopping.at_exit(self.stop)
 
     def reset(self) -> None:
-        """Forget every resource: moto keeps one state per process, whichever server serves it."""
+        """Forget every resource (a server shared by several tests keeps its state otherwise)."""
         import urllib.request
 
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).close()
 
     def stop(self) -> None:
-        try:
-            self._server.stop()
-        except Exception:  # already stopped
-            logging.getLogger(__name__).debug("moto stop", exc_info=True)
+        self._child.stop(graceful=False)
 
 
 class LazyAws(LazyService):
@@ -104,6 +113,8 @@ class LazyAws(LazyService):
     @property
     def prices_url(self) -> str:
         return f"http://127.0.0.1:{self.prices_port}"
+
+    imports = ("cockpit.prices", "cockpit.sandbox.aws_prices", "cockpit.sandbox.aws_costs")
 
     def _start(self) -> None:
         from cockpit.prices import bundled

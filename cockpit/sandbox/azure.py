@@ -318,6 +318,7 @@ class LazyAzure(LazyService):
     up front too, so the source's config is complete from the start."""
 
     fake: ArmFake | None = None
+    imports = ("ssl", "trustme", "cockpit.prices", "cockpit.sandbox.azure_prices", "cockpit.sandbox.azure_costs")
 
     def __init__(self) -> None:
         super().__init__()

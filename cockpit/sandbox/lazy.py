@@ -3,8 +3,11 @@ the config is built) and a start that happens once, on first use, from the hub's
 
 from __future__ import annotations
 
+import importlib
 import socket
 import threading
+
+from cockpit.contracts import SDK_IMPORT_LOCK
 
 
 def free_port() -> int:
@@ -14,7 +17,15 @@ def free_port() -> int:
 
 
 class LazyService:
-    """Subclasses say how to start in `_start`; `ensure` runs it once, whichever thread asks first."""
+    """Subclasses say how to start in `_start`; `ensure` runs it once, whichever thread asks first.
+
+    `imports` are the modules the emulator pulls in (its own and those its server threads load on
+    the first request). They are imported first under the process-wide SDK import lock: an emulator
+    importing `requests` or `cryptography` in one thread while a source's SDK imports them in
+    another can hand one of them a half-initialised module (CI saw `module 'requests' has no
+    attribute 'exceptions'` from the gcp source while moto was starting)."""
+
+    imports: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -28,8 +39,14 @@ class LazyService:
     def ensure(self) -> None:
         with self._lock:
             if not self._started:
+                with SDK_IMPORT_LOCK:
+                    self._warm()
                 self._start()
                 self._started = True
+
+    def _warm(self) -> None:
+        for module in self.imports:
+            importlib.import_module(module)
 
     def _start(self) -> None:
         raise NotImplementedError

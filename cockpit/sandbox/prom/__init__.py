@@ -21,6 +21,7 @@ from typing import Any
 
 from cockpit.contracts import BackendUnavailable
 from cockpit.sandbox import stopping
+from cockpit.sandbox.child import Child
 from cockpit.sandbox.lazy import LazyService, free_port
 from cockpit.sandbox.prom.fleet import BUCKETS, HOSTS, Fleet, Served
 
@@ -98,7 +99,7 @@ class PromServer:
         self.started = 0.0
         """When the live scrape began: older points come from the history promtool wrote."""
         self.exporter_port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Child | None = None
         self._http: Any = None
 
     @property
@@ -127,13 +128,12 @@ class PromServer:
             f"      - targets: ['127.0.0.1:{self.exporter_port}']\n"
             f"    relabel_configs:\n      - target_label: instance\n        replacement: {INSTANCE}\n",
             encoding="utf-8")
-        log = (self.workdir / "prometheus.log").open("wb")
         self.started = time.time()
-        self._proc = subprocess.Popen(
-            [prom, f"--config.file={config}", f"--storage.tsdb.path={data}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2d"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        self._wait_ready(ready_timeout)
+        self._proc = Child("prometheus", [prom, f"--config.file={config}", f"--storage.tsdb.path={data}",
+                                          f"--web.listen-address=127.0.0.1:{self.port}",
+                                          "--storage.tsdb.retention.time=2d"],
+                           self.workdir / "prometheus.log", cwd=self.workdir)
+        self._proc.start(f"{self.url}/-/ready", ready_timeout)
         return self
 
     def _backfill(self, promtool: str, data: Path) -> None:
@@ -152,21 +152,6 @@ class PromServer:
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise BackendUnavailable(f"promtool could not write the demo history: {tail}")
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                tail = (self.workdir / "prometheus.log").read_text(errors="replace").strip().splitlines()[-1:]
-                raise BackendUnavailable(f"prometheus exited at start: {tail[0] if tail else 'no output'}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise BackendUnavailable(f"prometheus did not become ready within {timeout:g}s")
 
     def wait_for_data(self, query: str = "DCGM_FI_DEV_GPU_UTIL", timeout: float = 60.0) -> None:
         """The first scrape is queryable some seconds after start: poll until `query` has series."""
@@ -187,16 +172,8 @@ class PromServer:
     def stop(self, graceful: bool = True) -> None:
         """End Prometheus (SIGTERM: it writes its head block first, which takes seconds; or, for a
         throwaway instance whose data is deleted next, SIGKILL) and the exporter."""
-        if self._proc is not None and self._proc.poll() is None:
-            if graceful:
-                self._proc.terminate()
-            else:
-                self._proc.kill()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+        if self._proc is not None:
+            self._proc.stop(graceful)
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -209,6 +186,7 @@ class LazyPrometheus(LazyService):
     binary the source is down with the install hint."""
 
     server: PromServer | None = None
+    imports = ("prometheus_client", "prometheus_client.core", "cockpit.sandbox.canaries")
 
     def __init__(self, history_s: float = 3 * 3600) -> None:
         super().__init__()
