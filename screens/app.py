@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
@@ -34,7 +35,7 @@ from screens.palette import CockpitCommands
 from screens.rollout_open import RolloutPanels, RolloutStarted
 from screens.widgets.bars import VIEWS
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
-from themes import STYLESHEET, THEMES, theme_name
+from themes import STYLESHEET, THEMES, theme_name, variable_defaults
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,10 @@ class CockpitApp(RolloutPanels, App[int]):
 
     def __init__(self, *, hub: Hub, registry: Registry, audit: AuditLog, keymap: dict[str, str] | None = None,
                  refresh_seconds: float | None = None, start_view: str = "overview", watch: bool = True) -> None:
-        super().__init__()
+        # NO_COLOR: the ANSI theme with the terminal's own colours, which Textual's NoColor filter then
+        # drops; without this Textual maps every colour to a grey (running 249, stopped 245: the same)
+        no_color = "NO_COLOR" in os.environ
+        super().__init__(ansi_color=True if no_color else None)
         self.hub = hub
         self.registry = registry
         self.audit = audit
@@ -136,7 +140,10 @@ class CockpitApp(RolloutPanels, App[int]):
         self._unsubscribe: list[Callable[[], None]] = []
         for t in THEMES.values():
             self.register_theme(t)
-        self.theme = theme_name(hub.config.theme)
+        self.theme = theme_name("ansi" if no_color else hub.config.theme)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return variable_defaults(self.current_theme.dark)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

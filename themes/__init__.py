@@ -52,6 +52,13 @@ THEMES: dict[str, Theme] = {
 }
 
 
+def variable_defaults(dark: bool) -> dict[str, str]:
+    """cockpit's own variables ($muted, $tag-*) for a theme that lacks them: Textual's built-in
+    themes, which the palette's theme picker offers (choosing `dracula` used to exit with
+    `reference to undefined variable '$muted'`)."""
+    return dict(_DARK_TAGS if dark else _LIGHT_TAGS)
+
+
 def theme_name(key: str) -> str:
     """Config name (`dark`) -> registered Textual theme name (`cockpit-dark`)."""
     return THEMES[key].name

@@ -27,6 +27,7 @@ from cockpit.prices import Catalogue
 from cockpit.sanitise import for_line
 from cockpit.state.offers import compare_columns, compare_rows
 from screens.safe import safe
+from screens.widgets.flag import Flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +47,6 @@ class Ask:
     hours: float
     spot: bool
     prefix: str
-
-
-class _Flag(Checkbox, inherit_bindings=False):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "toggle_button", "Toggle", show=False)]
 
 
 class CompareScreen(ModalScreen[Choice | None]):
@@ -83,7 +80,7 @@ class CompareScreen(ModalScreen[Choice | None]):
             with Horizontal(classes="form-row"):
                 yield Label("region prefix", classes="form-label")
                 yield Input("", placeholder="us-, europe-, asia- (all when empty)", id="c-prefix")
-            yield _Flag("spot prices", id="c-spot", classes="form-flag")
+            yield Flag("spot prices", id="c-spot", classes="form-flag")
             yield Static("", id="form-error")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=False)
             yield Static("", id="compare-note")

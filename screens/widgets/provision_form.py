@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from cockpit.providers import FormField, provider
+from screens.widgets.flag import Flag
 
 
 def form(kind: str) -> tuple[FormField, ...]:
@@ -38,12 +39,6 @@ def command_line(source: str, kind: str, values: Mapping[str, str | bool]) -> st
         else:
             words += [w for part in (str(value).split() if f.many else [str(value).strip()]) for w in (f.option, part)]
     return " ".join(shlex.quote(w) for w in words)
-
-
-class _Flag(Checkbox, inherit_bindings=False):
-    """A checkbox that space toggles and Enter leaves to the form (Enter plans, from any field)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "toggle_button", "Toggle", show=False)]
 
 
 class ProvisionScreen(ModalScreen[str | None]):
@@ -70,7 +65,7 @@ class ProvisionScreen(ModalScreen[str | None]):
                 for f in form(self.kind):
                     fid = "f-" + f.option.strip("-")
                     if f.flag:
-                        yield _Flag(f.label, bool(self.defaults.get(f.option)), id=fid, classes="form-flag")
+                        yield Flag(f.label, bool(self.defaults.get(f.option)), id=fid, classes="form-flag")
                     else:
                         with Horizontal(classes="form-row"):
                             yield Label(f.label + (" *" if f.required else ""), classes="form-label")
