@@ -16,13 +16,14 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.timer import Timer
 
 from cockpit import format as fmt
 from cockpit import promql
 from cockpit.freshness import STALE_MARK, Freshness, marked
 from cockpit.model_metrics import LocalSnapshot, NvmlState, PanelSpec, PromSnapshot, Series
-from cockpit.sparkline import bounds, plot
+from cockpit.sparkline import bounds, plot, time_axis
 from cockpit.state.metric_rows import LOCAL_SPECS, PanelRow, local_rows, prom_rows
 from screens.detail_table import DetailTableScreen
 from screens.widgets.dialogs import PickScreen, TextScreen
@@ -196,7 +197,9 @@ class MetricsScreen(DetailTableScreen):
             lines.append(Content("thresholds: " + ", ".join(limits) + (" (lower is worse)" if spec.lower_is_worse
                                                                          else "")))
         lo, hi = bounds(values, spec.unit)
-        lines += [Content(line) for line in plot(values, 44, 6, lo, hi, _axis_label(spec.unit, hi))]
+        width, label = self._pane_width(), _axis_label(spec.unit, hi)
+        chart = plot(values, width, 6, lo, hi, label) + time_axis(width, label.format(hi), snap.window_s, fmt.duration)
+        lines += [Content(line) for line in chart]
         lines.append(Content.from_markup("[$muted]enter or p: a larger plot[/]"))
         return Content("\n").join(lines)
 
@@ -219,6 +222,15 @@ class MetricsScreen(DetailTableScreen):
                   for p in g.processes] or [Content("  none")]
         return Content("\n").join(lines)
 
+    def _pane_width(self) -> int:
+        """The detail pane's text width, so the mini plot never wraps (it was drawn 44 wide into a
+        pane with 41 columns of room at 120x40)."""
+        try:
+            pane = self.query_one("#detail")
+        except NoMatches:  # not composed yet
+            return 40
+        return max(24, pane.content_region.width - 1 if pane.content_region.width else 40)
+
     # -- actions -----------------------------------------------------------------------------
     def on_virtual_table_selected(self, _event: object) -> None:
         self.action_plot()
@@ -234,13 +246,18 @@ class MetricsScreen(DetailTableScreen):
         if not values:
             self.notify(f"{spec.title} {name}: no history to plot", severity="warning")
             return
-        width = max(40, self.size.width - 12)
-        height = max(8, self.size.height - 14)
+        # the text dialog is 90% of the screen, at most 100 wide, less its border, padding and scrollbar
+        width = max(30, min(100, self.size.width * 9 // 10) - 5)
+        height = max(6, self.size.height - 16)
         lo, hi = bounds(values, spec.unit)
         snap = found[3]
-        span = (f"last {fmt.duration(snap.window_s)}, step {fmt.duration(snap.step_s)}"
-                if isinstance(snap, PromSnapshot) else f"last {len(values)} refreshes")
-        lines = plot(values, width, height, lo, hi, _axis_label(spec.unit, hi))
+        label = _axis_label(spec.unit, hi)
+        lines = plot(values, width, height, lo, hi, label)
+        if isinstance(snap, PromSnapshot):
+            span = f"last {fmt.duration(snap.window_s)}, step {fmt.duration(snap.step_s)}"
+            lines += time_axis(width, label.format(hi), snap.window_s, fmt.duration)
+        else:
+            span = f"last {len(values)} refreshes"
         text = "\n".join([*lines, f"{span} · now {promql.fmt_value(values[-1], spec.unit)}"])
         self.app.push_screen(TextScreen(f"{spec.title} · {name}", text))
 

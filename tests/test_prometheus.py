@@ -274,10 +274,27 @@ async def test_metrics_screen_and_metric_columns(kube: KubeFake, prom: PromServe
         summary = str(app.screen.query_one("#metrics-summary").render())
         assert "prom: 74 GPUs, 7 workloads · window 15m step 15s" in summary
         t.move_to("prom/p95/gpu-prod/inference/llama-70b")
+        pane = app.screen.query_one("#detail")
+        pane.display = True
+        app.screen.show_detail()  # type: ignore[attr-defined]
+        await pilot.pause()
+        mini = str(pane.render()).splitlines()
+        # the mini plot fits the pane (it was drawn 44 wide into 41 columns and wrapped), with a time axis
+        axis = next(i for i, line in enumerate(mini) if line.split() == ["-15m", "-7m", "now"])
+        drawn = [line for line in mini[:axis + 1] if "┤" in line or "└" in line] + [mini[axis]]
+        assert len(drawn) == 8 and max(len(line) for line in drawn) <= pane.content_region.width, drawn
+        pane.display = False
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
-        body = str(app.screen.query_one("#text-body").render())
+        text = app.screen.query_one("#text-body")
+        body = str(text.render())
         assert "last 15m, step 15s · now " in body and "┤" in body
+        lines = body.splitlines()
+        # the full plot fills the dialog's width (it used 61 of ~95 columns) and says when each part was
+        chart = [line for line in lines if "┤" in line]
+        assert max(len(line) for line in lines) <= text.content_region.width
+        assert len(chart[-1]) >= text.content_region.width - 2
+        assert any(line.split() == ["-15m", "-11m", "-7m", "-3m", "now"] for line in lines), lines
         await pilot.press("escape")
         await pilot.press("w")
         await pilot.pause(0.3)

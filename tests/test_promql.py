@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from cockpit import promql
+from cockpit.format import duration
 from cockpit.model_metrics import PanelResult, PanelSpec, PromSnapshot, Series
-from cockpit.sparkline import bounds, plot, resample, spark
+from cockpit.sparkline import bounds, plot, resample, spark, time_axis
 
 
 def test_sparkline_is_one_string_and_keeps_spikes_and_gaps() -> None:
@@ -23,8 +26,12 @@ def test_sparkline_is_one_string_and_keeps_spikes_and_gaps() -> None:
 
 def test_bounds_and_plot() -> None:
     assert bounds([3.0, 7.0], "%") == (0.0, 100.0)
-    assert bounds([0.61, 0.64]) == (0.61, 0.64)
-    assert bounds([2.0, 2.0]) == (1.0, 3.0)  # a flat line sits mid-height
+    assert bounds([0.5, 0.7]) == (0.5, 0.7)  # a latency that moves by a third shows its shape
+    lo, hi = bounds([0.61, 0.64])  # within ±5% of its size: drawn in a window that wide
+    assert (lo, hi) == pytest.approx((0.5930, 0.6570))
+    assert bounds([2.0, 2.0]) == pytest.approx((1.9, 2.1))  # a flat line sits mid-height
+    assert bounds([0.0, 0.0]) == (-1.0, 1.0)
+    assert bounds([0.0, 0.001]) == (0.0, 0.001)
     lines = plot([0.0, 5.0, 10.0], 20, 4, 0, 10, "{:.0f}")
     assert len(lines) == 4 and lines[0].startswith("10 ┤") and lines[-1].startswith(" 0 ┤")
     assert lines[0].endswith("█" * 5) and lines[-1][4:9] == "▁" * 5  # the lowest value still shows
@@ -75,3 +82,22 @@ def test_unitless_figures_keep_four_significant_digits() -> None:
     assert [promql.figure(v) for v in values] == [
         "0.002445", "1234568", "42", "-0.5", "3.2e-07", "0.6667", "1.5e+18", "0", "+Inf", "NaN"]
     assert promql.fmt_value(0.002445, "") == "0.002445" and promql.fmt_value(None, "") == "-"
+
+
+def test_a_series_flat_within_noise_looks_flat() -> None:
+    """A p95 between 71.6 and 72.4 ms read `72ms 72ms 72ms ▂▆▆▅▅▂▇▇`: scaled to its own range."""
+    noisy = [0.072 + 0.0004 * ((i * 7) % 5 - 2) / 2 for i in range(61)]
+    line = spark(noisy, 24, *bounds(noisy))
+    assert len(set(line)) <= 2, line
+    rising = [0.5 + 0.2 * i / 60 for i in range(61)]
+    shape = spark(rising, 8, *bounds(rising))
+    assert shape[-1] == "█" and shape[0] in "▁▂" and len(set(shape)) >= 6, shape
+
+
+def test_the_plot_fills_its_width_and_has_a_time_axis() -> None:
+    lines = plot([float(i) for i in range(61)], 100, 4, 0, 60, "{:.0f}")
+    assert {len(line) for line in lines} == {100}  # 61 points over 96 columns, not 61 columns
+    rule, labels = time_axis(100, "60", 3600, duration)
+    assert len(rule) == 100 and rule.count("┴") == 5
+    assert labels.split() == ["-1h", "-45m", "-30m", "-15m", "now"]
+    assert time_axis(30, "60", 600, duration)[1].split() == ["-10m", "-5m", "now"]
