@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.contracts import CockpitError
+from cockpit.format import plural
 from cockpit.secrets import redact
 from cockpit.serialize import to_jsonable
 
@@ -193,20 +194,26 @@ _UNSHOWN = frozenset({"definition", "steps", "rollout"})
 
 
 def change_text(previous: Any, new: Any) -> str:
-    """One line saying what a change did, for every kind of change: `running → stopped`,
-    `0 → 25` (canary traffic), `min 1 → 2, max 4 → 8`, `unschedulable no → yes, evicted 5`.
+    """One line saying what a change did, previous -> new, for every kind of change: `running →
+    stopped`, `schedulable → cordoned`, `schedulable, 3 pods → cordoned, 0 pods (3 evicted)`,
+    `2 replicas → 3 replicas`, `router:2.1.0 → router:2.2.0`, `00003 100% → 00002 80% · 00003 20%`
+    (canary traffic), `production v4 → v5`, `min 1 → 2, max 4 → 8`.
     One place, so the Audit screen and `cockpit audit` never disagree (the Audit screen used to
     keep only state, replicas, alias and version, and showed `- → -` for the rest)."""
     before = _fields(previous)
     after = _fields(new)
     if not before and not after:
         return f"{_value(previous)} → {_value(new)}"
+    for kind in _KINDS:
+        said = kind(before, after, new is None)
+        if said is not None:
+            return said
     if new is None:  # failed, or not finished: what it was, and nothing known after
         return f"{_brief(before)} → -"
     keys = [k for k in (*before, *(k for k in after if k not in before)) if k not in _UNSHOWN]
     if len(keys) == 1 and keys[0] in before and keys[0] in after:
         k = keys[0]
-        said = f"{_value(before[k])} → {_value(after[k])}"
+        said = f"{_shown(k, before[k])} → {_shown(k, after[k])}"
         return said if k in _SELF_EVIDENT else f"{k} {said}"
     same = [f"{k}={before[k]}" for k in keys if k in after and before.get(k) == after[k]
             and isinstance(after[k], str) and len(after[k]) <= 40]
@@ -214,13 +221,185 @@ def change_text(previous: Any, new: Any) -> str:
     for k in keys:
         if k in before and k in after:
             if before[k] != after[k]:
-                parts.append(f"{k} {_value(before[k])} → {_value(after[k])}")
+                parts.append(f"{k} {_shown(k, before[k])} → {_shown(k, after[k])}")
         elif k in after:
-            parts.append(f"{k} {_value(after[k])}")
+            parts.append(f"{k} {_shown(k, after[k])}")
         else:
-            parts.append(f"{k} was {_value(before[k])}")
+            parts.append(f"{k} was {_shown(k, before[k])}")
     text = ", ".join(parts) or "no change"
     return f"{', '.join(same)}: {text}" if same else text
+
+
+# -- the kinds of change said in their own words -----------------------------------------------
+# Each takes (previous fields, new fields, whether nothing is known after) and returns None when
+# the change is not of its kind.
+
+def _cordon(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    if set(before) | set(after) != {"unschedulable"}:
+        return None
+    now = "-" if unknown else _schedulable(after.get("unschedulable"))
+    return f"{_schedulable(before.get('unschedulable'))} → {now}"
+
+
+def _drain(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    if "pods" not in before and "evicted" not in after:
+        return None
+    pods = before.get("pods")
+    count = len(pods) if isinstance(pods, list) else pods if isinstance(pods, int) else None
+    was = _schedulable(before.get("unschedulable")) + (f", {plural(count, 'pod')}" if count is not None else "")
+    if unknown:
+        return f"{was} → -"
+    if "evicted" in after:
+        evicted, blocked = list(after.get("evicted") or []), list(after.get("blocked") or [])
+        how = f"{len(evicted)} evicted" + (f", {len(blocked)} blocked" if blocked else "")
+        return f"{was} → cordoned, {plural(len(blocked), 'pod')} ({how})"
+    moves = [m for m in after.get("moves") or [] if str(m).startswith(("evict ", "delete "))]
+    return f"{was} → cordoned, {plural(len(moves), 'pod')} to evict"
+
+
+def _replicas(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    if "replicas" not in before or set(before) != {"replicas"}:
+        return None
+    n = after.get("replicas")
+    return f"{plural(before['replicas'], 'replica')} → " + (
+        "-" if unknown or not isinstance(n, int) else plural(n, "replica"))
+
+
+def _rollback(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    """`deploy rollback`: what the template runs, image and model, then the revision made from
+    the old one's template: `vllm:v0.6.1 → vllm:v0.5.4, model x/8 → x/7, revision 2 → 3 (from 1)`."""
+    if "from_revision" not in after:
+        return None
+    parts = []
+    if "images" in before or "images" in after:
+        parts.append(_pair("images", before.get("images"), None if unknown else after.get("images")))
+    if before.get("model") or after.get("model"):
+        parts.append("model " + _pair("model", before.get("model"), None if unknown else after.get("model")))
+    was = f"revision {before.get('revision', '-')}"
+    if unknown:
+        parts.append(f"{was} → -")
+    elif "revision" in after:  # the outcome: the new revision made from the old one's template
+        parts.append(f"{was} → {after['revision']} (from {after['from_revision']})")
+    else:
+        parts.append(f"{was} → revision {after['from_revision']}'s template")
+    return ", ".join(parts)
+
+
+def _images(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    """`deploy set-image`, `model deploy` of an image: `router:2.1.0 → router:2.2.0`."""
+    keys = {k for k in (*before, *after) if k not in ("rollout", "version")}
+    if not keys or not keys <= {"images", "image"}:
+        return None
+    key = "images" if "images" in keys else "image"
+    return _pair(key, before.get(key), None if unknown else after.get(key)) + _version(after)
+
+
+def _canary(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    """`isvc canary/promote/rollback`: the traffic split by revision before and after, or the
+    canary percentage where the split was not recorded (lines of older versions)."""
+    if "canaryTrafficPercent" not in before or "storageUri" in before or "storageUri" in after:
+        return None
+    if "traffic" in before or "traffic" in after:
+        return f"{_split(before.get('traffic'))} → {'-' if unknown else _split(after.get('traffic'))}"
+    return (f"canary {_percent(before['canaryTrafficPercent'])} → "
+            f"{'-' if unknown else _percent(after.get('canaryTrafficPercent'))}")
+
+
+def _alias(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    """`model promote/rollback`: `production v4 → v5`."""
+    if set(before) != {"alias", "version"} or not isinstance(before.get("alias"), str):
+        return None
+    return f"{before['alias']} {_v(before['version'])} → {'-' if unknown else _v(after.get('version'))}"
+
+
+def _serve(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    """`model deploy`, `rollout start`: the model reference or storageUri a workload serves (and
+    the canary share a rollout starts at, and how it ended)."""
+    key = "storageUri" if "storageUri" in before or "storageUri" in after else "model" if "model" in before else ""
+    if not key or "from_revision" in after:
+        return None
+    text = ("model " if key == "model" else "") + _pair(key, before.get(key), None if unknown else after.get(key))
+    text += _version(after)
+    if not unknown and after.get("end"):
+        text += f", {after['end']} at {after.get('step', '-')}%"
+    elif not unknown and after.get("canaryTrafficPercent") is not None and "rollout" in after:
+        text += f", canary {after['canaryTrafficPercent']}%"
+    alias = after.get("alias")
+    if isinstance(alias, dict):
+        text += "".join(f", {a} → {_v(v)}" for a, v in alias.items())
+    return text
+
+
+def _created(before: dict[str, Any], after: dict[str, Any], unknown: bool) -> str | None:
+    """`vm provision`, `model register`: nothing before, what was made after (`- → aws/t-0,aws/t-1`)."""
+    if before:
+        return None
+    if isinstance(after.get("machines"), list):
+        made = ",".join(str(m) for m in after["machines"]) or "none"
+    elif after.get("ref"):
+        made = str(after["ref"]) + (f" ({after['state']})" if after.get("state") else "")
+    elif after.get("source") and after.get("version") is not None:
+        made = f"{_v(after['version'])} ({after['source']})"
+    elif after.get("run"):
+        made = f"a version from run {after['run']}"
+    elif after.get("name"):
+        made = str(after["name"]) + (f" on {after['where']}" if after.get("where") else "")
+    else:
+        return None
+    return f"- → {'-' if unknown else made}"
+
+
+_KINDS = (_created, _cordon, _drain, _replicas, _rollback, _images, _canary, _alias, _serve)
+
+
+def _schedulable(unschedulable: Any) -> str:
+    return "-" if unschedulable is None else "cordoned" if unschedulable else "schedulable"
+
+
+def _v(version: Any) -> str:
+    return "-" if version is None else f"v{version}"
+
+
+def _version(after: dict[str, Any]) -> str:
+    """` (v5)`: the registry version a change serves, where its record says (a rollout's in its shape)."""
+    shape = after.get("rollout")
+    version = after.get("version") or (shape.get("version") if isinstance(shape, dict) else None)
+    return f" (v{version})" if isinstance(version, int | str) and version else ""
+
+
+def _percent(p: Any) -> str:
+    return "unset" if p is None else f"{p}%"
+
+
+def _split(traffic: Any) -> str:
+    """{revision: percent} as `00002 80% · 00003 20%` (KServe's predictor revision names shortened
+    to their number)."""
+    if not isinstance(traffic, dict) or not traffic:
+        return "-"
+    return " · ".join(f"{str(r).rsplit('-', 1)[-1]} {p}%" for r, p in traffic.items())
+
+
+def _pair(key: str, was: Any, now: Any) -> str:
+    """`a → b` in the short form of the key's values; in full where the short forms are alike."""
+    short = f"{_shown(key, was)} → {_shown(key, now)}"
+    if _shown(key, was) == _shown(key, now) and was != now:
+        return f"{_value(was)} → {_value(now)}"
+    return short
+
+
+def _shown(key: str, v: Any) -> str:
+    """A value as the one-line CHANGE shows it: an image by its last path part (`router:2.2.0`),
+    a model reference without its `models:/` scheme; `audit` JSON keeps them whole."""
+    if v is None or v == "":
+        return "-"
+    if key in ("images", "image"):
+        items = list(v.values()) if isinstance(v, dict) else v if isinstance(v, list | tuple) else [v]
+        return ",".join(str(i).rsplit("/", 1)[-1] for i in items) or "-"
+    if key == "model" and isinstance(v, str):
+        return v.removeprefix("models:/")
+    if key == "replicas" and isinstance(v, int):
+        return plural(v, "replica")
+    return _value(v)
 
 
 _SELF_EVIDENT = frozenset({"state", "replicas", "canaryTrafficPercent"})

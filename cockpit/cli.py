@@ -101,8 +101,23 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def _main(argv: list[str] | None) -> int:
     own, command = split_argv(list(sys.argv[1:] if argv is None else argv))
+    if "-h" in own or "--help" in own:  # argparse's options, then every command by group
+        from cockpit import cli_help
+
+        print(cli_help.program_help(build_parser().format_help(), build_registry()), end="")
+        return 0
     args = build_parser().parse_args(own)
+    if args.script is None and command:  # help and `completion SHELL` need no config and no source
+        from cockpit import cli_help
+
+        code, command = cli_help.answer(command, args.output, sys.stdout, sys.stderr)
+        if code is not None:
+            return code
     args.command = command
+    if command[:1] == ["demo"]:  # `cockpit demo up|down|status`: the demo's emulators kept running
+        from cockpit.sandbox.keep import demo_command
+
+        return demo_command(command[1:], out=sys.stdout, err=sys.stderr)
     try:
         config = _config(args)
     except CockpitError as e:
@@ -120,10 +135,12 @@ def _config(args: argparse.Namespace) -> Config:
         from cockpit.sandbox.aws import LazyAws
         from cockpit.sandbox.azure import LazyAzure
         from cockpit.sandbox.gcp import LazyGce
+        from cockpit.sandbox.keep import kept_config
         from cockpit.sandbox.prom import LazyPrometheus
 
-        config = demo_config(kube=LazyCluster(), kube_edge=LazyCluster("edge"), registry=LazyRegistry(),
-                             prometheus=LazyPrometheus(), aws=LazyAws(), gcp=LazyGce(), azure=LazyAzure())
+        config = kept_config() or demo_config(  # the emulators `cockpit demo up` keeps, when it does
+            kube=LazyCluster(), kube_edge=LazyCluster("edge"), registry=LazyRegistry(),
+            prometheus=LazyPrometheus(), aws=LazyAws(), gcp=LazyGce(), azure=LazyAzure())
         from cockpit import prices
 
         prices.CACHE_FILE[0] = "demo-prices.json"  # prices the demo's fakes gave never price a real fleet
@@ -197,7 +214,10 @@ def _headless(args: argparse.Namespace, config: Config) -> int:
     ctx = Context(hub=hub, audit=_audit_log(config), origin="script")
     opts = ScriptOptions(output=args.output, yes=args.yes, dry_run=args.dry_run, keep_going=args.keep_going)
     try:
-        return run_script(lines, name=name, registry=build_registry(), ctx=ctx, opts=opts,
+        from cockpit.completion import Remembering, cache_dir
+
+        registry = Remembering(build_registry(), cache_dir(demo=args.demo))  # listings' names, for a TAB
+        return run_script(lines, name=name, registry=registry, ctx=ctx, opts=opts,
                           out=sys.stdout, err=sys.stderr)
     finally:
         hub.close()

@@ -193,6 +193,12 @@ class CloudProvisioning(SourceBackend, Protocol):
         """Create the spec's instances (spot first, on-demand where the spec allows the fallback)."""
         ...
 
+    def offered(self, where: str, types: Sequence[str]) -> dict[str, str | None]:
+        """For each type, None when this account can provision it in `where` (a region; a zone for
+        Compute Engine), else why not in one line: the price catalogue lists what a cloud sells
+        somewhere, and the comparator must not offer what the provision would then refuse."""
+        ...
+
 
 @runtime_checkable
 class SpendBackend(SourceBackend, Protocol):

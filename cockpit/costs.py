@@ -18,6 +18,9 @@ from cockpit.providers import PROVIDERS, clouds, provider, region_of
 
 HOURS_PER_MONTH = 24 * 30
 """A 30-day month, as the projection says."""
+ONPREM = "on-prem"
+"""The provider grouping's name for everything priced by the on-prem model: HPC VMs on libvirt hosts
+and bare-metal Kubernetes nodes are one provider (our own hardware), not `libvirt` and `on-prem`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +81,16 @@ class Burn:
 def place(provider: str, location: str) -> str:
     """What the region grouping goes by: a cloud's region (from a zone), an HPC VM's host, and
     `on-prem` for a bare-metal Kubernetes node."""
-    if provider == "on-prem":
-        return "on-prem"
+    if provider == ONPREM:
+        return ONPREM
     return region_of(provider, location)  # libvirt's rule gives its host
+
+
+def provider_group(kind: str) -> str:
+    """What the provider grouping goes by: a cloud's kind (`aws`), and `on-prem` for every kind
+    priced by the on-prem model (a libvirt host's VMs), as bare-metal nodes are."""
+    p = provider(kind)
+    return ONPREM if kind == ONPREM or (p is not None and not p.catalogue) else kind
 
 
 def billed(m: Machine) -> bool:
@@ -187,14 +197,15 @@ def burn(machines: Iterable[Machine], catalogue: Catalogue, onprem: OnPremModel,
 
     for m in machines:
         if billed(m):
-            add(m.ref, machine_rate(m, catalogue, onprem), m.provider, m.source, place(m.provider, m.location))
+            add(m.ref, machine_rate(m, catalogue, onprem), provider_group(m.provider), m.source,
+                place(m.provider, m.location))
     addresses = {(m.provider, a) for m in machines for a in m.addresses}
     for n in nodes:
         provider = node_provider(n, catalogue)
         if provider and any((provider, a) in addresses for a in n.addresses):
             continue
-        add(f"{n.source}/{n.name}", node_rate(n, catalogue, onprem), provider or "on-prem", n.source,
-            place(provider or "on-prem", n.zone))
+        add(f"{n.source}/{n.name}", node_rate(n, catalogue, onprem), provider or ONPREM, n.source,
+            place(provider or ONPREM, n.zone))
 
     def lines(dim: str) -> tuple[Line, ...]:
         return tuple(sorted((Line(k, round(sum(v), 6), len(v)) for k, v in groups[dim].items()),

@@ -9,6 +9,18 @@ from datetime import datetime
 from cockpit.model import GpuDevice, Machine
 
 
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """`1 machine`, `3 machines`, `0 pods`, `2 replicas`: a count with its noun agreeing, the one
+    place text output and screens say how many (`many` for an irregular plural)."""
+    return f"{n} {noun if n == 1 else many or noun + 's'}"
+
+
+def state_text(state: str, native: str) -> str:
+    """`stopped (shut off)`: our state, and the backend's own word where it says more; `running`,
+    not `running (running)`."""
+    return state if not native or native.strip().lower() == state.lower() else f"{state} ({native})"
+
+
 def mib(n: int | None) -> str:
     if n is None:
         return "-"

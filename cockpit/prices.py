@@ -53,7 +53,8 @@ class Refreshed:
 
 def _age(as_of: date, today: date) -> str:
     days = max(0, (today - as_of).days)
-    return "today" if days == 0 else f"{days} days old"
+    # not cockpit.format's plural: backends import this module, and may not import that one
+    return "today" if days == 0 else f"{days} day{'' if days == 1 else 's'} old"
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,8 @@ class CockpitApp(RolloutPanels, App[int]):
         self._start_view = start_view
         self._watch = watch
         self._history: list[str] = []
+        self.detail_open: bool | None = None
+        """The detail pane as the person last left it with `d` (None: not yet; it follows the width)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self.source_polls = source_polls(hub, self._refresh_s)
         """Each source's schedule (backoff while it is down) and write epoch, shared by the loops."""
@@ -399,25 +401,33 @@ class CockpitApp(RolloutPanels, App[int]):
             return
         self.dispatch([text])
 
-    def dispatch(self, lines: list[str]) -> None:
-        """Parse now (config only, instant), plan and run in a thread: backends never block the UI."""
+    def dispatch(self, lines: list[str], on_failed: Callable[[str], None] | None = None) -> None:
+        """Parse now (config only, instant), plan and run in a thread: backends never block the UI.
+        `on_failed` (a form that wrote the line) hears a refusal or failure instead of a toast, so
+        it can come back with what was typed and the error beside the field."""
         invocations = []
         for line in lines:
             try:
                 invocations.append(self.registry.parse(line, self.hub))
             except CockpitError as e:
-                self.notify(e.message, title="bad command", severity="error", timeout=8)
+                if on_failed is not None:
+                    on_failed(e.message)
+                else:
+                    self.notify(e.message, title="bad command", severity="error", timeout=8)
                 return
-        self.run_worker(lambda: self._plan_and_run(invocations), thread=True, group="commands",
+        self.run_worker(lambda: self._plan_and_run(invocations, on_failed), thread=True, group="commands",
                         exit_on_error=False)
 
-    def _plan_and_run(self, invocations: list[Any]) -> None:
+    def _plan_and_run(self, invocations: list[Any], on_failed: Callable[[str], None] | None = None) -> None:
         plans: list[Plan] = []
         for inv in invocations:
             try:
                 plan = self.registry.plan(inv, self.ctx)
             except CockpitError as e:
-                self.call_from_thread(self.notify, e.message, title=inv.spec.name, severity="error", timeout=8)
+                if on_failed is not None:
+                    self.call_from_thread(on_failed, e.message)
+                else:
+                    self.call_from_thread(self.notify, e.message, title=inv.spec.name, severity="error", timeout=8)
                 continue
             if plan.noop:
                 self.call_from_thread(self.notify, plan.noop, title=plan.command)
@@ -440,7 +450,7 @@ class CockpitApp(RolloutPanels, App[int]):
                                     only=touched, polls=self.source_polls)
             except Exception:  # a bug: logged; the main poll that follows still refreshes, and results show
                 log.exception("re-reading %s after a change failed", ", ".join(sorted(touched)))
-        self.call_from_thread(self._show_results, results, bool(mutating), reread)
+        self.call_from_thread(self._show_results, results, bool(mutating), reread, on_failed)
 
     def _confirm(self, plans: list[Plan]) -> bool:
         """Blocks this worker thread until the person answers the dialog."""
@@ -460,7 +470,8 @@ class CockpitApp(RolloutPanels, App[int]):
         self.call_from_thread(ask)
         return answer.result()
 
-    def _show_results(self, results: list[Result], mutated: bool, reread: Round | None = None) -> None:
+    def _show_results(self, results: list[Result], mutated: bool, reread: Round | None = None,
+                      on_failed: Callable[[str], None] | None = None) -> None:
         if reread is not None:
             self.inventory = merge(self.inventory, reread, self.source_polls)
             self._for_screens(lambda s: s.inventory_changed())
@@ -468,7 +479,10 @@ class CockpitApp(RolloutPanels, App[int]):
             ok = [r for r in results if r.status == "ok"]
             failed = [r for r in results if r.status != "ok"]
             for r in failed:
-                self.notify(r.error or r.status, title=f"{r.command} {r.status}", severity="error", timeout=10)
+                if on_failed is not None:
+                    on_failed(r.error or r.status)
+                else:
+                    self.notify(r.error or r.status, title=f"{r.command} {r.status}", severity="error", timeout=10)
             if ok:
                 text = "\n".join(r.outcome.text or r.command for r in ok[:6])
                 more = f"\n… and {len(ok) - 6} more" if len(ok) > 6 else ""

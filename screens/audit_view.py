@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from cockpit import format as fmt
 from cockpit.audit import AuditEntry, change_text
 from cockpit.serialize import to_jsonable
 from screens.base import TableScreen
@@ -58,9 +59,9 @@ class AuditScreen(TableScreen):
         table = self.query_one(VirtualTable)
         table.empty_text = f"no entries yet in {log.path}"
         table.set_rows(rows)
-        note = f"{len(entries)} entries in {log.path}"
+        note = f"{fmt.plural(len(entries), 'entry', 'entries')} in {log.path}"
         if bad:
-            note += f" · {bad} unreadable line(s) skipped"
+            note += f" · {fmt.plural(bad, 'unreadable line')} skipped"
         self.query_one("#audit-summary", Static).update(safe(note))  # a str is markup
 
     def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:

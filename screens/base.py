@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.providers import provider
 from screens.widgets.bars import StatusBar, TopBar
 from screens.widgets.command_line import CommandLine, CommandSuggester, FilterBox
+from screens.widgets.footer import RankedFooter
+from screens.widgets.key_commands import KeyCommands
 from screens.widgets.virtual_table import VirtualTable
 
 if TYPE_CHECKING:
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 class CockpitScreen(Screen[None]):
     VIEW: ClassVar[str] = ""
+    COMMANDS = Screen.COMMANDS | {KeyCommands}  # ctrl+p finds the keys the footer had no room for
 
     @property
     def cockpit(self) -> CockpitApp:
@@ -42,7 +45,7 @@ class CockpitScreen(Screen[None]):
                                                      list(self.cockpit.view_aliases)),
                           id="command-line")
         yield StatusBar()
-        yield Footer(compact=True, show_command_palette=False)
+        yield RankedFooter()  # the best ranked keys that fit, `? Help` always
 
     def compose_body(self) -> ComposeResult:
         yield Static("")

@@ -18,6 +18,7 @@ from cockpit import format as fmt
 from cockpit.allocation import IDLE, NAMESPACE, WORKLOAD, Allocation, Share, allocate, budgets_now
 from cockpit.costs import (
     HOURS_PER_MONTH,
+    ONPREM,
     BudgetUse,
     Burn,
     Line,
@@ -28,17 +29,18 @@ from cockpit.costs import (
     node_provider,
     node_rate,
     place,
+    provider_group,
 )
 from cockpit.prices import current
-from cockpit.providers import provider
 from cockpit.spend import month_to_date
 from cockpit.state.idle import gpu_peaks
-from cockpit.state.offers import free_hpc
+from cockpit.state.offers import free_hpc, offered
 from cockpit.state.spend import SpendAnswer, billed_sources, gather_spend
 from cockpit.waste import THRESHOLD, WINDOW, GpuPeak, Waste, idle_gpus
 from screens import costs_spend as spend
 from screens.detail_table import DetailTableScreen
-from screens.widgets.compare_form import Choice, CompareScreen
+from screens.offer_form import provision_offer
+from screens.widgets.compare_form import CompareScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
 IDLE_GPUS = "idle GPUs"
@@ -58,11 +60,17 @@ COLUMNS = (
     Column("basis", "PRICE FROM", min_width=8, max_width=60, grow=True, priority=4),
 )
 HEADINGS = {
+    "provider": ("PROVIDER", "SOURCES", "MACHINES", "OFF", "PRICED BY"),
+    "source": ("SOURCE", "PROVIDER", "MACHINES", "OFF", "PRICED BY"),
+    "region": ("REGION", "PROVIDER", "MACHINES", "OFF", "PRICED BY"),
     NAMESPACE: ("NAMESPACE", "CLUSTER", "TYPE", "PODS", "SPLIT"),
     WORKLOAD: ("WORKLOAD", "CLUSTER", "KIND", "PODS", "SPLIT"),
     IDLE_GPUS: ("WHERE", "GPU", "MODEL", "PEAK", "HELD BY"),
 }
-"""What the NAME, SOURCE, TYPE, STATE and PRICE FROM columns hold in the groupings that are not machines."""
+"""What the NAME, SOURCE, TYPE, STATE and PRICE FROM columns hold in the groupings that are not
+machines: each grouping has a header of its own, never the machine list's (a provider has no TYPE)."""
+COUNTS = ("provider", "source", "region")
+"""Groupings whose TYPE and STATE columns hold counts (right-aligned under MACHINES and OFF)."""
 
 
 def _due(last: float | None, now: float, every: float) -> bool:
@@ -71,11 +79,21 @@ def _due(last: float | None, now: float, every: float) -> bool:
 
 
 def columns_for(group: str) -> tuple[Column, ...]:
+    """The grouping's own headings. A column the grouping leaves empty has no heading and no
+    width (the table keeps its number of cells), so no heading stands over nothing."""
     names = HEADINGS.get(group)
     relabel = dict(zip(("name", "source", "type", "state", "basis"), names, strict=True)) if names else {}
     if group in (spend.SPEND, spend.BUDGETS):
         relabel = spend.HEADINGS if group == spend.SPEND else spend.BUDGET_HEADINGS
-    return tuple(replace(c, label=relabel.get(c.key, c.label)) for c in COLUMNS)
+    out = []
+    for c in COLUMNS:
+        c = replace(c, label=relabel.get(c.key, c.label))
+        if not c.label:
+            c = replace(c, min_width=0, max_width=0, priority=9)
+        elif group in COUNTS and c.key in ("type", "state"):
+            c = replace(c, align="right", min_width=len(c.label))
+        out.append(c)
+    return tuple(out)
 
 
 class CostsScreen(DetailTableScreen):
@@ -119,7 +137,7 @@ class CostsScreen(DetailTableScreen):
             provider = node_provider(n, cat)
             ref = f"{n.source}/{n.name}"
             self._rates[ref] = Priced(ref, n.name, n.source, n.instance_type or "-", n.status,
-                                      node_rate(n, cat, onprem), True, _key_of(provider or "on-prem", n.zone),
+                                      node_rate(n, cat, onprem), True, _key_of(provider or ONPREM, n.zone),
                                       node=True)
         if self.group == IDLE_GPUS:
             self._show_waste()
@@ -174,10 +192,21 @@ class CostsScreen(DetailTableScreen):
                 "region": self._burn.by_region}[self.group]
 
     def _group_rows(self) -> list[Row]:
-        return [Row(f"{self.group}:{line.key}", (
-            line.key, "", f"{line.machines} machines", "", fmt.dollars(line.hourly),
-            fmt.dollars(line.hourly * HOURS_PER_MONTH), self._share(line.hourly), f"by {self.group}",
-        )) for line in self._lines()]
+        """A line per provider, source or region: its sources (or its provider), how many of its
+        machines are billed and priced, how many are off, and what prices them."""
+        rows = []
+        for line in self._lines():
+            members = [p for p in self._rates.values() if p.key(self.group) == line.key]
+            if self.group == "provider":
+                second = ", ".join(sorted({p.source for p in members}))
+            else:
+                second = ", ".join(sorted({p.where[0] for p in members}))
+            off = sum(1 for p in members if not p.on)
+            rows.append(Row(f"{self.group}:{line.key}", (
+                line.key, second, str(line.machines), str(off) if off else "-", fmt.dollars(line.hourly),
+                fmt.dollars(line.hourly * HOURS_PER_MONTH), self._share(line.hourly), _priced_by(members),
+            )))
+        return rows
 
     # -- idle GPUs ------------------------------------------------------------------------------
     def _prom_sources(self) -> list[str]:
@@ -257,9 +286,9 @@ class CostsScreen(DetailTableScreen):
             ns, _, workload = rest.partition("/")
             kind, _, name = workload.partition("/")
             if share.key == IDLE:
-                cells = (IDLE, "", "unrequested", _count(share.pods, "node"))
+                cells = (IDLE, "", "unrequested", fmt.plural(share.pods, "node"))
             else:
-                cells = (f"{ns}/{name}" if workload else ns, source, kind or "namespace", _count(share.pods, "pod"))
+                cells = (f"{ns}/{name}" if workload else ns, source, kind or "namespace", fmt.plural(share.pods, "pod"))
             rows.append(Row(f"{self.group}:{share.key}", (
                 *cells, fmt.dollars(share.hourly), fmt.dollars(share.hourly * HOURS_PER_MONTH),
                 f"{share.hourly / total:.0%}" if total else "-", _split(share),
@@ -279,7 +308,7 @@ class CostsScreen(DetailTableScreen):
                 return f"idle GPUs unknown: {self._waste_error}"
             if not w.checked:
                 return "idle GPUs unknown: Prometheus has no GPU utilisation series (DCGM_FI_DEV_GPU_UTIL)"
-            return (f"{len(w.idle)} of {w.checked} GPUs under {w.threshold:g}% for {w.window} · waste "
+            return (f"{len(w.idle)} of {fmt.plural(w.checked, 'GPU')} under {w.threshold:g}% for {w.window} · waste "
                     f"{fmt.dollars(w.hourly)}/h, {fmt.dollars(w.daily)}/day · "
                     f"{current().describe(self.cockpit.hub.now().date())} · by {self.group}")
         if self.group in (NAMESPACE, WORKLOAD) and self._alloc is not None:
@@ -288,7 +317,7 @@ class CostsScreen(DetailTableScreen):
             text = (f"clusters {fmt.dollars(a.hourly)}/h · {fmt.dollars(a.hourly * HOURS_PER_MONTH)}/30d split by "
                     f"pod requests · idle {fmt.dollars(idle)}/h" + (f" ({idle / a.hourly:.0%})" if a.hourly else ""))
             if a.unpriced:
-                text += f", {len(a.unpriced)} nodes without a price (not counted)"
+                text += f", {fmt.plural(len(a.unpriced), 'node')} without a price (not counted)"
             return text + f" · {current().describe(self.cockpit.hub.now().date())} · by {self.group}"
         b = self._burn
         if b is None:
@@ -373,47 +402,19 @@ class CostsScreen(DetailTableScreen):
                       Content.from_markup("  [$muted]           on $n: GPU $g CPU $c MEM $m[/]", n=p.node,
                                           g=fmt.dollars(p.gpu), c=fmt.dollars(p.cpu), m=fmt.dollars(p.memory))]
         if len(pods) > 40:
-            lines.append(Content(f"  ... and {len(pods) - 40} more pods"))
+            lines.append(Content(f"  ... and {fmt.plural(len(pods) - 40, 'more pod')}"))
         return Content("\n").join(lines)
 
     def action_compare(self) -> None:
-        """The comparator dialog; an offer chosen there opens the provision form of a writable
-        source in that cloud, filled in with the type, the region and spot."""
+        """The comparator dialog. Each offer is checked against its cloud (does the region sell the
+        type); one chosen there opens the provision form of a writable source in that cloud, over the
+        dialog, so that Esc comes back to the offers."""
         hub = self.cockpit.hub
         cat = current()
-
-        def chosen(choice: Choice | None) -> None:
-            if choice is not None:
-                self._provision(choice)
-
         self.app.push_screen(CompareScreen(cat, hub.config.onprem, cat.describe(hub.now().date()),
-                                           lambda gpu: free_hpc(hub, gpu)[0]), chosen)
-
-    def _provision(self, choice: Choice) -> None:
-        from screens.widgets.provision_form import ProvisionScreen
-
-        hub = self.cockpit.hub
-        kind = provider("libvirt" if choice.cloud == "hpc" else choice.cloud)
-        names = [s.name for s in hub.sources("machines") if kind is not None and s.kind == kind.kind
-                 and not hub.is_read_only(s.name) and kind.can("provision")]
-        if choice.cloud == "hpc":
-            names = [choice.region] if choice.region in names else []
-        if kind is None or not names or not kind.form:
-            where = choice.region if choice.cloud == "hpc" else f"{choice.cloud} {choice.region} {choice.machine_type}"
-            self.notify(f"no writable {choice.cloud} source in the config to provision {where}", severity="warning")
-            return
-        where = choice.region
-        if kind.zone_in is not None:  # provisioned in a zone: the source's own in that region, else a default
-            where = kind.zone_in(where, [str(z) for z in hub.source(names[0]).settings.get(kind.where_setting) or []])
-        defaults = {} if kind.where == "name" else {"where": where, "--type": choice.machine_type}
-        if choice.spot:
-            defaults["--spot"] = "yes"
-
-        def line(text: str | None) -> None:
-            if text:
-                self.cockpit.dispatch([text])
-
-        self.app.push_screen(ProvisionScreen(names[0], kind.kind, defaults), line)
+                                           lambda gpu: free_hpc(hub, gpu)[0],
+                                           offered=lambda cloud, region, types: offered(hub, cloud, region, types),
+                                           open_offer=lambda choice: provision_offer(self, choice)))
 
     def action_group(self) -> None:
         self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]
@@ -443,8 +444,16 @@ class Priced:
         return {"provider": self.where[0], "source": self.source}.get(group, self.where[1])
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def _priced_by(members: list[Priced]) -> str:
+    """What prices a group's billed machines (`on-demand, spot`, `on-prem model`), and how many of
+    them have no price (left out of its $/h, never counted as $0)."""
+    bases: list[str] = []
+    for p in members:
+        if p.on and p.rate.hourly is not None and p.rate.basis not in bases:
+            bases.append(p.rate.basis)
+    unpriced = sum(1 for p in members if p.on and p.rate.hourly is None)
+    text = ", ".join(sorted(bases))
+    return text + (f"; {fmt.plural(unpriced, 'machine')} without a price" if unpriced else "")
 
 
 def _split(share: Share) -> str:
@@ -454,4 +463,6 @@ def _split(share: Share) -> str:
 
 
 def _key_of(provider: str, location: str) -> tuple[str, str]:
-    return provider, place(provider, location)
+    """(provider grouping, region grouping): libvirt VMs group under `on-prem` by provider, under
+    their host by region."""
+    return provider_group(provider), place(provider, location)

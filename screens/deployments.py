@@ -132,7 +132,7 @@ def deploy_detail(d: Deployment, h: Hpa | None, now: datetime, nodes: tuple[Kube
         for node, pods in sorted(by_node.items()):
             gpus = sum(p.gpus for p in pods)
             lines.append(Content(f"  {node}: {len(pods)} pod{'s' if len(pods) != 1 else ''}"
-                                 + (f", {gpus} GPUs" if gpus else "")))
+                                 + (f", {fmt.plural(gpus, 'GPU')}" if gpus else "")))
     if h:
         lines += [Content.from_markup("[b]Autoscaler[/]"),
                   Content(f"  {h.min_replicas}..{h.max_replicas} replicas, now {h.current_replicas}"),
@@ -230,7 +230,8 @@ class DeploymentsScreen(DetailTableScreen):
         moving = sum(1 for d in deploys if d.rollout.value in ("progressing", "failed", "paused"))
         canary = sum(1 for i in isvcs if i.canary_percent is not None)
         gpus = sum(d.gpus_per_replica * d.replicas for d in deploys) + sum(isvc_gpus(inv).values())
-        text = (f"{len(deploys)} deployments ({moving} rolling out) · {len(isvcs)} InferenceServices "
+        text = (f"{fmt.plural(len(deploys), 'deployment')} ({moving} rolling out) · "
+                f"{fmt.plural(len(isvcs), 'InferenceService')} "
                 f"({canary} with canary traffic) · GPUs requested {gpus}")
         notes = {n for c in inv.clusters.values() for k, n in c.notes.items() if k == "inferenceservices"}
         for note in sorted(notes):

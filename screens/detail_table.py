@@ -1,8 +1,11 @@
 """A table with a summary line, a `/` filter and a detail pane that follows the cursor: the
 shape of the Machines, Nodes and Deployments screens, written once.
 
-The pane sits at the right when the terminal is wide and under the table when it is narrow;
-`d` toggles it, and once toggled it stays as the person left it.
+The pane starts closed below DETAIL_FROM columns (at 120 it took 44 columns from the table, which
+then cut `p4d.24xlarge` and `CLUSTER` it shows whole at 80) and open from there up. It sits at the
+right when the terminal is wide and under the table when it is narrow. `d` (or Enter) toggles it,
+and that choice holds for the rest of the session on every screen that shares it, whatever the width
+(the app keeps it: CockpitApp.detail_open).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from screens.widgets.command_line import FilterBox
 from screens.widgets.virtual_table import Column, Row, VirtualTable
 
 WIDE = 110
+"""From this width the pane sits at the right of the table, below it under the table."""
+DETAIL_FROM = 160
+"""From this width the pane is open until the person says otherwise: beside a table of about 116 columns."""
 NO_CLUSTER = ("no Kubernetes source: add [sources.NAME] kind = \"kubernetes\" to config.toml (see README) "
               "or run cockpit --demo")
 
@@ -35,7 +41,8 @@ class DetailTableScreen(TableScreen):
     stale_note: str | None = None
     """Set by a screen whose columns carry Prometheus figures: which of them are stale, and why."""
     _detail_wanted: bool | None = None
-    """None until the person toggles the pane; until then it follows the width."""
+    """None: the pane follows the session's choice (CockpitApp.detail_open), else the width. A screen
+    that sets it (Metrics: closed, the sparklines are the point) keeps a choice of its own."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id=f"{self.PREFIX}-body", classes="table-body"):
@@ -52,6 +59,9 @@ class DetailTableScreen(TableScreen):
 
     def on_resize(self) -> None:
         self._layout_detail()
+
+    def on_screen_resume(self) -> None:
+        self._layout_detail()  # the pane may have been toggled on another screen meanwhile
 
     @property
     def table(self) -> VirtualTable:
@@ -119,19 +129,26 @@ class DetailTableScreen(TableScreen):
         # the one way backend text reaches a detail pane: names, labels, taints, images, messages
         pane.update(safe(content) if content is not None else Content("nothing selected"))
 
+    def detail_open(self) -> bool:
+        """Whether the pane should show now: this screen's own choice, else the session's, else the width."""
+        if self._detail_wanted is not None:
+            return self._detail_wanted
+        chosen = self.cockpit.detail_open
+        return chosen if chosen is not None else self.size.width >= DETAIL_FROM
+
     def _layout_detail(self) -> None:
         body = self.query_one(f"#{self.PREFIX}-body")
-        wide = self.size.width >= WIDE
-        body.set_class(not wide, "-narrow")
-        if self._detail_wanted is None:
-            self.query_one("#detail").display = wide
+        body.set_class(self.size.width < WIDE, "-narrow")
+        self.query_one("#detail").display = self.detail_open()
         self.show_detail()
 
     def action_toggle_detail(self) -> None:
-        pane = self.query_one("#detail")
-        pane.display = not pane.display
-        self._detail_wanted = bool(pane.display)
-        self.show_detail()
+        shown = not self.query_one("#detail").display
+        if self._detail_wanted is not None:
+            self._detail_wanted = shown
+        else:
+            self.cockpit.detail_open = shown  # every screen that shares the pane's choice, from now on
+        self._layout_detail()
 
     # -- selection --------------------------------------------------------------------------
     def targets(self) -> list[str]:

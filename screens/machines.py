@@ -18,9 +18,9 @@ from cockpit.costs import OnPremModel, billed, machine_rate
 from cockpit.model import Machine, MachineState
 from cockpit.prices import current
 from cockpit.promql import Figures
-from cockpit.providers import provider
+from cockpit.providers import Provider, provider
 from screens.detail_table import DetailTableScreen
-from screens.metric_columns import GPU_UTIL, figures, gpu_cells, gpu_line
+from screens.metric_columns import GPU_UTIL, figures, gpu_cells, gpu_line, machine_gpu, machine_gpu_why
 from screens.widgets.virtual_table import Column, Row, VirtualTable, tag_style
 
 STATE_STYLE = {
@@ -57,7 +57,7 @@ def machine_row(m: Machine, now: datetime, colour: str | None, figures: Figures 
     """A VM's GPU% comes from a DCGM exporter inside it, whose Hostname is the VM's name; its $/H
     from the price catalogue or the on-prem model (`-` when off or when there is no price: the
     Costs screen says why)."""
-    util = gpu_cells(figures.node("", m.name) if figures and m.gpus else None)[0]
+    util = gpu_cells(machine_gpu(figures, m))[0]  # `-` unless it runs: a stopped VM's series is stale
     cost = fmt.dollars(machine_rate(m, current(), onprem or OnPremModel()).hourly) if billed(m) else "-"
     return Row(m.ref, (
         m.name, m.source, m.provider, m.state.value, fmt.machine_type(m, short=True), str(m.vcpus),
@@ -114,7 +114,7 @@ class MachinesScreen(DetailTableScreen):
         gpus = sum(len(m.gpus) for m in machines if m.state.is_on)
         total_gpus = sum(len(g) for g in inv.gpus.values())
         busy = sum(1 for g in inv.gpus.values() for x in g if x.assigned_running)
-        text = f"{len(machines)} machines, {running} running · GPUs on running machines {gpus}"
+        text = f"{fmt.plural(len(machines), 'machine')}, {running} running · GPUs on running machines {gpus}"
         if total_gpus:
             text += f" · host GPUs passed through {busy}/{total_gpus}"
         for source, err in sorted(inv.errors.items()):
@@ -128,7 +128,7 @@ class MachinesScreen(DetailTableScreen):
         if m is None:
             return None
         figs = figures(self.cockpit)
-        use = gpu_line(figs.node("", m.name), figs.why_no_gpu(m.name)) if m.gpus else None
+        use = gpu_line(machine_gpu(figs, m), machine_gpu_why(figs, m)) if m.gpus else None
         return detail_content(m, self.cockpit.hub.now(), use)
 
     # -- actions -----------------------------------------------------------------------------
@@ -191,8 +191,6 @@ class MachinesScreen(DetailTableScreen):
     def action_provision(self) -> None:
         """The provision form of the source under the cursor; it writes the `vm provision` line,
         which then plans and confirms like any other (the `:` line takes it too)."""
-        from screens.widgets.provision_form import ProvisionScreen
-
         key = self.table.cursor_key
         hub = self.cockpit.hub
         sources = [s.name for s in hub.sources("machines") if s.name in self.able("machines", "provision")]
@@ -210,12 +208,21 @@ class MachinesScreen(DetailTableScreen):
             where = here.location if kind.where == "zone" else kind.region(here.location)
         # what was typed last time on this source comes back: a refused plan or a cancelled
         # confirmation must not cost a person the whole form
-        form = ProvisionScreen(source, cfg.kind, self._drafts.get(source) or {"where": str(where)})
+        self._open_form(source, kind, self._drafts.get(source) or {"where": str(where)})
+
+    def _open_form(self, source: str, kind: Provider, values: dict[str, str], error: str | None = None) -> None:
+        """The form, and again with what was typed and the error when the plan is refused or the
+        provision fails (a `no template 'gpu'` or a GPU in use used to close it and lose the lot)."""
+        from screens.provision_choices import form_choices
+        from screens.widgets.provision_form import ProvisionScreen
+
+        form = ProvisionScreen(source, kind.kind, values, error=error,
+                               choices=form_choices(lambda: self.cockpit.inventory, source, kind))
 
         def chosen(line: str | None) -> None:
             if line:
-                self._drafts[source] = form.draft()
-                self.cockpit.dispatch([line])
+                draft = self._drafts[source] = form.draft()
+                self.cockpit.dispatch([line], on_failed=lambda message: self._open_form(source, kind, draft, message))
 
         self.app.push_screen(form, chosen)
 
@@ -233,7 +240,7 @@ def _can(kind: str, capability: str) -> bool:
 def detail_content(m: Machine, now: datetime, use: Content | None = None) -> Content:
     lines = [
         Content.from_markup("[b]$ref[/]", ref=m.ref),
-        Content.from_markup("[$muted]state[/]    $s ($n)", s=m.state.value, n=m.native_state),
+        Content.from_markup("[$muted]state[/]    $s", s=fmt.state_text(m.state.value, m.native_state)),
         Content.from_markup("[$muted]host[/]     $h ($p)", h=m.location, p=m.provider),
         Content.from_markup("[$muted]size[/]     $c vCPU, $mem", c=str(m.vcpus), mem=fmt.mib(m.memory_mib)),
         Content.from_markup("[$muted]uptime[/]   $u   [$muted]cpu[/] $p", u=fmt.age(m.started_at, now),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 
 from cockpit.freshness import STALE_MARK, marked
+from cockpit.model import Machine, MachineState
 from cockpit.promql import Figures, NodeGpuFigures, WorkloadFigures, fmt_value
 from screens.widgets.virtual_table import Column
 
@@ -38,6 +39,22 @@ def figures(app: CockpitApp) -> Figures:
     inv = app.inventory
     return Figures(inv.series.values(), inv.series_errors, bool(app.hub.sources("series")), now=app.hub.now(),
                    interval_s=app.refresh_s or None)
+
+
+def machine_gpu(figs: Figures | None, m: Machine) -> NodeGpuFigures | None:
+    """A VM's DCGM figures (its exporter reports the VM's name as Hostname), only while it runs: a
+    stopped or paused VM's series is stale by definition (Prometheus keeps its last sample for
+    minutes, and a cloud's exporter may outlive the stop), so it has no GPU figure at all."""
+    if figs is None or not m.gpus or m.state is not MachineState.RUNNING:
+        return None
+    return figs.node("", m.name)
+
+
+def machine_gpu_why(figs: Figures, m: Machine) -> str:
+    """Why a VM's detail pane has no GPU figure."""
+    if m.state is not MachineState.RUNNING:
+        return f"none while {m.state.value} (its DCGM series would be stale)"
+    return figs.why_no_gpu(m.name)
 
 
 def gpu_cells(fig: NodeGpuFigures | None) -> tuple[str, str]:

@@ -122,7 +122,7 @@ class MetricsScreen(DetailTableScreen):
         parts = []
         for s in inv.local.values():
             h = s.host
-            gpus = (f"{len(s.gpus)} GPUs, driver {s.driver_version}" + (f", CUDA {s.cuda_version}"
+            gpus = (f"{fmt.plural(len(s.gpus), 'GPU')}, driver {s.driver_version}" + (f", CUDA {s.cuda_version}"
                                                                        if s.cuda_version else "")
                     if s.nvml is NvmlState.OK else s.nvml.value)
             parts.append(f"{h.hostname}: CPU {h.cpu_percent:.0f}% of {h.cpu_count}, load {h.load_1m:.2f} · {gpus}")
@@ -131,7 +131,8 @@ class MetricsScreen(DetailTableScreen):
                         for r in p.panels if r.spec.kind == promql.GPU_KIND for s in r.series})
             workloads = len({s.labels for r in p.panels if r.spec.id == "rps" for s in r.series})
             fresh = self._freshness(p)
-            line = (f"{p.source}: {gpus} GPUs, {workloads} workloads · window {fmt.duration(p.window_s)} "
+            line = (f"{p.source}: {fmt.plural(gpus, 'GPU')}, {fmt.plural(workloads, 'workload')} · "
+                    f"window {fmt.duration(p.window_s)} "
                     f"step {fmt.duration(p.step_s)} · {fresh.describe()}")
             if fresh.stale:  # first, so a line cut at the screen's edge never hides it
                 parts.insert(0, f"{STALE_MARK} STALE {line}")

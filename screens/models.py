@@ -1,7 +1,8 @@
 """Models: every registered model of every MLflow registry, its versions with their aliases as
-badges, and where each version is served on the Kubernetes side (a Deployment's model env var or
-an InferenceService's storageUri). Promote, roll back, deploy and compare go through the same
-commands as `cockpit --script`."""
+badges, and where each version is served on the Kubernetes side now (a Deployment's model env var,
+args or annotation, an InferenceService's storageUri: `cockpit.state.served`, re-joined at every
+refresh, so a rollback or a kubectl edit shows as it runs). Promote, roll back, deploy and compare
+go through the same commands as `cockpit --script`."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from cockpit import format as fmt
 from cockpit.contracts import REGISTRY, CockpitError
 from cockpit.model_registry import ModelVersion, RegisteredModel
 from cockpit.state.inventory import Inventory
+from cockpit.state.served import Served, artifact_index, serving
 from screens.detail_table import DetailTableScreen
 from screens.widgets.dialogs import PickScreen
 from screens.widgets.virtual_table import Column, Row, tag_style
 
+SERVED_GROUP = "served-versions"
+"""The worker group that reads every model's versions for the SERVING join (tests wait on it)."""
 COLUMNS = (
     Column("name", "MODEL", min_width=8, max_width=28, priority=0),
     Column("registry", "REGISTRY", min_width=6, max_width=12, priority=4),
@@ -36,18 +40,31 @@ def served_by(inv: Inventory, name: str, version: int, source_uri: str = "", ali
     """Workloads serving this version: a Deployment whose model reference is models:/NAME/VERSION
     (or models:/NAME@ALIAS for an alias that points at it), or an InferenceService whose storageUri
     is the version's artifact location."""
-    uris = {f"models:/{name}/{version}"} | {f"models:/{name}@{a}" for a in aliases}
-    out = [f"{d.ref} ({d.ready}/{d.replicas})" for d in inv.deployments() if d.model in uris]
-    out += [f"{i.ref} (isvc)" for i in inv.inference_services() if source_uri and i.storage_uri == source_uri]
-    return out
+    model = RegisteredModel("", name, "", (), tuple((a, version) for a in aliases), None, None, None)
+    found = serving(model, inv.deployments(), inv.inference_services(), {source_uri: version} if source_uri else {})
+    return [s.label for s in found if s.version == version]
 
 
-def model_row(m: RegisteredModel, inv: Inventory, now: datetime, colour: str | None) -> Row:
-    serving = len({w for a, v in m.aliases for w in served_by(inv, m.name, v, aliases=(a,))})
+def model_serving(m: RegisteredModel, inv: Inventory, versions: list[ModelVersion] | None) -> list[Served]:
+    """Every workload serving a version of `m` now; InferenceServices once its versions (their
+    artifact URIs) are read."""
+    return serving(m, inv.deployments(), inv.inference_services(), artifact_index(versions or ()))
+
+
+def serving_cell(served: list[Served]) -> str:
+    """`2 workloads: v7, v8`: Deployments and InferenceServices alike, and which versions they run."""
+    if not served:
+        return "-"
+    versions = ", ".join(f"v{v}" for v in sorted({s.version for s in served}))
+    return f"{fmt.plural(len({s.workload for s in served}), 'workload')}: {versions}"
+
+
+def model_row(m: RegisteredModel, inv: Inventory, now: datetime, colour: str | None,
+              versions: list[ModelVersion] | None = None) -> Row:
     return Row(m.ref, (
         m.name, m.source, f"v{m.latest_version}" if m.latest_version else "-",
         " ".join(f"{a}=v{v}" for a, v in m.aliases) or "-",
-        f"{serving} workload{'s' if serving != 1 else ''}" if serving else "-", fmt.age(m.updated_at, now),
+        serving_cell(model_serving(m, inv, versions)), fmt.age(m.updated_at, now),
         m.description.splitlines()[0] if m.description else "-",
     ), style=tag_style(colour))
 
@@ -56,14 +73,20 @@ def model_detail(m: RegisteredModel, versions: list[ModelVersion] | None, inv: I
     lines = [Content.from_markup("[b]$ref[/]", ref=m.ref), Content(m.description or "(no description)")]
     tags = " ".join(f"{k}={v}" for k, v in m.tags if not k.startswith("cockpit."))
     lines.append(Content.from_markup("[$muted]tags[/] $t", t=tags or "-"))
+    served = model_serving(m, inv, versions)
     lines.append(Content.from_markup("[b]Aliases[/]"))
-    uris = {v.version: v.source_uri for v in versions or []}
     for alias, v in m.aliases:
-        where = served_by(inv, m.name, v, uris.get(v, ""), (alias,))
+        where = [s.label for s in served if s.version == v]
         lines.append(Content.from_markup("  [reverse] $a [/] v$v", a=alias, v=str(v)))
         lines += [Content(f"     ↳ {w}") for w in where] or [Content.from_markup("     [$muted]not deployed[/]")]
     if not m.aliases:
         lines.append(Content("  none"))
+    lines.append(Content.from_markup("[b]Served now[/]"))
+    lines += [Content(f"  v{s.version} ↳ {s.label}") for s in sorted(served, key=lambda s: (-s.version, s.workload))]
+    if not served:
+        lines.append(Content.from_markup("  [$muted]no workload serves a version of it[/]"))
+    if versions is None and inv.inference_services():
+        lines.append(Content.from_markup("  [$muted]InferenceServices: reading the versions…[/]"))
     lines.append(Content.from_markup("[b]Versions[/]"))
     if versions is None:
         lines.append(Content.from_markup("  [$muted]loading…[/]"))
@@ -105,10 +128,17 @@ class ModelsScreen(DetailTableScreen):
         hub = self.cockpit.hub
         colours = self.source_colours()
         now = hub.now()
-        rows = [model_row(m, inv, now, colours.get(m.source)) for m in sorted(inv.all_models(),
-                                                                             key=lambda m: (m.source, m.name))]
         current = {m.ref: m for m in inv.all_models()}
         self._versions = {ref: got for ref, got in self._versions.items() if current.get(ref) == got[0]}
+        rows = [model_row(m, inv, now, colours.get(m.source), self._known(m.ref))
+                for m in sorted(current.values(), key=lambda m: (m.source, m.name))]
+        unread = [m for m in current.values() if m.ref not in self._versions]
+        by_artifact = inv.inference_services() or any(d.model and not d.model.startswith("models:/")
+                                                       for d in inv.deployments())
+        if unread and by_artifact and not any(
+                w.group == SERVED_GROUP and not w.is_finished for w in self.workers):
+            self.run_worker(lambda: self._load_all_versions(unread), thread=True, group=SERVED_GROUP,
+                            exit_on_error=False)
         self.show_rows(rows, noun="models", configured=bool(hub.sources("registry")),
                        unconfigured='no model registry: add [sources.NAME] kind = "mlflow" to config.toml (see '
                                     "README) or run cockpit --demo",
@@ -117,7 +147,7 @@ class ModelsScreen(DetailTableScreen):
     def summary_text(self) -> str:
         models = self.cockpit.inventory.all_models()
         aliases = sum(len(m.aliases) for m in models)
-        text = f"{len(models)} models · {aliases} aliases"
+        text = f"{fmt.plural(len(models), 'model')} · {fmt.plural(aliases, 'alias', 'aliases')}"
         for s, e in sorted(self.cockpit.inventory.registry_errors.items()):
             text += f" · {s}: {e}"
         return text
@@ -131,6 +161,32 @@ class ModelsScreen(DetailTableScreen):
         if cached is None:
             self.run_worker(lambda: self._load_versions(m), thread=True, group="versions", exit_on_error=False)
         return model_detail(m, cached[1] if cached else None, self.cockpit.inventory, self.cockpit.hub.now())
+
+    def _known(self, ref: str) -> list[ModelVersion] | None:
+        got = self._versions.get(ref)
+        return got[1] if got else None
+
+    def _load_all_versions(self, models: list[RegisteredModel]) -> None:
+        """In a worker: the versions of each model not read yet, so the SERVING column can join
+        InferenceServices (a storageUri names a version by its artifact URI). A model whose
+        versions cannot be read is kept with none, not asked again until its record changes."""
+        got: dict[str, tuple[RegisteredModel, list[ModelVersion]]] = {}
+        for m in models:
+            try:
+                got[m.ref] = (m, self._read_versions(m))
+            except CockpitError:
+                got[m.ref] = (m, [])
+
+        def done() -> None:
+            self._versions.update(got)
+            self.inventory_changed()
+            if self.table.cursor_key in got:
+                self.show_detail()
+
+        self.app.call_from_thread(done)
+
+    def _read_versions(self, m: RegisteredModel) -> list[ModelVersion]:
+        return self.cockpit.hub.call(m.source, REGISTRY, lambda b: b.versions(m.name))
 
     def _load_versions(self, m: RegisteredModel) -> None:
         try:

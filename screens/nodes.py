@@ -130,7 +130,7 @@ class NodesScreen(DetailTableScreen):
         nodes = self.cockpit.inventory.nodes()
         ready = sum(1 for n in nodes if n.ready)
         cordoned = sum(1 for n in nodes if n.unschedulable)
-        text = f"{len(nodes)} nodes: {ready} ready, {len(nodes) - ready} not ready"
+        text = f"{fmt.plural(len(nodes), 'node')}: {ready} ready, {len(nodes) - ready} not ready"
         text += f", {cordoned} cordoned" if cordoned else ""
         text += " · " + gpu_totals(nodes)
         if self.gpu_only:

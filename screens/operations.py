@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from cockpit import format as fmt
 from cockpit.ops.journal import Operation, OpState, operations, overlay
 from screens.base import TableScreen
 from screens.safe import safe
@@ -76,7 +77,7 @@ class OperationsScreen(TableScreen):
         table.set_rows(rows)
         running = sum(op.state is OpState.RUNNING for op in ops)
         unfinished = sum(op.state is OpState.UNFINISHED for op in ops)
-        note = f"{len(ops)} operations · {running} running"
+        note = f"{fmt.plural(len(ops), 'operation')} · {running} running"
         if unfinished:
             note += f" · {unfinished} unfinished (outcome unknown: Enter)"
         self.query_one("#operations-summary", Static).update(safe(note))

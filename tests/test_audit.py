@@ -163,19 +163,19 @@ def test_script_mode_refuses_when_the_disk_is_full(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("previous", "new", "shown"), [
     ({"state": "running"}, {"state": "stopped"}, "running → stopped"),  # vm stop
     ({"state": "stopped"}, None, "stopped → -"),  # failed: nothing known after
-    ({"replicas": 2}, {"replicas": 4}, "2 → 4"),  # deploy scale
-    ({"canaryTrafficPercent": 0}, {"canaryTrafficPercent": 25}, "0 → 25"),  # isvc canary (was - → -)
-    ({"canaryTrafficPercent": 25}, {"canaryTrafficPercent": None}, "25 → -"),  # isvc promote
-    ({"unschedulable": False}, {"unschedulable": True}, "unschedulable no → yes"),  # node cordon (was - → -)
+    ({"replicas": 2}, {"replicas": 4}, "2 replicas → 4 replicas"),  # deploy scale
+    ({"canaryTrafficPercent": 0}, {"canaryTrafficPercent": 25}, "canary 0% → 25%"),  # isvc canary (was - → -)
+    ({"canaryTrafficPercent": 25}, {"canaryTrafficPercent": None}, "canary 25% → unset"),  # isvc promote
+    ({"unschedulable": False}, {"unschedulable": True}, "schedulable → cordoned"),  # node cordon (was - → -)
     ({"unschedulable": False, "pods": 3}, {"unschedulable": True, "evicted": ["a", "b"], "moves": []},
-     "unschedulable no → yes, pods was 3, evicted a,b, moves none"),  # node drain
+     "schedulable, 3 pods → cordoned, 0 pods (2 evicted)"),  # node drain
     ({"revision": 5, "images": ["app:v2"], "model": "m@9"}, {"from_revision": 4, "images": ["app:v1"], "model": "m@8"},
-     "revision was 5, images app:v2 → app:v1, model m@9 → m@8, from_revision 4"),  # deploy rollback
+     "app:v2 → app:v1, model m@9 → m@8, revision 5 → revision 4's template"),  # deploy rollback
     ({"min": 1, "max": 4}, {"min": 2, "max": 8}, "min 1 → 2, max 4 → 8"),  # hpa set
-    ({"alias": "prod", "version": 8}, {"alias": "prod", "version": 9}, "alias=prod: version 8 → 9"),  # promote
+    ({"alias": "prod", "version": 8}, {"alias": "prod", "version": 9}, "prod v8 → v9"),  # promote
     ({"stage": None}, {"stage": "prod"}, "stage - → prod"),  # model tag
     ({"state": "running", "definition": "<domain/>"}, {"state": "undefined"}, "running → undefined"),  # destroy
-    (None, {"machines": ["aws/t-0", "aws/t-1"], "steps": ["spot refused"]}, "machines aws/t-0,aws/t-1"),  # provision
+    (None, {"machines": ["aws/t-0", "aws/t-1"], "steps": ["spot refused"]}, "- → aws/t-0,aws/t-1"),  # provision
 ])
 def test_every_kind_of_change_reads_as_previous_to_new(previous: object, new: object, shown: str) -> None:
     assert change_text(previous, new) == shown
@@ -188,4 +188,4 @@ def test_cockpit_audit_shows_the_change_of_a_cordon(registry: Registry, ctx: Con
                                 duration_s=0.1, error=None, op_id="op1", phase="outcome"))
     r = registry.run_line("audit", ctx)
     assert r.outcome.table is not None and r.outcome.table.columns[-1] == "CHANGE"
-    assert r.outcome.table.rows[-1][-1] == "unschedulable no → yes"
+    assert r.outcome.table.rows[-1][-1] == "schedulable → cordoned"

@@ -104,7 +104,8 @@ def test_burn_totals_what_is_billed_and_lists_what_has_no_price() -> None:
     assert b.hourly == pytest.approx(5.0933 + 1.006 + 0.192 + 6.16)
     assert b.month == pytest.approx(b.hourly * 720)
     assert b.priced == 4 and b.unpriced == (("aws/bastion", "no price for t3.large in us-east-1 (bundled catalogue)"),)
-    assert [(line.key, line.machines) for line in b.by_provider] == [("libvirt", 1), ("aws", 2), ("azure", 1)]
+    # a libvirt host's VMs are on-prem hardware, one provider with bare-metal nodes (issue 16)
+    assert [(line.key, line.machines) for line in b.by_provider] == [("on-prem", 1), ("aws", 2), ("azure", 1)]
     assert [line.key for line in b.by_region] == ["gpu-host-a", "us-east-1", "westus2"]
     assert b.by_provider[1].hourly == pytest.approx(6.0993)
 

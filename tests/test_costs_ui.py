@@ -79,22 +79,50 @@ async def test_spend_grouping_then_compare_and_provision(tmp_path: Path, moto_se
         assert quotes and [q.hourly for q in quotes] == sorted(q.hourly for q in quotes)
         assert all(q.machine_type and current().offers[q.cloud, q.machine_type, q.region].accelerator == "H100"
                    for q in quotes)
-        first = [str(c) for c in offers.get_row_at(0)]
+        first = [str(c) for c in offers.get_row_at(0)][1:]  # after whether it can be provisioned
         assert first[:4] == [quotes[0].cloud, quotes[0].region, quotes[0].machine_type, fmt.dollars(quotes[0].hourly)]
         dialog.query_one("#c-spot", Checkbox).value = True  # spot prices: compared again
         await pilot.pause()
         assert dialog.asked.spot and all(q.hourly == current().offers[  # type: ignore[attr-defined]
             q.cloud, q.machine_type, q.region].spot for q in dialog.quotes)  # type: ignore[attr-defined]
-        chosen = dialog.quotes[0]  # type: ignore[attr-defined]
+        quotes = dialog.quotes  # type: ignore[attr-defined]
+        verdicts = dialog.verdicts  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: all((q.cloud, q.region, q.machine_type) in verdicts for q in quotes), timeout=30)
+        marks = [str(offers.get_row_at(i)[0]) for i in range(len(quotes))]
+        assert set(marks) - {"✓"}, "some spot H100 offers are in regions the configured sources do not reach"
+        refused = next(i for i, m in enumerate(marks) if m != "✓")
+        assert marks[refused] == "✗"
         offers.focus()
-        await pilot.press("enter")  # the cheapest spot offer: its cloud's provision form, filled in
+        offers.move_cursor(row=refused)
+        await pilot.pause()
+        q = quotes[refused]
+        why = str(dialog.query_one("#compare-note").render())  # why not, for the offer under the cursor
+        assert why == f"✗ {q.cloud} {q.region} {q.machine_type}: {verdicts[q.cloud, q.region, q.machine_type]}"
+        await pilot.press("enter")  # an offer its cloud would refuse: said so, no form
+        await pilot.pause()
+        assert app.screen is dialog
+        error = str(dialog.query_one("#form-error").render())
+        assert "cannot be provisioned" in error and quotes[refused].machine_type in error
+
+        good = marks.index("✓")
+        chosen = quotes[good]
+        offers.move_cursor(row=good)
+        await pilot.press("enter")  # an offer its cloud sells there: its provision form, filled in
         await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen))
         form = app.screen
         assert form.kind == chosen.cloud  # type: ignore[attr-defined]
         assert form.query_one("#f-type", Input).value == chosen.machine_type
         assert form.query_one("#f-where", Input).value.startswith(chosen.region)
         assert form.query_one("#f-spot", Checkbox).value is True
-        await pilot.press("escape")
+        await pilot.press("escape")  # back to the offers, as they were
+        await wait_for(pilot, lambda: app.screen is dialog)
+        assert offers.cursor_row == good and str(dialog.query_one("#form-error").render()) == ""
+
+        dialog.query_one("#c-gpu", Input).value = "A100"  # changed, then Enter on an offer: compared again first
+        offers.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog and dialog.asked.gpu == "A100"  # type: ignore[attr-defined]
 
 
 async def test_spend_grouping_loads_on_a_machine_booted_this_instant(tmp_path: Path, moto_server: MotoServer,

@@ -294,5 +294,5 @@ def test_prometheus_500_fails_panels_and_is_degraded(tmp_path: Path,
     (row,) = sources["data"]
     assert row["source"] == SOURCE and row["health"] == "degraded", row
     assert re.match(rf"^{SOURCE}: ping: HTTP 500", row["reason"]), row
-    assert sources["error"] == f"1 of 1 sources not ok ({SOURCE}: degraded)"
+    assert sources["error"] == f"1 of 1 source not ok ({SOURCE}: degraded)"
     assert server.requests >= 2

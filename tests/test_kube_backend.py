@@ -212,9 +212,10 @@ def test_hpa_set_and_isvc_canary_promote_rollback(registry: Any, kctx: Context, 
     isvc = kget(kube, *path)
     assert "canaryTrafficPercent" not in isvc["spec"]["predictor"]
     assert [t["percent"] for t in isvc["status"]["components"]["predictor"]["traffic"]] == [100]
-    assert r.outcome.new == {"canaryTrafficPercent": None}
-    prev = [e["previous"] for e in audit_entries(kctx) if e["command"].startswith("isvc")]
-    assert prev == [{"canaryTrafficPercent": 10}, {"canaryTrafficPercent": 30}, {"canaryTrafficPercent": 0}]
+    assert r.outcome.new["canaryTrafficPercent"] is None  # and the split by revision, for the audit's CHANGE
+    assert list(r.outcome.new["traffic"].values()) == [100]
+    prev = [e["previous"]["canaryTrafficPercent"] for e in audit_entries(kctx) if e["command"].startswith("isvc")]
+    assert prev == [10, 30, 0]
 
 
 @pytest.mark.parametrize(("line", "error"), [

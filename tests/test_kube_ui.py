@@ -38,7 +38,7 @@ def audit(tmp_path: Path) -> list[dict[str, Any]]:
 
 async def test_nodes_screen_shows_gpus_and_drains_with_confirmation(kube: KubeFake, tmp_path: Path) -> None:
     app = app_on(kube, tmp_path, "nodes")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot)
         t = table(app, "nodes")
         row = t.row("gpu-prod/a100-02")
@@ -90,7 +90,7 @@ async def test_scale_prompts_for_n_and_cancel_changes_nothing(kube: KubeFake, tm
 
 async def test_rollback_picks_a_revision_from_the_history(kube: KubeFake, tmp_path: Path) -> None:
     app = app_on(kube, tmp_path, "deployments")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot)
         table(app, "deployments").move_to("deploy:gpu-prod/inference/llama-70b")
         await pilot.pause()
@@ -163,11 +163,11 @@ async def test_models_screen_promotes_and_rolls_back_an_alias(kube: KubeFake, db
 
     config = demo_config(kube=kube, audit_path=tmp_path / "audit.jsonl", registry=LazyRegistry(db))
     app = make_app(tmp_path / "audit.jsonl", config=config, start_view="models")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot)
         t = table(app, "models")
         row = t.row("registry/llama-70b-chat")
-        assert row is not None and row.cells[3:5] == ("production=v8 staging=v8", "1 workload")
+        assert row is not None and row.cells[3:5] == ("production=v8 staging=v8", "1 workload: v8")
         t.move_to("registry/llama-70b-chat")
         await wait_for(pilot, lambda: "v7  READY" in str(app.screen.query_one("#detail").render()))
         assert "↳ gpu-prod/inference/llama-70b (2/2)" in str(app.screen.query_one("#detail").render())

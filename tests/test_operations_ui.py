@@ -109,7 +109,7 @@ async def test_an_operation_a_crash_left_is_said_at_start(tmp_path: Path) -> Non
     app = make_app(tmp_path / "audit.jsonl")
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        text = str(app.screen.query_one("#overview-sources").render())
+        text = str(app.screen.query_one("#overview-problems").render())
         assert "did not finish: deploy rollback gpu-prod/inference/llama-70b, applied at " in text
         assert "outcome unknown" in text and "⚠ 1 op unfinished" in status(app)
         app.run_command_line("ops")

@@ -265,7 +265,7 @@ async def test_the_app_backs_off_a_source_that_is_down_and_ctrl_r_asks_it(tmp_pa
     async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot)
         assert calls.count["lost"] == 1 and app.hub.health("lost").state is HealthState.DOWN
-        overview = str(app.screen.query_one("#overview-sources").render())
+        overview = str(app.screen.query_one("#overview-problems").render())
         # backoff: the interval doubled, capped at 5 minutes or the interval if longer (here 10 minutes)
         assert "down since 09:30:00 · next try 09:40:00: lost: cannot open test:///nowhere/host.xml" in overview
 
@@ -288,7 +288,7 @@ async def test_the_app_backs_off_a_source_that_is_down_and_ctrl_r_asks_it(tmp_pa
         await poll()
         assert calls.count["lost"] == 3 and app.source_polls.unit("lost").failures == 2
         await pilot.pause()
-        overview = str(app.screen.query_one("#overview-sources").render())
+        overview = str(app.screen.query_one("#overview-problems").render())
         assert "down since 09:30:00 · next try 09:50:00: lost: cannot open" in overview
 
 

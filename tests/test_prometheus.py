@@ -333,7 +333,7 @@ async def test_metrics_screen_and_metric_columns(kube: KubeFake, prom: PromServe
         await pilot.press("1")  # Overview: the source's health, GPU use and traffic in one line
         await wait_for(pilot, lambda: app.screen.query("#overview-sources"))
         sources = str(app.screen.query_one("#overview-sources").render())
-        assert f"prom prometheus · {prom.url}  ok" in sources
+        assert f"prometheus  {prom.url} · " in sources
         assert "74 GPUs, mean use " in sources and " idle (<5%) · 7 workloads, " in sources
 
 

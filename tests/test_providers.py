@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from cockpit.commands import build_registry
 from cockpit.commands.provision import OPTIONS
@@ -119,8 +120,9 @@ async def test_machines_screen_offers_only_what_the_selected_kind_can(tmp_path: 
 
 async def test_the_provision_form_keeps_what_was_typed(tmp_path: Path, moto_server: MotoServer, gce: GceFake,
                                                        arm: ArmFake) -> None:
-    """A plan the cloud refuses (or a confirmation said no to) must not cost a person the form:
-    opened again on that source, it holds what was submitted; it starts from the selected row's zone."""
+    """A plan the cloud refuses must not cost a person the form: it comes back at once with what was
+    typed and the error under the field it names (it used to close, with the error in a toast); the
+    form starts from the selected row's zone, and the type field completes from the zone's types."""
     from screens.widgets.provision_form import ProvisionScreen
 
     app = make_app(tmp_path / "audit.jsonl", config=mixed(tmp_path, moto_server, gce, arm), start_view="machines")
@@ -132,17 +134,60 @@ async def test_the_provision_form_keeps_what_was_typed(tmp_path: Path, moto_serv
         await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
         form = app.screen
         assert isinstance(form, ProvisionScreen) and here is not None and form.values()["where"] == here.location
-        await pilot.press("tab", *"a2-highgpu-1g", "tab", *"family/debian-12", "tab", *"ft", "tab", "tab", "tab",
+        await pilot.press("tab", *"a2-highgpu-")
+        hint = str(form.query_one("#form-hint").render())
+        assert "a2-highgpu-1g (1×A100)" in hint  # the zone's GPU types first, with what they hold
+        await wait_for(pilot, lambda: form.query_one("#f-type", Input)._suggestion.startswith("a2-highgpu-"))
+        await pilot.press("backspace", *"-1g", "tab", *"family/debian-12", "tab", *"ft", "tab", "tab", "tab",
                           "tab", *"nvidia-tesla-t4:1")  # GPUs attach to N1 only: the plan is refused
         typed = form.values()
+        assert typed["--type"] == "a2-highgpu-1g"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "GPUs attach to N1" in toasts_text(app))
-        await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and app.screen is not form
                        and bool(app.screen.query("#f-where")))
         again = app.screen
         assert isinstance(again, ProvisionScreen)
         assert again.values() == typed and typed["--accelerator"] == "nvidia-tesla-t4:1" and typed["--name"] == "ft"
+        await pilot.pause()
+        note = str(again.query_one("#e-f-accelerator").render())
+        assert "GPUs attach to N1 sizes only" in note and again.query_one("#e-f-accelerator").display
+        assert again.focused is again.query_one("#f-accelerator")
+        assert "GPUs attach to N1" not in toasts_text(app)
+
+
+async def test_a_libvirt_form_offers_templates_and_free_gpus_and_keeps_a_refused_template(tmp_path: Path) -> None:
+    """On a libvirt source: the template field completes from the source's templates, the GPU field
+    lists free GPUs first and the others with the machine holding them; `no template 'gpu'` comes
+    back under the template field, with the rest of the form as typed."""
+    from screens.widgets.provision_form import ProvisionScreen
+
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await loaded(pilot)
+        t = app.screen.query_one("#machines-table", VirtualTable)
+        t.move_to(next(m.ref for m in app.inventory.all_machines() if m.source == "rack-b"))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
+        form = app.screen
+        assert isinstance(form, ProvisionScreen)
+        templates = [name for name, _ in form.choices("--template")]
+        assert templates and templates == [tpl.name for tpl in app.inventory.templates["rack-b"]]
+        gpus = form.choices("--gpu")
+        held = [why for _, why in gpus if "held by" in why]
+        free = [why for _, why in gpus if why.endswith("free")]
+        assert free and held and [why for _, why in gpus] == free + held
+        await pilot.press(*"new-vm", "tab", *"gpu")
+        typed = form.values()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and app.screen is not form
+                       and bool(app.screen.query("#f-where")))
+        again = app.screen
+        assert isinstance(again, ProvisionScreen) and again.values() == typed
+        await pilot.pause()
+        assert "gpu" in str(again.query_one("#e-f-template").render())
+        assert again.focused is again.query_one("#f-template")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ProvisionScreen)
 
 
 def test_every_change_names_the_capability_it_needs() -> None:
@@ -167,6 +212,7 @@ def test_help_says_which_kinds_can_and_why_not(tmp_path: Path) -> None:
     ctx = Context(hub=Hub(Config(sources=(), audit_path=tmp_path / "a.jsonl")), audit=AuditLog(tmp_path / "a.jsonl"))
     r = build_registry().run_line("help vm force-off", ctx)
     assert r.outcome.text is not None
+    text = " ".join(r.outcome.text.split())  # the help wraps its paragraphs
     assert ("on libvirt, aws, azure sources; not gcp: its stop always lets the guest shut down; there is no "
-            "power-off at once: use stop") in r.outcome.text
+            "power-off at once: use stop") in text
     assert r.outcome.data[0]["kinds"] == ["libvirt", "aws", "azure"]

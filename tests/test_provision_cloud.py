@@ -243,3 +243,20 @@ def test_script_mode_dry_run_prints_the_plan(tmp_path: Path, gce: GceFake) -> No
     r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "--script", "-"],
                        input=line, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 3 and "--yes" in r.stderr  # a mutation in script mode needs --yes or --dry-run
+
+
+def test_the_comparator_asks_each_cloud_what_a_region_offers(clouds: Context) -> None:
+    """The catalogue lists what a cloud sells somewhere; the comparator asks the account's own cloud
+    whether the region sells it (picking `azure eastus Standard_ND96asr_v4` used to end in `no size`)."""
+    from cockpit.state.offers import offered
+
+    hub = clouds.hub
+    aws = offered(hub, "aws", "us-east-1", ["p4d.24xlarge", "x9.nope"])
+    assert aws["p4d.24xlarge"] is None and aws["x9.nope"] == "us-east-1 does not offer x9.nope"
+    far = offered(hub, "aws", "ap-south-1", ["p4d.24xlarge"])["p4d.24xlarge"]
+    assert far is not None and far.startswith("ap-south-1 is not one of aws's regions")
+    azure = offered(hub, "azure", "eastus", ["Standard_NC24ads_A100_v4", "Standard_ND96asr_v4"])
+    assert azure == {"Standard_NC24ads_A100_v4": None, "Standard_ND96asr_v4": "eastus has no size Standard_ND96asr_v4"}
+    gcp = offered(hub, "gcp", "us-central1", ["a2-highgpu-1g", "zz-nope-1"])
+    assert gcp["a2-highgpu-1g"] is None and gcp["zz-nope-1"] is not None and "zz-nope-1" in gcp["zz-nope-1"]
+    assert offered(hub, "oracle", "x", ["t"]) == {"t": "no writable oracle source in the config"}

@@ -244,7 +244,7 @@ async def test_table_detail_and_status_bar_show_escapes(tmp_path: Path) -> None:
         assert_no_raw(status)
         await pilot.press("1")
         await wait_for(pilot, lambda: app.screen.query("#overview-sources"))
-        overview = str(app.screen.query_one("#overview-sources", Static).render())
+        overview = str(app.screen.query_one("#overview-problems").render())  # a source down: a problem
         assert "\\x1b]0;pwned" in overview
         assert_no_raw(overview)
 

@@ -192,7 +192,8 @@ def test_costs_by_namespace(snap_compare, size: tuple[int, int]) -> None:  # typ
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_costs_compare_dialog(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
-    """2×A100 on demand: the clouds' offers, and rack-a's two free A100s priced by the on-prem model."""
+    """2×A100 on demand: the clouds' offers with whether the configured source can provision each, and
+    rack-a's two free A100s priced by the on-prem model."""
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         from screens.widgets.compare_form import CompareScreen
@@ -203,6 +204,9 @@ def test_costs_compare_dialog(snap_compare, size: tuple[int, int]) -> None:  # t
         pilot.app.screen.query_one("#c-count").value = "2"
         await pilot.press("enter")
         await wait_for(pilot, lambda: pilot.app.screen.hpc)  # the free HPC GPUs, asked in a worker
+        dialog = pilot.app.screen  # and each cloud asked whether the region sells the type
+        await wait_for(pilot, lambda: all((q.cloud, q.region, q.machine_type) in dialog.verdicts
+                                          for q in dialog.quotes), timeout=30)
         await pilot.pause(0.05)
 
     assert snap_compare(app_for("costs"), terminal_size=size, run_before=run_before)

@@ -8,7 +8,7 @@ screen shows the rest and says which region is missing, rather than an empty or 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -205,6 +205,20 @@ class AwsBackend(CloudBackend):
         if taken:
             warnings.append(f"already named so in {region}: {', '.join(taken)} (a shared Name shows as the id)")
         return CloudOffer(spec.machine_type, info.vcpus, info.memory_mib, info.gpus, tuple(warnings))
+
+    def offered(self, where: str, types: Sequence[str]) -> dict[str, str | None]:
+        """describe_instance_type_offerings in the region (a source provisions in its own regions only)."""
+        if where not in self.scopes:
+            return dict.fromkeys(types, f"{where} is not one of {self.source}'s regions ({', '.join(self.scopes)})")
+        found: set[str] = set()
+        wanted = sorted(set(types))
+        for i in range(0, len(wanted), 100):
+            with self._errors(where, "describe instance type offerings"):
+                pages = self._clients[where].get_paginator("describe_instance_type_offerings").paginate(
+                    LocationType="region", Filters=[{"Name": "instance-type", "Values": wanted[i:i + 100]}])
+                for page in pages:
+                    found |= {str(o.get("InstanceType")) for o in page.get("InstanceTypeOfferings") or []}
+        return {t: None if t in found else f"{where} does not offer {t}" for t in types}
 
     def _region_of(self, spec: CloudProvisionSpec) -> str:
         if spec.location not in self.scopes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -202,6 +202,11 @@ class AzureBackend(CloudBackend):
                 self._sizes[sub, region] = {str(s["name"]): size_info(s) for s in skus
                                             if s.get("resourceType") == "virtualMachines"}
         return self._sizes[sub, region]
+
+    def offered(self, where: str, types: Sequence[str]) -> dict[str, str | None]:
+        """The region's resource SKUs (one listing per region, kept)."""
+        sizes = self._sizes_in(self.scopes[0], where)
+        return {t: None if t in sizes else f"{where} has no size {t}" for t in types}
 
     def _image(self, spec: CloudProvisionSpec) -> dict[str, str]:
         parts = spec.image.split(":")

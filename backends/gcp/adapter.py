@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -257,6 +257,20 @@ class GcpBackend(CloudBackend):
         info = self._types.get((project, zone, kind)) or custom_type(kind)
         assert info is not None  # _type_infos stored it, or it is a custom size
         return info
+
+    def offered(self, where: str, types: Sequence[str]) -> dict[str, str | None]:
+        """Each machine type in the zone (a get per type, kept); a GPU the catalogue keys as
+        `gpu:MODEL:COUNT` attaches to an N1 size and is not checked here."""
+        project = self.scopes[0]
+        out: dict[str, str | None] = {}
+        for t in types:
+            try:
+                if not t.startswith("gpu:"):
+                    self._size(project, where, t)
+                out[t] = None
+            except BadInput:
+                out[t] = f"{where} has no machine type {t}"
+        return out
 
     def check_cloud_provision(self, spec: CloudProvisionSpec) -> CloudOffer:
         """The size as this zone knows it, and that the names are free; nothing is created."""

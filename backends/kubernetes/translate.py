@@ -6,6 +6,7 @@ pods into those classes costs seconds, and the cockpit keeps only a few fields o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,8 @@ REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 MODEL_ANNOTATIONS = ("cockpit.dev/model", "mlflow.org/model-uri", "serving.kserve.io/model")
 MODEL_ENV = ("MODEL_URI", "MLFLOW_MODEL_URI", "MODEL_ID", "MODEL_NAME", "STORAGE_URI")
+MODEL_ARG = re.compile(r"models:/[^\s,;\"']+")
+"""A registry reference in a container's command line (`--model=models:/llama-70b-chat/7`)."""
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
 """KServe labels every predictor pod with its InferenceService: the cost of serving it is theirs."""
 
@@ -152,11 +155,15 @@ def part_of_isvc(obj: Obj) -> bool:
 
 
 def model_reference(meta: Obj, template: Obj) -> str:
-    """The model a workload serves: what its pods get (template annotation, then env) wins over
-    the object's own annotation, which a rollback or a `set-image` leaves behind."""
+    """The model a workload serves: what its pods get (template annotation, then env, then a
+    `models:/` URI in a container's command or args, as `vllm serve models:/x/7` or
+    `--model=models:/x/7`) wins over the object's own annotation, which a rollback or a
+    `set-image` leaves behind."""
     sources: list[Mapping[str, Any]] = [_dict(template, "metadata", "annotations")]
     for c in _list(template, "spec", "containers"):
         sources.append({str(e.get("name")): e.get("value") for e in c.get("env") or [] if isinstance(e, Mapping)})
+        words = [str(w) for w in [*(c.get("command") or []), *(c.get("args") or [])]]
+        sources.append({MODEL_ENV[0]: next((m.group(0) for w in words if (m := MODEL_ARG.search(w))), "")})
     sources.append(meta.get("annotations") or {})
     for i, found in enumerate(sources):
         keys = MODEL_ENV if 0 < i < len(sources) - 1 else MODEL_ANNOTATIONS

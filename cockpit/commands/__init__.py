@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cockpit.commands.examples import with_examples
 from cockpit.commands.registry import CommandSpec, Context, Invocation, Outcome, Plan, Registry, Result, Table
 
 
@@ -40,7 +41,7 @@ def build_registry() -> Registry:
     ops.register(reg)
     rollout.register(reg)
     builtin.register(reg)
-    return reg
+    return with_examples(reg)
 
 
 __all__ = ["CommandSpec", "Context", "Invocation", "Outcome", "Plan", "Registry", "Result", "Table",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cockpit import format as fmt
 from cockpit.audit import change_text
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, Table
 from cockpit.contracts import ANY_SOURCE, BadInput, CockpitError
@@ -31,7 +32,8 @@ def _sources(ctx: Context, args: Mapping[str, Any]) -> Plan:
                          "latency_ms": h.latency_ms, "reason": h.reason, "as_of": to_jsonable(h.as_of),
                          "since": to_jsonable(h.since)})
         unwell = [f"{n}: {h.state.value}" for n in names if (h := ctx.hub.health(n)).state is not HealthState.OK]
-        error = CockpitError(f"{len(unwell)} of {len(names)} sources not ok ({', '.join(unwell)})") if unwell else None
+        error = CockpitError(f"{len(unwell)} of {fmt.plural(len(names), 'source')} not ok "
+                             f"({', '.join(unwell)})") if unwell else None
         return Outcome(data=data, table=Table(("SOURCE", "KIND", "HEALTH", "READ-ONLY", "LATENCY", "REASON"),
                                               tuple(rows)), error=error)
 
@@ -89,27 +91,21 @@ def who_can(capability: str) -> str:
 
 def register(reg: Registry) -> None:
     def _help(ctx: Context, args: Mapping[str, Any]) -> Plan:
-        wanted = " ".join(args["command"] or [])
-        specs = [s for s in reg.specs() if not wanted or s.name.startswith(wanted)]
-        if not specs:  # a word that names no command is bad input (exit 2), found while planning
-            raise BadInput(f"no command starts with {wanted!r}")
+        from cockpit import cli_help  # it renders what this module's registry holds: imported when asked
+
+        words = args["command"] or []
+        every = reg.specs()  # what a script line can run (`cockpit help` at a shell adds `completion`)
+        # a word that names no command is bad input (exit 2), found while planning, with the nearest
+        spec, matches = cli_help.lookup(every, words) if words else (None, every)
+        specs = [spec] if spec is not None else matches
+        text = cli_help.help_text(every, words)
 
         def run() -> Outcome:
-            lines = []
-            for s in specs:
-                lines.append(f"{s.usage()}\n    {s.summary}{'  [changes state]' if s.mutating else ''}")
-                if wanted:
-                    lines += [f"    {p.name if p.is_option else (p.metavar or p.key.upper())}: {p.help}"
-                              for p in s.params]
-                    if s.capability:
-                        lines.append(f"    {who_can(s.capability)}")
-            lines.append("Every line also takes --dry-run (show the plan), --yes (confirm a change) and --no-wait "
-                         "(return once a change is applied, without following it: op list, op wait).")
-            lines.append(EXIT_CODES)
             return Outcome(data=[{"command": s.name, "usage": s.usage(), "summary": s.summary,
-                                  "mutating": s.mutating, "kinds": [p.kind for p in PROVIDERS.values()
-                                                                    if s.capability and p.can(s.capability)]}
-                                 for s in specs], text="\n".join(lines))
+                                  "mutating": s.mutating, "examples": list(s.examples),
+                                  "kinds": [p.kind for p in PROVIDERS.values()
+                                            if s.capability and p.can(s.capability)]}
+                                 for s in specs], text=text)
 
         return Plan("help", "help", run)
 

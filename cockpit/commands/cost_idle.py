@@ -61,7 +61,8 @@ def _idle(ctx: Context, args: Mapping[str, Any]) -> Plan:
                       fmt.dollars(g.hourly) if g.hourly is not None else "no price",
                       fmt.dollars(g.daily) if g.daily is not None else "-",
                       ", ".join(g.holders) or g.why) for g in w.idle)
-        text = (f"{len(w.idle)} of {w.checked} GPUs under {threshold:g}% for {window}: {fmt.dollars(w.hourly)}/h, "
+        text = (f"{len(w.idle)} of {fmt.plural(w.checked, 'GPU')} under {threshold:g}% for {window}: "
+                f"{fmt.dollars(w.hourly)}/h, "
                 f"{fmt.dollars(w.daily)} per day; prices: {cat.describe(ctx.hub.now().date())}")
         if not w.checked:
             text = f"no DCGM GPU series in {', '.join(names)} over {window}" + (

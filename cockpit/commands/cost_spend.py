@@ -28,7 +28,7 @@ def _window(ctx: Context, args: Mapping[str, Any]) -> tuple[date, date, str]:
     if not 1 <= days <= 366:
         raise BadInput(f"--days: {days} is not between 1 and 366")
     start, end = last_days(today, days)
-    return start, end, f"the last {days} days ({start.isoformat()} to {today.isoformat()})"
+    return start, end, f"the last {fmt.plural(days, 'day')} ({start.isoformat()} to {today.isoformat()})"
 
 
 def _notes(s: Spend) -> str:

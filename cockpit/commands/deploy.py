@@ -138,10 +138,10 @@ def _current(ctx: Context, args: Mapping[str, Any]) -> tuple[str, str, str, str,
 def _scale(ctx: Context, args: Mapping[str, Any]) -> Plan:
     source, ns, name, ref, d = _current(ctx, args)
     n = args["replicas"]
-    noop = f"{ref} already has {n} replicas" if d.replicas == n else None
+    noop = f"{ref} already has {fmt.plural(n, 'replica')}" if d.replicas == n else None
     warnings = []
     if d.gpus_per_replica and n > d.replicas:
-        warnings.append(f"needs {(n - d.replicas) * d.gpus_per_replica} more GPUs "
+        warnings.append(f"needs {fmt.plural((n - d.replicas) * d.gpus_per_replica, 'more GPU', 'more GPUs')} "
                         f"({d.gpus_per_replica} per replica)")
     if n == 0:
         warnings.append(f"{ref} stops serving: every pod is removed")
@@ -150,7 +150,7 @@ def _scale(ctx: Context, args: Mapping[str, Any]) -> Plan:
         after = ctx.hub.call(source, CLUSTERS, lambda b: b.scale(ns, name, n))
         return changed(ctx, args, after, {"replicas": n}, f"scaled {d.replicas} -> {n}")
 
-    summary = f"scale {ref} from {d.replicas} to {n} replicas"
+    summary = f"scale {ref} from {d.replicas} to {fmt.plural(n, 'replica')}"
     return Plan("deploy scale", summary, run, mutating=True, source=source, target=ref,
                 confirm=question(summary), previous={"replicas": d.replicas},
                 new={"replicas": n}, warnings=tuple(warnings), noop=noop)
@@ -163,9 +163,9 @@ def _restart(ctx: Context, args: Mapping[str, Any]) -> Plan:
         after = ctx.hub.call(source, CLUSTERS, lambda b: b.restart(ns, name))
         return changed(ctx, args, after, {"revision": after.revision}, "restarted")
 
-    summary = f"restart {ref}: replace its {d.replicas} pods one by one (a new revision, same template)"
+    summary = f"restart {ref}: replace its {fmt.plural(d.replicas, 'pod')} one by one (a new revision, same template)"
     return Plan("deploy restart", summary, run, mutating=True, source=source, target=ref,
-                confirm=f"Restart {ref} ({d.replicas} pods)?", previous={"revision": d.revision})
+                confirm=f"Restart {ref} ({fmt.plural(d.replicas, 'pod')})?", previous={"revision": d.revision})
 
 
 def _rollback(ctx: Context, args: Mapping[str, Any]) -> Plan:
@@ -179,7 +179,8 @@ def _rollback(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         after = ctx.hub.call(source, CLUSTERS, lambda b: b.rollback(ns, name, rev.number))
         return changed(ctx, args, after, {"revision": after.revision, "from_revision": rev.number,
-                                          "images": list(after.images)}, f"rolled back to revision {rev.number}")
+                                          "images": list(after.images), "model": after.model},
+                       f"rolled back to revision {rev.number}")
 
     summary = (f"roll back {ref} from revision {d.revision} ({','.join(d.images)}) to revision {rev.number} "
                f"({images}{model})")

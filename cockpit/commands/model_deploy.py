@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cockpit import format as fmt
 from cockpit.commands.deploy import TIMEOUT, changed
 from cockpit.commands.models import MODEL, check_alias
 from cockpit.commands.registry import CommandSpec, Context, Outcome, Param, Plan, Registry, question
@@ -72,7 +73,7 @@ def _image_tag(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: ModelVe
 
     summary = f"deploy {mv.name} {how} to {d.ref}: {container} image {current} -> {image}"
     return Plan("model deploy", summary, run, mutating=True, source=d.source, target=d.ref,
-                confirm=question(summary, f" ({d.replicas} pods roll)"),
+                confirm=question(summary, f" ({fmt.plural(d.replicas, 'pod')} roll)"),
                 previous={"image": current}, new={"image": image, "version": mv.version}, noop=noop)
 
 
@@ -98,7 +99,7 @@ def _to_deployment(ctx: Context, args: Mapping[str, Any], d: Deployment, mv: Mod
 
     summary = f"deploy {mv.name} {how} to {d.ref}: {container} env {key} {d.model or '(unset)'} -> {uri}"
     return Plan("model deploy", summary, run, mutating=True, source=d.source, target=d.ref,
-                confirm=question(summary, f" ({d.replicas} pods roll)"),
+                confirm=question(summary, f" ({fmt.plural(d.replicas, 'pod')} roll)"),
                 previous={"model": d.model or None, "env": f"{container}:{key}"},
                 new={"model": uri, "version": mv.version}, noop=noop)
 

@@ -131,8 +131,8 @@ def _cordon(value: bool) -> CommandSpec:
                            new={"unschedulable": after.unschedulable})
 
         what = "mark {} unschedulable (running pods stay)" if value else "mark {} schedulable again"
-        summary = what.format(f"node {ref}") + (f"; it holds {before.gpu_allocated} GPUs" if before.gpu_allocated
-                                                 else "")
+        held = before.gpu_allocated
+        summary = what.format(f"node {ref}") + (f"; it holds {fmt.plural(held, 'GPU')}" if held else "")
         return Plan(f"node {word}", summary, run, mutating=True, source=source, target=ref,
                     confirm=f"{word.capitalize()} node {ref}?", previous={"unschedulable": before.unschedulable},
                     noop=noop)
@@ -161,27 +161,28 @@ def _drain(ctx: Context, args: Mapping[str, Any]) -> Plan:
                         + ", ".join(f"{p.namespace}/{p.name}" for p in plan.unmanaged) + " (--force deletes them)")
     moves = drain_lines(plan, force)
     gpus = sum(p.gpus for p in plan.evict)
-    summary = (f"drain node {ref}: cordon it and evict {len(plan.evict)} pods"
-               + (f" holding {gpus} GPUs" if gpus else "") + (": " + "; ".join(moves) if moves else ""))
+    summary = (f"drain node {ref}: cordon it and evict {fmt.plural(len(plan.evict), 'pod')}"
+               + (f" holding {fmt.plural(gpus, 'GPU')}" if gpus else "") + (": " + "; ".join(moves) if moves else ""))
 
     def run() -> Outcome:
         result = ctx.hub.call(source, CLUSTERS, lambda b: b.drain(name, force=force, timeout=timeout),
                               timeout=timeout + ctx.hub.source(source).timeout_seconds)
-        text = [f"{ref}: cordoned, {len(result.evicted)} pods evicted"]
+        text = [f"{ref}: cordoned, {fmt.plural(len(result.evicted), 'pod')} evicted"]
         text += [f"  evicted {p}" for p in result.evicted]
         text += [f"  blocked {p}: {why}" for p, why in result.blocked]
         error = None
         if result.blocked:
             from cockpit.contracts import Conflict
 
-            error = Conflict(f"{ref}: {len(result.blocked)} pods could not be evicted within {timeout:g}s "
+            error = Conflict(f"{ref}: {fmt.plural(len(result.blocked), 'pod')} could not be evicted within "
+                             f"{timeout:g}s "
                              f"(PodDisruptionBudget): {', '.join(p for p, _ in result.blocked)}")
         return Outcome(data=to_jsonable(result), text="\n".join(text), error=error,
                        new={"unschedulable": True, "evicted": list(result.evicted),
                             "blocked": [p for p, _ in result.blocked]})
 
     shown = [f"  {m}" for m in moves[:12]] + ([f"  … and {len(moves) - 12} more"] if len(moves) > 12 else [])
-    confirm = "\n".join([f"Drain node {ref}? It is cordoned, then {len(plan.evict)} pods are evicted "
+    confirm = "\n".join([f"Drain node {ref}? It is cordoned, then {fmt.plural(len(plan.evict), 'pod')} are evicted "
                           "(PodDisruptionBudgets are honoured):", *shown])
     return Plan("node drain", summary, run, mutating=True, source=source, target=ref,
                 confirm=confirm, warnings=tuple(warnings),

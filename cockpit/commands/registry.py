@@ -38,6 +38,9 @@ class Param:
     repeat: bool = False
     choices: tuple[str, ...] = ()
     metavar: str = ""
+    default: str = ""
+    """What an option means when it is not given, as help prints it (`all sources`, `5m`); empty
+    when the help text already says, or the option is a filter or a flag (cockpit.cli_help infers)."""
 
     @property
     def is_option(self) -> bool:
@@ -125,6 +128,9 @@ class CommandSpec:
     serves: bool = False
     """It changes what a workload serves or where its traffic goes: refused while a guarded
     rollout holds that workload (cockpit.ops.busy)."""
+    examples: tuple[str, ...] = ()
+    """Command lines (without the leading `cockpit`) that `help`, `--help` and docs/commands.md
+    show; filled from cockpit.commands.examples, and a test parses each against the demo."""
 
     @property
     def name(self) -> str:

@@ -44,7 +44,8 @@ def _hpa_set(ctx: Context, args: Mapping[str, Any]) -> Plan:
     noop = f"{ref} already scales {lo}..{hi}" if (lo, hi) == (h.min_replicas, h.max_replicas) else None
     warnings = []
     if not lo <= h.current_replicas <= hi:
-        warnings.append(f"it runs {h.current_replicas} replicas now: the autoscaler will move it into {lo}..{hi}")
+        warnings.append(f"it runs {fmt.plural(h.current_replicas, 'replica')} now: the autoscaler will move it "
+                        f"into {lo}..{hi}")
 
     def run() -> Outcome:
         after = ctx.hub.call(source, CLUSTERS, lambda b: b.hpa_set(ns, name, lo, hi))
@@ -94,7 +95,8 @@ def _canary(command: str, percent_of: Any, verb: str) -> Any:
 
         def run() -> Outcome:
             after = ctx.hub.call(source, CLUSTERS, lambda b: b.isvc_canary(ns, name, percent))
-            return Outcome(data=isvc_dict(after), new={"canaryTrafficPercent": after.canary_percent},
+            return Outcome(data=isvc_dict(after), new={"canaryTrafficPercent": after.canary_percent,
+                                                       "traffic": traffic_split(after)},
                            text=f"{ref}: canaryTrafficPercent {_pct(after.canary_percent)}; "
                                 f"traffic {traffic_text(after)}")
 
@@ -103,10 +105,26 @@ def _canary(command: str, percent_of: Any, verb: str) -> Any:
             percent, f"{percent}% to {latest}, {100 - (percent or 0)}% to {prev}")
         summary = f"{verb} {ref}: canaryTrafficPercent {_pct(i.canary_percent)} -> {_pct(percent)} ({share})"
         return Plan(command, summary, run, mutating=True, source=source, target=ref,
-                    confirm=question(summary), previous={"canaryTrafficPercent": i.canary_percent},
-                    new={"canaryTrafficPercent": percent}, warnings=tuple(warnings), noop=noop)
+                    confirm=question(summary),
+                    previous={"canaryTrafficPercent": i.canary_percent, "traffic": traffic_split(i)},
+                    new={"canaryTrafficPercent": percent, "traffic": planned_split(i, percent)},
+                    warnings=tuple(warnings), noop=noop)
 
     return planner
+
+
+def traffic_split(i: InferenceService) -> dict[str, int]:
+    """{revision: percent} as KServe reports it: what the audit's CHANGE shows before and after."""
+    return {t.revision or ("latest" if t.latest else "previous"): t.percent for t in i.traffic}
+
+
+def planned_split(i: InferenceService, percent: int | None) -> dict[str, int]:
+    """The split a canary percentage asks for: the latest revision gets `percent` (all when None),
+    the previous one the rest (all traffic stays on the latest when there is no previous)."""
+    latest, prev = i.latest_ready_revision or "latest", i.previous_revision
+    if percent is None or percent >= 100 or not prev:
+        return {latest: 100}
+    return {prev: 100 - percent, latest: percent} if percent else {prev: 100}
 
 
 def _pct(p: int | None) -> str:

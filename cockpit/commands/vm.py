@@ -56,7 +56,7 @@ def _show(ctx: Context, args: Mapping[str, Any]) -> Plan:
     def run() -> Outcome:
         m = ctx.hub.call(source, MACHINES, lambda b: b.get_machine(name))
         lines = [
-            f"Machine:   {m.ref}", f"State:     {m.state.value} ({m.native_state})",
+            f"Machine:   {m.ref}", f"State:     {fmt.state_text(m.state.value, m.native_state)}",
             f"Host:      {m.location} ({m.provider})", f"vCPUs:     {m.vcpus}", f"Memory:    {fmt.mib(m.memory_mib)}",
             f"Uptime:    {fmt.age(m.started_at, ctx.hub.now())}", f"CPU:       {fmt.percent(m.cpu_percent)}",
             f"Addresses: {', '.join(m.addresses) or '-'}", f"Type:      {fmt.machine_type(m)}",

@@ -140,6 +140,10 @@ class LazyRegistry:
                 raise BackendUnavailable(f"the demo registry could not be seeded: {tail}")
 
 
+def _nothing() -> None:
+    """The prepare hook of a source whose emulator needs no starting (libvirt's test driver)."""
+
+
 def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Path | None = None,
                 kube: KubeFake | LazyCluster | None = None, kube_edge: KubeFake | LazyCluster | None = None,
                 registry: LazyRegistry | None = None, prometheus: LazyPrometheus | None = None,
@@ -179,5 +183,10 @@ def demo_config(*, read_only: bool = False, theme: str = "dark", audit_path: Pat
         prepare["prom"] = prometheus.ensure
         if isinstance(kube, LazyCluster):  # the cluster's canaries serve in this Prometheus too
             prometheus.extra = _canaries_of(kube)
+    from cockpit.sandbox.needs import NEEDS, checked
+
+    for s in sources:  # each demo source first says, in one line, which packages it lacks (sandbox/needs.py)
+        if s.name in NEEDS:
+            prepare[s.name] = checked(s.name, prepare.get(s.name, _nothing))
     return Config(sources=sources, theme=theme, refresh_seconds=5.0, read_only=read_only,
                   audit_path=audit_path or default_state_dir() / "demo-audit.jsonl", prepare=prepare)
