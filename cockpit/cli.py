@@ -18,7 +18,7 @@ from pathlib import Path
 from cockpit import __version__
 from cockpit.audit import AuditLog
 from cockpit.commands import Context, build_registry
-from cockpit.config import THEMES, Config, decode_utf8, default_state_dir, load_config
+from cockpit.config import THEMES, Config, decode_utf8, default_state_dir, load_config, log_level
 from cockpit.contracts import BadInput, CockpitError
 from cockpit.hub import Hub
 from cockpit.sanitise import for_display
@@ -164,7 +164,8 @@ def _logging() -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         _private_file(path)
-        logging.basicConfig(filename=path, level=os.environ.get("COCKPIT_LOG_LEVEL", "WARNING"),
+        level = log_level(os.environ.get("COCKPIT_LOG_LEVEL"), lambda line: print(line, file=sys.stderr))
+        logging.basicConfig(filename=path, level=level,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     except OSError:
         logging.basicConfig(level=logging.CRITICAL)

@@ -53,6 +53,21 @@ def default_config_path() -> Path:
     return Path(base) / "cockpit" / "config.toml"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(said: str | None, warn: Callable[[str], object] | None = None) -> str:
+    """COCKPIT_LOG_LEVEL in any case (`debug` crashed logging with a traceback); anything else is
+    WARNING, with one line to `warn` saying what was wrong."""
+    if not said:
+        return "WARNING"
+    if said.strip().upper() in LOG_LEVELS:
+        return said.strip().upper()
+    if warn is not None:
+        warn(f"cockpit: COCKPIT_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {said!r}; using WARNING")
+    return "WARNING"
+
+
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "cockpit"

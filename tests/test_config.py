@@ -198,3 +198,26 @@ def test_the_config_knows_every_key_binding_the_ui_has() -> None:
                 if getattr(b, "id", None):
                     found.add(b.id)
     assert found == BINDING_IDS, (sorted(found - BINDING_IDS), sorted(BINDING_IDS - found))
+
+
+def test_log_level_takes_any_case_and_says_what_was_wrong(tmp_path: Path) -> None:
+    """`COCKPIT_LOG_LEVEL=debug` crashed the start with logging's ValueError and a traceback."""
+    import subprocess
+    import sys
+
+    from cockpit.config import log_level
+
+    said: list[str] = []
+    assert log_level("debug") == "DEBUG" and log_level(" Info ") == "INFO" and log_level(None) == "WARNING"
+    assert log_level("verbose", said.append) == "WARNING"
+    assert said == ["cockpit: COCKPIT_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got "
+                    "'verbose'; using WARNING"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "COCKPIT_LOG_LEVEL": "loud"}
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(config), "--script", "-"], input="",
+                       capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "COCKPIT_LOG_LEVEL: expected one of" in r.stderr and "got 'loud'" in r.stderr
+    assert (tmp_path / "state" / "cockpit" / "cockpit.log").exists()

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from cockpit.config import Config, default_state_dir
+from cockpit.config import Config, default_state_dir, log_level
 from cockpit.contracts import BackendUnavailable, CockpitError
 
 START_TIMEOUT_S = 300.0
@@ -173,7 +173,7 @@ def keeper(where: Path) -> int:
     from cockpit.sandbox.gcp import LazyGce
     from cockpit.sandbox.prom import LazyPrometheus
 
-    logging.basicConfig(level=os.environ.get("COCKPIT_LOG_LEVEL", "WARNING"),
+    logging.basicConfig(level=log_level(os.environ.get("COCKPIT_LOG_LEVEL")),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
