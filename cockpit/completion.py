@@ -12,7 +12,6 @@ list, so nothing that a shell could expand or a terminal could interpret is kept
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from cockpit.cli_help import INSTALL, SHELLS
 from cockpit.commands.registry import CommandSpec, Context, Invocation, Plan, Registry, Result
 from cockpit.completion_scripts import BASH, FISH, ZSH
 from cockpit.config import THEMES, default_state_dir
+from cockpit.history import write_private
 from cockpit.sanitise import for_display
 
 LISTINGS: dict[str, str] = {"vm list": "machines", "node list": "nodes", "deploy list": "deployments",
@@ -60,12 +60,8 @@ def _read(path: Path) -> list[str]:
 
 def _write(path: Path, names: Sequence[str]) -> None:
     """Atomically (a TAB never reads half a file), private (names of a fleet are not for everyone)."""
-    for d in (path.parent.parent, path.parent):  # the demo's under the real one's: both private
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the demo's under the real one's
+    write_private(path, names)
 
 
 def remember(command: str, args: Mapping[str, Any], result: Result, directory: Path) -> None:

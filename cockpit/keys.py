@@ -7,21 +7,22 @@ from __future__ import annotations
 
 BINDING_IDS: frozenset[str] = frozenset({
     "app.back", "app.command_line", "app.help", "app.quit", "app.quit_asking", "app.refresh", "audit.filter",
-    "command.close", "command.complete", "compare.cancel", "confirm.cancel", "confirm.yes", "costs.compare",
-    "costs.detail", "costs.filter", "costs.group", "deployments.canary", "deployments.detail", "deployments.filter",
-    "deployments.history", "deployments.hpa", "deployments.promote", "deployments.restart", "deployments.rollback",
-    "deployments.scale", "deployments.set_image", "filter.clear", "machines.destroy", "machines.detail",
-    "machines.filter", "machines.force_off", "machines.provision", "machines.reboot", "machines.resume",
-    "machines.start", "machines.stop", "machines.suspend", "machines.xml", "metrics.detail", "metrics.filter",
-    "metrics.plot", "metrics.step", "metrics.window", "models.compare", "models.deploy", "models.detail",
-    "models.filter", "models.history", "models.promote", "models.rollback", "nodes.cordon", "nodes.detail",
-    "nodes.drain", "nodes.filter", "nodes.gpu_only", "nodes.uncordon", "operations.cancel", "operations.filter",
-    "overview.bottom", "overview.down", "overview.page_down", "overview.page_up", "overview.top", "overview.up",
-    "pick.cancel", "provision.cancel", "provision.complete", "provision.plan", "rollout.abort", "rollout.down",
-    "rollout.end", "rollout.pause", "rollout.promote", "rollout.up", "table.bottom", "table.down", "table.mark",
-    "table.mark_all", "table.page_down", "table.page_up", "table.sort", "table.sort_reverse", "table.top",
-    "table.up", "text.close", "view.audit", "view.costs", "view.deployments", "view.machines", "view.metrics",
-    "view.models", "view.nodes", "view.overview",
+    "command.close", "command.complete", "command.newer", "command.older", "command.run", "compare.cancel",
+    "confirm.cancel", "confirm.yes", "costs.compare", "costs.detail", "costs.filter", "costs.group",
+    "deployments.canary", "deployments.detail", "deployments.filter", "deployments.history", "deployments.hpa",
+    "deployments.promote", "deployments.restart", "deployments.rollback", "deployments.scale",
+    "deployments.set_image", "filter.clear", "machines.destroy", "machines.detail", "machines.filter",
+    "machines.force_off", "machines.provision", "machines.reboot", "machines.resume", "machines.start",
+    "machines.stop", "machines.suspend", "machines.xml", "metrics.detail", "metrics.filter", "metrics.plot",
+    "metrics.step", "metrics.window", "models.compare", "models.deploy", "models.detail", "models.filter",
+    "models.history", "models.promote", "models.rollback", "nodes.cordon", "nodes.detail", "nodes.drain",
+    "nodes.filter", "nodes.gpu_only", "nodes.uncordon", "operations.cancel", "operations.filter", "overview.bottom",
+    "overview.down", "overview.page_down", "overview.page_up", "overview.top", "overview.up", "pick.cancel",
+    "provision.cancel", "provision.complete", "provision.plan", "result.close", "result.filter", "rollout.abort",
+    "rollout.down", "rollout.end", "rollout.pause", "rollout.promote", "rollout.up", "table.bottom", "table.down",
+    "table.mark", "table.mark_all", "table.page_down", "table.page_up", "table.sort", "table.sort_reverse",
+    "table.top", "table.up", "text.close", "view.audit", "view.costs", "view.deployments", "view.machines",
+    "view.metrics", "view.models", "view.nodes", "view.overview",
 })
 
 MAIN, OFTEN, SOMETIMES, RARE = 1, 2, 3, 4
@@ -38,6 +39,7 @@ FOOTER_RANK: dict[str, int] = {
     "app.help": MAIN, "app.command_line": MAIN,
     # an open command line or filter box: what closes or completes it
     "command.close": MAIN, "command.complete": MAIN, "filter.clear": MAIN,
+    "result.filter": MAIN, "result.close": MAIN,
     # dialogs (their own keys, should a footer ever show them)
     "confirm.yes": MAIN, "confirm.cancel": MAIN, "text.close": MAIN, "pick.cancel": MAIN,
     "provision.plan": MAIN, "provision.cancel": MAIN, "provision.complete": MAIN, "compare.cancel": MAIN,

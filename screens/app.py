@@ -8,33 +8,34 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from collections.abc import Awaitable, Callable
+from concurrent.futures import CancelledError
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.content import Content
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input
 
 from cockpit.audit import AuditLog
-from cockpit.commands import Context, Plan, Registry, Result
+from cockpit.commands import Context, Registry
+from cockpit.config import default_state_dir
 from cockpit.contracts import CLUSTERS, MACHINES, CockpitError
+from cockpit.history import History
 from cockpit.hub import Hub
 from cockpit.model_kube import ClusterSnapshot
 from cockpit.ops.journal import Journal, Operation, OpState, operations
 from cockpit.sanitise import for_display, for_line
-from cockpit.script import render_table
 from cockpit.state.inventory import Inventory, Round, merge, poll_clusters, poll_round, source_polls
 from cockpit.state.poller import Poller, PollResult
+from screens.app_commands import CommandRunner
 from screens.base import CockpitScreen
 from screens.palette import CockpitCommands
 from screens.rollout_open import RolloutPanels, RolloutStarted
 from screens.widgets.bars import VIEWS
-from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from themes import STYLESHEET, THEMES, theme_name, variable_defaults
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def _lazy(module: str, name: str) -> Callable[[], Screen[Any]]:
     return make
 
 
-class CockpitApp(RolloutPanels, App[int]):
+class CockpitApp(RolloutPanels, CommandRunner):
     TITLE = "cockpit"
     CSS_PATH = str(STYLESHEET)
     # screen modules load when a view is first shown: the first frame pays only for its own view
@@ -91,7 +92,10 @@ class CockpitApp(RolloutPanels, App[int]):
     COMMANDS = App.COMMANDS | {CockpitCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(key, f"show_view('{view}')", title, show=False, id=f"view.{view}") for key, view, title in VIEWS),
+        # priority, as `:`: taken in the order typed (a non-priority key reached the app only after
+        # the screen had passed it on, behind the keys typed after it: `2:vm list` ran on the old view)
+        *(Binding(key, f"view_key('{view}')", title, show=False, id=f"view.{view}", priority=True)
+          for key, view, title in VIEWS),
         # priority: handled before the next key is routed, so a fast `:q` lands in the command line
         Binding("colon", "colon", ":command", id="app.command_line", priority=True),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -124,6 +128,12 @@ class CockpitApp(RolloutPanels, App[int]):
         self._start_view = start_view
         self._watch = watch
         self._history: list[str] = []
+        self._held: list[events.Key] | None = None
+        self._last_character: str | None = None
+        """The character of the key being handled (a view key typed into a field is that character)."""
+        """Keys typed while a view is being switched to (None: none is)."""
+        self.command_history = History(default_state_dir() / "command_history")
+        """The `:` lines run, across runs (Up and Down in the command line)."""
         self.detail_open: bool | None = None
         """The detail pane as the person last left it with `d` (None: not yet; it follows the width)."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -358,7 +368,36 @@ class CockpitApp(RolloutPanels, App[int]):
         if view != self.current_mode:
             self._history.append(view)
             self._history = self._history[-20:]
-            self.switch_mode(view)
+            self._hold_keys_until(self.switch_mode(view))
+
+    # -- type-ahead ----------------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._held is not None:
+                self._held.append(event)  # a view is on its way: the key is meant for it
+                return
+            self._last_character = event.character
+        await super().on_event(event)
+
+    def _hold_keys_until(self, switched: Awaitable[object]) -> None:
+        """Keys typed while a view is being switched to wait for it, then go to it in order: `2:vm
+        list` typed fast used to open the old view's command line, and the rest landed in the new
+        view's table (the space marked a row)."""
+        if self._held is None:
+            self._held = []
+
+        async def release() -> None:
+            try:
+                await switched
+            finally:
+                self.call_after_refresh(self._release_keys)
+
+        self.run_worker(release(), group="type-ahead", exit_on_error=False)
+
+    def _release_keys(self) -> None:
+        held, self._held = self._held or [], None
+        for key in held:
+            self.post_message(events.Key(key.key, key.character))
 
     async def action_back(self) -> None:
         screen = self.screen
@@ -385,121 +424,16 @@ class CockpitApp(RolloutPanels, App[int]):
         else:
             self.open_command_line()
 
+    def action_view_key(self, view: str) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):  # a digit typed into a field (`deploy scale ... 3`), as it was typed
+            focused.insert_text_at_cursor(self._last_character or "")
+        else:
+            self.show_view(view)
+
     def open_command_line(self, prefill: str = "") -> None:
         if isinstance(self.screen, CockpitScreen):
             self.screen.action_command_line(prefill)
-
-    # -- commands ----------------------------------------------------------------------------
-    def run_command_line(self, text: str) -> None:
-        """What `:` submits: a view name, `q`, or any script-mode command."""
-        word = text.strip()
-        if word in ("q", "q!", "quit", "exit"):
-            self.exit(0)
-            return
-        if word.lstrip(":") in VIEW_ALIASES:
-            self.show_view(VIEW_ALIASES[word.lstrip(":")])
-            return
-        self.dispatch([text])
-
-    def dispatch(self, lines: list[str], on_failed: Callable[[str], None] | None = None) -> None:
-        """Parse now (config only, instant), plan and run in a thread: backends never block the UI.
-        `on_failed` (a form that wrote the line) hears a refusal or failure instead of a toast, so
-        it can come back with what was typed and the error beside the field."""
-        invocations = []
-        for line in lines:
-            try:
-                invocations.append(self.registry.parse(line, self.hub))
-            except CockpitError as e:
-                if on_failed is not None:
-                    on_failed(e.message)
-                else:
-                    self.notify(e.message, title="bad command", severity="error", timeout=8)
-                return
-        self.run_worker(lambda: self._plan_and_run(invocations, on_failed), thread=True, group="commands",
-                        exit_on_error=False)
-
-    def _plan_and_run(self, invocations: list[Any], on_failed: Callable[[str], None] | None = None) -> None:
-        plans: list[Plan] = []
-        for inv in invocations:
-            try:
-                plan = self.registry.plan(inv, self.ctx)
-            except CockpitError as e:
-                if on_failed is not None:
-                    self.call_from_thread(on_failed, e.message)
-                else:
-                    self.call_from_thread(self.notify, e.message, title=inv.spec.name, severity="error", timeout=8)
-                continue
-            if plan.noop:
-                self.call_from_thread(self.notify, plan.noop, title=plan.command)
-                continue
-            plans.append(plan)
-        if not plans:
-            return
-        mutating = [p for p in plans if p.mutating]
-        if mutating and not self._confirm(mutating):
-            self.call_from_thread(self.notify, "cancelled: nothing changed", timeout=3)
-            return
-        no_wait = any(inv.no_wait for inv in invocations)  # a line's --no-wait holds in the UI too
-        results = [self.registry.execute(p, self.ctx, wait=not no_wait) for p in plans]
-        reread = None
-        touched = {p.source for p in mutating if p.source}
-        if touched:  # our own change is re-read before anything shows it (or the next poll would)
-            self.source_polls.changed(touched)  # a poll that began before now brings their old state
-            try:
-                reread = poll_round(self.hub, self.inventory, window_s=self.metrics_window, step_s=self.metrics_step,
-                                    only=touched, polls=self.source_polls)
-            except Exception:  # a bug: logged; the main poll that follows still refreshes, and results show
-                log.exception("re-reading %s after a change failed", ", ".join(sorted(touched)))
-        self.call_from_thread(self._show_results, results, bool(mutating), reread, on_failed)
-
-    def _confirm(self, plans: list[Plan]) -> bool:
-        """Blocks this worker thread until the person answers the dialog."""
-        answer: Future[bool] = Future()
-        if len(plans) == 1:
-            p = plans[0]
-            title, lines = p.command, [p.confirm or p.summary]
-        else:
-            title = f"{plans[0].command} × {len(plans)}"
-            lines = [f"{len(plans)} machines:"] + [f"  {p.summary}" for p in plans]
-        warnings = [w for p in plans for w in p.warnings]
-        typed = plans[0].typed_name if len(plans) == 1 else None
-
-        def ask() -> None:
-            self.push_screen(ConfirmScreen(title, lines, warnings, typed, on_answer=answer.set_result))
-
-        self.call_from_thread(ask)
-        return answer.result()
-
-    def _show_results(self, results: list[Result], mutated: bool, reread: Round | None = None,
-                      on_failed: Callable[[str], None] | None = None) -> None:
-        if reread is not None:
-            self.inventory = merge(self.inventory, reread, self.source_polls)
-            self._for_screens(lambda s: s.inventory_changed())
-        if mutated:
-            ok = [r for r in results if r.status == "ok"]
-            failed = [r for r in results if r.status != "ok"]
-            for r in failed:
-                if on_failed is not None:
-                    on_failed(r.error or r.status)
-                else:
-                    self.notify(r.error or r.status, title=f"{r.command} {r.status}", severity="error", timeout=10)
-            if ok:
-                text = "\n".join(r.outcome.text or r.command for r in ok[:6])
-                more = f"\n… and {len(ok) - 6} more" if len(ok) > 6 else ""
-                self.notify(text + more, title=ok[0].command, timeout=4)
-            self.request_poll(0)
-            self.read_unfinished()
-            self._for_screens(lambda s: s.audit_changed())
-            self._for_screens(lambda s: s.refresh_status())
-            return
-        for r in results:
-            if r.status != "ok":
-                self.notify(r.error or r.status, title=r.command, severity="error", timeout=10)
-            body = render_table(r.outcome.table) if r.outcome.table else (r.outcome.text or "")
-            if r.outcome.error:
-                body += f"\n{r.outcome.error.message}"
-            if body:
-                self.push_screen(TextScreen(r.plan.summary if r.plan else r.command, Content(body)))
 
     def get_default_screen(self) -> Screen[Any]:
         from screens.overview import OverviewScreen

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
 from cockpit.providers import provider
+from screens.safe import safe
 from screens.widgets.bars import StatusBar, TopBar
 from screens.widgets.command_line import CommandLine, CommandSuggester, FilterBox
 from screens.widgets.footer import RankedFooter
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 
 class CockpitScreen(Screen[None]):
     VIEW: ClassVar[str] = ""
+    _error_for: str | None = None
+    """The line the command line's error is about (editing it hides the error)."""
     COMMANDS = Screen.COMMANDS | {KeyCommands}  # ctrl+p finds the keys the footer had no room for
 
     @property
@@ -43,7 +47,8 @@ class CockpitScreen(Screen[None]):
         yield CommandLine(placeholder="command (tab completes, esc closes) e.g. vm start rack-a/node-01",
                           suggester=CommandSuggester(self.cockpit.registry, self.cockpit.candidates,
                                                      list(self.cockpit.view_aliases)),
-                          id="command-line")
+                          id="command-line", history=self.cockpit.command_history)
+        yield Static("", id="command-error")  # why the line just run was refused, until it is edited
         yield StatusBar()
         yield RankedFooter()  # the best ranked keys that fit, `? Help` always
 
@@ -82,12 +87,38 @@ class CockpitScreen(Screen[None]):
             text = event.value.strip()
             self._close_command_line()
             if text:
-                self.cockpit.run_command_line(text)
+                self.cockpit.command_history.add(text)
+                self.cockpit.run_command_line(text, on_failed=lambda message: self.command_failed(text, message))
+
+    def command_failed(self, text: str, message: str) -> None:
+        """A line that did not parse, was refused or failed comes back, as typed, with the error
+        under it, to be fixed rather than typed again; if the person has moved on (another screen,
+        the line reopened), the error is a notice instead."""
+        line = self.query_one(CommandLine)
+        if self.app.screen is not self or line.has_class("open"):
+            self.notify(message, title="command failed", severity="error", timeout=8)
+            return
+        line.open(text)
+        self._error_for = text
+        error = self.query_one("#command-error", Static)
+        error.update(safe(Content.from_markup("[$error]$m[/]", m=message)))
+        error.add_class("shown")
+
+    def on_input_changed(self, event: CommandLine.Changed) -> None:
+        # the line is being fixed (a Changed that is no longer the line's value is one from before
+        # the error: the line's clearing as it closed on Enter)
+        if isinstance(event.input, CommandLine) and event.value == event.input.value != self._error_for:
+            self._hide_command_error()
+
+    def _hide_command_error(self) -> None:
+        self._error_for = None
+        self.query_one("#command-error", Static).remove_class("shown")
 
     def _close_command_line(self) -> None:
         line = self.query_one(CommandLine)
         line.close()
         line.value = ""
+        self._hide_command_error()
         self.focus_main()
 
     def focus_main(self) -> None:
@@ -108,7 +139,7 @@ class TableScreen(CockpitScreen):
         """Hook: the filter text changed (screens update their summary line)."""
 
     def focus_main(self) -> None:
-        self.table_widget().focus()
+        self.set_focus(self.table_widget())  # now: a key typed right after lands in the table
 
     def action_filter(self) -> None:
         box = self.query_one(FilterBox)
@@ -125,7 +156,7 @@ class TableScreen(CockpitScreen):
         if isinstance(event.input, FilterBox):
             if not event.value:
                 event.input.close()
-            self.table_widget().focus()
+            self.set_focus(self.table_widget())
 
     def on_filter_box_cleared(self, _event: FilterBox.Cleared) -> None:
         self.clear_filter()
@@ -135,7 +166,7 @@ class TableScreen(CockpitScreen):
         box.value = ""
         box.close()
         self.table_widget().set_filter("")
-        self.table_widget().focus()
+        self.set_focus(self.table_widget())  # now: a key typed right after lands in the table
         self.filter_changed()
 
     def back(self) -> bool:

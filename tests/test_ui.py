@@ -14,6 +14,7 @@ from cockpit.model import HealthState
 from screens.machines import MachinesScreen
 from screens.widgets.bars import StatusBar
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
+from screens.widgets.result_table import ResultTableScreen
 from screens.widgets.virtual_table import VirtualTable
 from tests.conftest import read_audit, with_sources
 from tests.ui_helpers import loaded, make_app, wait_for
@@ -120,13 +121,15 @@ async def test_command_line_runs_script_commands(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: libvirt_state(app, "rack-a", "login-01") == 3)
         await wait_for(pilot, lambda: cell(app, "rack-a/login-01", "state") == "paused")
         await pilot.press("colon", *"gpu list --free", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
-        text = str(app.screen.query_one("#text-body").render())
-        assert "0000:b7:00.0" in text and "0000:07:00.0" not in text
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultTableScreen))  # a listing: a real table
+        rows = app.screen.query_one("#result-table", VirtualTable)
+        cells = {c for key in rows.visible_keys() if (row := rows.row(key)) for c in row.cells}
+        assert "0000:b7:00.0" in cells and "0000:07:00.0" not in cells
         await pilot.press("escape")
         await pilot.press("colon", *"vm strat x", "enter")
         await pilot.pause(0.1)
-        assert isinstance(app.screen, MachinesScreen)  # a bad command is a notification, not a crash
+        assert isinstance(app.screen, MachinesScreen)  # a bad command is said under the line, not a crash
+        assert app.screen.query_one("#command-line").value == "vm strat x"  # type: ignore[attr-defined]
 
 
 async def test_command_line_completion(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ words, options, choices) and from the inventory (SOURCE/NAME targets, templates,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -15,6 +15,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input
 
 from cockpit.commands import Registry
+from cockpit.history import History
 from cockpit.sanitise import is_clean
 
 Candidates = Callable[[str, str | None, list[str]], list[str]]
@@ -90,10 +91,39 @@ class _Popup(Input):
 
 
 class CommandLine(_Popup):
+    """The `:` line. Up and Down walk the lines run before (cockpit.history, kept across runs); Up
+    on a line already begun walks only those that start with it."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="command.close"),
         Binding("tab", "complete", "Complete", id="command.complete"),
+        Binding("up", "older", "History", id="command.older"),
+        Binding("down", "newer", "Later line", show=False, id="command.newer"),
+        # Enter typed before the terminal was in raw mode (while cockpit starts) arrives as ^J
+        Binding("ctrl+j", "submit", "Run", show=False, id="command.run"),
     ]
+
+    def __init__(self, *args: Any, history: History | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.history = history
+
+    def action_older(self) -> None:
+        if self.history is not None:
+            self._recall(self.history.older(self.value))
+
+    def action_newer(self) -> None:
+        if self.history is not None:
+            self._recall(self.history.newer())
+
+    def _recall(self, line: str | None) -> None:
+        if line is not None:
+            self.value = line
+            self.cursor_position = len(line)
+
+    def close(self) -> None:
+        super().close()
+        if self.history is not None:
+            self.history.reset()
 
     def action_complete(self) -> None:
         """Tab takes the suggestion (shown greyed after the cursor), like a shell."""
