@@ -23,7 +23,6 @@ import asyncio
 import os
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -98,8 +97,7 @@ def demo_sources(stack: ExitStack, base: Path) -> tuple[Any, ...]:
     dummy_credentials()
     moto = MotoServer()
     stack.callback(moto.stop)
-    # moto draws instance ids and addresses from its own random generator: seeded, they are the same every run
-    urllib.request.urlopen(urllib.request.Request(f"{moto.url}/moto-api/seed?a=42", method="POST"), timeout=30).close()
+    moto.seed_random()  # the same instance ids and addresses every run
     seed(moto.url)
     gce = GceFake({p: list(z) for p, z in DEMO_ZONES.items()})
     seed_gce(gce, FIXED_NOW)

@@ -8,11 +8,10 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import Any, ClassVar
 
-from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -128,9 +127,6 @@ class CockpitApp(RolloutPanels, CommandRunner):
         self._start_view = start_view
         self._watch = watch
         self._history: list[str] = []
-        self._held: list[events.Key] | None = None
-        self._last_character: str | None = None
-        """The character of the key being handled (a view key typed into a field is that character)."""
         """Keys typed while a view is being switched to (None: none is)."""
         self.command_history = History(default_state_dir() / "command_history")
         """The `:` lines run, across runs (Up and Down in the command line)."""
@@ -368,36 +364,7 @@ class CockpitApp(RolloutPanels, CommandRunner):
         if view != self.current_mode:
             self._history.append(view)
             self._history = self._history[-20:]
-            self._hold_keys_until(self.switch_mode(view))
-
-    # -- type-ahead ----------------------------------------------------------------------------
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            if self._held is not None:
-                self._held.append(event)  # a view is on its way: the key is meant for it
-                return
-            self._last_character = event.character
-        await super().on_event(event)
-
-    def _hold_keys_until(self, switched: Awaitable[object]) -> None:
-        """Keys typed while a view is being switched to wait for it, then go to it in order: `2:vm
-        list` typed fast used to open the old view's command line, and the rest landed in the new
-        view's table (the space marked a row)."""
-        if self._held is None:
-            self._held = []
-
-        async def release() -> None:
-            try:
-                await switched
-            finally:
-                self.call_after_refresh(self._release_keys)
-
-        self.run_worker(release(), group="type-ahead", exit_on_error=False)
-
-    def _release_keys(self) -> None:
-        held, self._held = self._held or [], None
-        for key in held:
-            self.post_message(events.Key(key.key, key.character))
+            self.hold_keys_until(self.switch_mode(view))
 
     async def action_back(self) -> None:
         screen = self.screen

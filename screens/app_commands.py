@@ -10,13 +10,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from textual.app import App
 from textual.content import Content
 
 from cockpit.commands import Context, Plan, Registry, Result
 from cockpit.contracts import CockpitError
 from cockpit.hub import Hub
 from cockpit.state.inventory import Inventory, Round, merge, poll_round
+from screens.type_ahead import TypeAhead
 from screens.widgets.dialogs import ConfirmScreen, TextScreen
 from screens.widgets.result_table import ResultTableScreen
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class CommandRunner(App[int]):
+class CommandRunner(TypeAhead):
     """The dispatcher half of CockpitApp (screens/app.py), which owns the state it uses."""
 
     hub: Hub
@@ -71,10 +71,30 @@ class CommandRunner(App[int]):
                 else:
                     self.notify(e.message, title="bad command", severity="error", timeout=8)
                 return
-        self.run_worker(lambda: self._plan_and_run(invocations, on_failed), thread=True, group="commands",
-                        exit_on_error=False)
+        # keys typed from now wait for what the plan brings (the question a change asks): a `y` typed
+        # before the cordon dialog was dropped, one after `production⏎` joined the alias
+        what = lines[0] if len(lines) == 1 else f"{len(lines)} commands"
+        self.hold_keys(f"{what}: planning… (keys typed now wait for its question)")
+        holding = [True]
+        self.run_worker(lambda: self._plan_then_release(invocations, on_failed, holding), thread=True,
+                        group="commands", exit_on_error=False)
 
-    def _plan_and_run(self, invocations: list[Any], on_failed: Callable[[str], None] | None = None) -> None:
+    def _plan_then_release(self, invocations: list[Any], on_failed: Callable[[str], None] | None,
+                           holding: list[bool]) -> None:
+        try:
+            self._plan_and_run(invocations, on_failed, holding)
+        finally:
+            self._let_keys_go(holding)
+
+    def _let_keys_go(self, holding: list[bool]) -> None:
+        """From the worker: the keys held since dispatch go (once), before a change's own wait."""
+        if holding[0]:
+            holding[0] = False
+            self.call_from_thread(self.release_keys)
+
+    def _plan_and_run(self, invocations: list[Any], on_failed: Callable[[str], None] | None = None,
+                      holding: list[bool] | None = None) -> None:
+        holding = holding if holding is not None else [False]
         plans: list[Plan] = []
         for inv in invocations:
             try:
@@ -92,9 +112,10 @@ class CommandRunner(App[int]):
         if not plans:
             return
         mutating = [p for p in plans if p.mutating]
-        if mutating and not self._confirm(mutating):
+        if mutating and not self._confirm(mutating, holding):
             self.call_from_thread(self.notify, "cancelled: nothing changed", timeout=3)
             return
+        self._let_keys_go(holding)  # a read's answer, or a change under way: keys are the screen's again
         no_wait = any(inv.no_wait for inv in invocations)  # a line's --no-wait holds in the UI too
         results = [self.registry.execute(p, self.ctx, wait=not no_wait) for p in plans]
         reread = None
@@ -108,8 +129,9 @@ class CommandRunner(App[int]):
                 log.exception("re-reading %s after a change failed", ", ".join(sorted(touched)))
         self.call_from_thread(self._show_results, results, bool(mutating), reread, on_failed)
 
-    def _confirm(self, plans: list[Plan]) -> bool:
-        """Blocks this worker thread until the person answers the dialog."""
+    def _confirm(self, plans: list[Plan], holding: list[bool]) -> bool:
+        """Blocks this worker thread until the person answers the dialog. The keys held since
+        dispatch go to the dialog once it is up (a `y` typed early answers it)."""
         answer: Future[bool] = Future()
         if len(plans) == 1:
             p = plans[0]
@@ -122,6 +144,9 @@ class CommandRunner(App[int]):
 
         def ask() -> None:
             self.push_screen(ConfirmScreen(title, lines, warnings, typed, on_answer=answer.set_result))
+            if holding[0]:
+                holding[0] = False
+                self.call_after_refresh(self.release_keys)  # once the dialog is mounted and focused
 
         self.call_from_thread(ask)
         return answer.result()

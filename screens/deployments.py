@@ -6,6 +6,7 @@ revision from the history), and canary traffic for InferenceServices.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -26,22 +27,26 @@ from screens.widgets.virtual_table import Column, Row, tag_style
 
 ROLLOUT_STYLE = {"complete": "vt--good", "progressing": "vt--warn", "failed": "vt--bad", "paused": "vt--warn",
                  "scaled to 0": "vt--dim", "ready": "vt--good", "not ready": "vt--bad"}
+# Each column declares the width it is planned at (Column.width), so the terminal's width alone
+# decides which show: at 80 columns NAME, CLUSTER, READY, ROLLOUT, GPUS and MODEL. ROLLOUT is planned for
+# `progressing` (a rollout must not narrow MODEL), CLUSTER stays whenever more than one cluster is
+# configured (cluster_columns), and KIND and the serving figures come next.
 COLUMNS = (
-    Column("kind", "KIND", min_width=4, max_width=6, priority=1),
-    Column("name", "NAME", min_width=10, max_width=26, priority=0),
-    Column("cluster", "CLUSTER", min_width=6, max_width=12, priority=5),
-    Column("ready", "READY", min_width=5, max_width=7, align="right", priority=0),
-    Column("rollout", "ROLLOUT", min_width=8, max_width=12, priority=0, style=ROLLOUT_STYLE.get),
-    Column("rev", "REV", min_width=3, max_width=5, align="right", priority=3),
-    Column("gpus", "GPUS", min_width=4, max_width=6, align="right", priority=1),
-    Column("cost", "$/H", min_width=5, max_width=8, align="right", priority=1),
-    RPS,
-    P95,
-    Column("traffic", "TRAFFIC", min_width=7, max_width=12, priority=2),
-    Column("hpa", "HPA", min_width=3, max_width=10, priority=3),
-    Column("model", "MODEL", min_width=5, max_width=28, priority=1),
-    Column("image", "IMAGE", min_width=5, max_width=44, grow=True, priority=5),
-    Column("age", "AGE", min_width=3, max_width=6, align="right", priority=6),
+    Column("kind", "KIND", min_width=4, max_width=6, width=6, priority=2),
+    Column("name", "NAME", min_width=10, max_width=30, width=22, priority=0),
+    Column("cluster", "CLUSTER", min_width=6, max_width=14, width=8, priority=1),
+    Column("ready", "READY", min_width=5, max_width=7, width=5, align="right", priority=0),
+    Column("rollout", "ROLLOUT", min_width=8, max_width=12, width=11, priority=0, style=ROLLOUT_STYLE.get),
+    Column("rev", "REV", min_width=3, max_width=5, width=3, align="right", priority=4),
+    Column("gpus", "GPUS", min_width=4, max_width=6, width=5, align="right", priority=1),
+    Column("cost", "$/H", min_width=6, max_width=8, width=6, align="right", priority=3),
+    replace(RPS, priority=2),
+    replace(P95, priority=3),
+    Column("traffic", "TRAFFIC", min_width=7, max_width=12, width=8, priority=3),
+    Column("hpa", "HPA", min_width=3, max_width=10, width=5, priority=4),
+    Column("model", "MODEL", min_width=5, max_width=32, width=20, priority=1),
+    Column("image", "IMAGE", min_width=5, max_width=44, width=20, grow=True, priority=6),
+    Column("age", "AGE", min_width=3, max_width=6, width=4, align="right", priority=5),
 )
 
 
@@ -209,6 +214,7 @@ class DeploymentsScreen(DetailTableScreen):
                           held.get((i.source, i.namespace, i.name)))
                  for i in inv.inference_services()]
         rows.sort(key=lambda r: (r.cells[2], r.cells[1], r.cells[0]))
+        self.place_cluster_column()
         self.show_rows(rows, noun="deployments", configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER,
                        problems=self._problems(), role="clusters")
 

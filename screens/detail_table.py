@@ -11,6 +11,7 @@ and that choice holds for the rest of the session on every screen that shares it
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -27,8 +28,19 @@ WIDE = 110
 """From this width the pane sits at the right of the table, below it under the table."""
 DETAIL_FROM = 160
 """From this width the pane is open until the person says otherwise: beside a table of about 116 columns."""
+LAST = 99
+"""The priority of a column that shows only where every other one fits."""
 NO_CLUSTER = ("no Kubernetes source: add [sources.NAME] kind = \"kubernetes\" to config.toml (see README) "
               "or run cockpit --demo")
+
+
+def cluster_columns(columns: Sequence[Column], clusters: int) -> tuple[Column, ...]:
+    """`columns` with the one keyed `cluster` at its own priority when more than one Kubernetes
+    source is configured (two `inference/embedder` rows are told apart by it alone), else last:
+    with one cluster it reads the same on every row, so it shows only where everything else fits."""
+    if clusters > 1:
+        return tuple(columns)
+    return tuple(replace(c, priority=LAST) if c.key == "cluster" else c for c in columns)
 
 
 class DetailTableScreen(TableScreen):
@@ -69,6 +81,10 @@ class DetailTableScreen(TableScreen):
 
     def table_widget(self) -> VirtualTable:
         return self.table
+
+    def place_cluster_column(self) -> None:
+        """CLUSTER kept at every width when there is more than one cluster (see cluster_columns)."""
+        self.table.set_columns(cluster_columns(self.COLUMNS, len(self.cockpit.hub.sources("clusters"))))
 
     def source_colours(self) -> dict[str, str | None]:
         """Each source's tag colour (config), for the rows' first column."""

@@ -27,10 +27,12 @@ def util_style(value: str) -> str | None:
     return "vt--dim" if pct < 5 else ("vt--warn" if pct >= 90 else "vt--good")
 
 
-GPU_UTIL = Column("gutil", "GPU%", min_width=4, max_width=5, align="right", priority=2, style=util_style)
-GPU_MEM = Column("gmem", "GMEM", min_width=4, max_width=5, align="right", priority=3)
-RPS = Column("rps", "RPS", min_width=4, max_width=7, align="right", priority=1)
-P95 = Column("p95", "P95", min_width=4, max_width=7, align="right", priority=2)
+# planned widths (Column.width) of what these figures usually print: `93%`, `3.0%`, `12.5/s`, `180ms`;
+# a stale one (`~93%`) widens its column only where there is room, else it is cut, never another column
+GPU_UTIL = Column("gutil", "GPU%", min_width=4, max_width=5, align="right", priority=2, style=util_style, width=4)
+GPU_MEM = Column("gmem", "GMEM", min_width=4, max_width=5, align="right", priority=3, width=4)
+RPS = Column("rps", "RPS", min_width=4, max_width=7, align="right", priority=1, width=6)
+P95 = Column("p95", "P95", min_width=4, max_width=7, align="right", priority=2, width=5)
 
 
 def figures(app: CockpitApp) -> Figures:

@@ -34,23 +34,27 @@ def _free_style(value: str) -> str | None:
     return "vt--dim" if value in ("0", "-") else "vt--good"
 
 
+# Each column declares the width it is planned at (Column.width), so the terminal's width alone
+# decides which show: at 80 columns NODE, CLUSTER, STATUS, GPU, ALLOC, FREE, GPU% and PODS. STATUS is
+# planned for `Ready,Cordoned` (cordoning a node must not push CLUSTER out) and ALLOC for a MIG
+# node's `3/7×1g.10gb`; GPUS (its count is ALLOC's denominator) goes before them.
 COLUMNS = (
-    Column("name", "NODE", min_width=8, max_width=24, priority=0),
-    Column("cluster", "CLUSTER", min_width=6, max_width=12, priority=3),
-    Column("status", "STATUS", min_width=6, max_width=16, priority=0, style=_status_style),
-    Column("gpu", "GPU", min_width=3, max_width=16, priority=1),
-    Column("total", "GPUS", min_width=4, max_width=4, align="right", priority=2),
-    Column("alloc", "ALLOC", min_width=5, max_width=14, align="right", priority=0),
-    Column("free", "FREE", min_width=4, max_width=4, align="right", priority=0, style=_free_style),
+    Column("name", "NODE", min_width=8, max_width=28, width=11, priority=0),
+    Column("cluster", "CLUSTER", min_width=6, max_width=14, width=8, priority=1),
+    Column("status", "STATUS", min_width=6, max_width=17, width=14, priority=0, style=_status_style),
+    Column("gpu", "GPU", min_width=3, max_width=21, width=14, priority=1),
+    Column("total", "GPUS", min_width=4, max_width=4, width=4, align="right", priority=4),
+    Column("alloc", "ALLOC", min_width=5, max_width=14, width=11, align="right", priority=0),
+    Column("free", "FREE", min_width=4, max_width=4, width=4, align="right", priority=0, style=_free_style),
     GPU_UTIL,
     GPU_MEM,
-    Column("cost", "$/H", min_width=5, max_width=8, align="right", priority=4),
-    Column("cpu", "CPU", min_width=3, max_width=8, align="right", priority=4),
-    Column("mem", "MEM", min_width=3, max_width=6, align="right", priority=5),
-    Column("pods", "PODS", min_width=4, max_width=5, align="right", priority=2),
-    Column("pool", "POOL", min_width=4, max_width=16, priority=6),
-    Column("version", "VERSION", min_width=7, max_width=9, priority=7),
-    Column("age", "AGE", min_width=3, max_width=6, align="right", priority=6),
+    Column("cost", "$/H", min_width=6, max_width=8, width=6, align="right", priority=3),
+    Column("cpu", "CPU", min_width=3, max_width=8, width=5, align="right", priority=4),
+    Column("mem", "MEM", min_width=3, max_width=6, width=5, align="right", priority=5),
+    Column("pods", "PODS", min_width=4, max_width=5, width=4, align="right", priority=2),
+    Column("pool", "POOL", min_width=4, max_width=16, width=10, priority=6),
+    Column("version", "VERSION", min_width=7, max_width=9, width=7, priority=8),
+    Column("age", "AGE", min_width=3, max_width=6, width=4, align="right", priority=7),
 )
 
 
@@ -113,6 +117,7 @@ class NodesScreen(DetailTableScreen):
         figs = figures(self.cockpit)
         self.stale_note = figs.stale_note()
         onprem = self.cockpit.hub.config.onprem
+        self.place_cluster_column()
         self.show_rows([node_row(n, now, colours.get(n.source), figs, onprem) for n in nodes], noun="nodes",
                        configured=bool(hub.sources("clusters")), unconfigured=NO_CLUSTER, problems=self._problems(),
                        role="clusters")

@@ -26,13 +26,16 @@ from screens.widgets.virtual_table import Column, Row, VirtualTable
 STATE_STYLE = {OpState.RUNNING.value: "vt--warn", OpState.OK.value: "vt--good", OpState.FAILED.value: "vt--bad",
                OpState.CANCELLED.value: "vt--dim", OpState.UNFINISHED.value: "vt--bad"}
 
+# Planned widths (Column.width): the terminal's width alone decides which show. ID comes first: an
+# operation is opened (`op show`) and cancelled by it, so it stays at 80 columns (8 of its 12 characters).
+# At 80 LAST gives way (its message starts with the target, which TARGET then shows whole); Enter shows it.
 COLUMNS = (
-    Column("id", "ID", min_width=8, max_width=8, priority=2),  # 8 of 12: enough for `op show`
-    Column("state", "STATE", min_width=7, max_width=10, priority=0, style=STATE_STYLE.get),
-    Column("command", "COMMAND", min_width=7, max_width=15, priority=0),
-    Column("target", "TARGET", min_width=8, max_width=28, priority=0),
-    Column("elapsed", "ELAPSED", min_width=6, max_width=7, align="right", priority=1),
-    Column("last", "LAST", min_width=6, max_width=45, grow=True, priority=1),
+    Column("id", "ID", min_width=8, max_width=8, width=8, priority=0),
+    Column("state", "STATE", min_width=7, max_width=10, width=10, priority=0, style=STATE_STYLE.get),
+    Column("command", "COMMAND", min_width=7, max_width=15, width=15, priority=0),
+    Column("target", "TARGET", min_width=8, max_width=32, width=24, priority=0),
+    Column("elapsed", "ELAPSED", min_width=6, max_width=7, width=7, align="right", priority=1),
+    Column("last", "LAST", min_width=6, max_width=60, width=12, grow=True, priority=1),
 )
 
 

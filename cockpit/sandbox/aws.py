@@ -93,6 +93,14 @@ class MotoServer:
 
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).close()
 
+    def seed_random(self, value: int = 42) -> None:
+        """moto draws instance ids and addresses from its own random generator: seeded, a fleet
+        created after this has the same ids and addresses every run (snapshots, screenshots)."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/seed?a={value}", method="POST"),
+                               timeout=30).close()
+
     def stop(self) -> None:
         self._child.stop(graceful=False)
 

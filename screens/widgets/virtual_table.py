@@ -37,6 +37,10 @@ class Column:
     """Lower shows first; when the table is too narrow the highest-priority numbers go."""
     style: StyleFor | None = None
     """Cell value -> a component class of this widget (e.g. `vt--good`), for state colours."""
+    width: int = 0
+    """The width the table plans this column at when it chooses which columns fit, so that the
+    terminal's width alone decides whether it shows, never a value; it widens into room left. 0: plan
+    at the widest value measured when the rows are set (a poll that only changes values keeps the plan)."""
 
 
 def tag_style(colour: str | None) -> str | None:
@@ -101,6 +105,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self.marked: set[Hashable] = set()
         self._widths: dict[int, int] = {}
         self._layout: list[tuple[int, int]] = []  # (column index, width) of the shown columns
+        self._floor: dict[int, int] = {}  # column index -> width: the plan that holds until _room changes
+        self._room = 0  # the cells the plan was made for
         self._bar = 0  # the vertical scrollbar's width when the rows overflow
         self._cache: dict[tuple[int, bool, bool], Strip] = {}
         self.empty_text = "no rows"
@@ -114,7 +120,7 @@ class VirtualTable(ScrollView, can_focus=True):
         assert len(columns) == len(self.columns), "a table keeps its number of cells"
         self.columns = columns
         self._cache.clear()
-        self._measure()
+        self._measure(fresh=True)
         self.refresh()
 
     # -- data --------------------------------------------------------------------------------
@@ -128,7 +134,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._index = {r.key: i for i, r in enumerate(self._rows)}
         self._hay = ["\t".join(r.cells).lower() for r in self._rows]
         self.marked &= set(self._index)
-        self._measure()
+        self._measure(fresh=True)
         self._refilter(keep)
 
     def _patch_rows(self, rows: Sequence[Row]) -> None:
@@ -328,44 +334,59 @@ class VirtualTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(self, key))
 
     # -- layout ------------------------------------------------------------------------------
-    def _measure(self, sample: int = 2000) -> None:
-        """Column widths from the header and a sample of rows: O(sample), not O(rows)."""
+    def _measure(self, sample: int = 2000, *, fresh: bool = False) -> None:
+        """Column widths from the header and a sample of rows: O(sample), not O(rows): what each
+        column would like. `fresh`: the rows or columns are others, so the plan is made again."""
         rows = self._rows[:sample]
         for ci, col in enumerate(self.columns):
             width = max([len(col.label), *(len(r.cells[ci]) for r in rows)]) if rows else len(col.label)
             self._widths[ci] = max(col.min_width, min(col.max_width, width))
-        self._relayout()
+        self._relayout(fresh)
 
-    def _relayout(self) -> None:
+    def _relayout(self, fresh: bool = False) -> None:
+        """Which columns show, and how wide. A column with a declared `width` is planned at it (the
+        terminal's width alone then decides whether it shows); one without, at its measured width.
+        Columns are taken in priority order while their plans fit; the room left widens them toward
+        their measured widths, in priority order, and what is still left goes to the `grow` columns.
+
+        The plan is made again only when it must (`fresh`: other rows or other columns; or the room
+        changed). In between, a poll that changed some cells keeps the columns and their widths as
+        floors: a value that outgrew its column widens it only into room nobody uses, else it is cut
+        with `…` inside its column. So a value that grows (a node cordoned, a rollout `progressing`)
+        neither drops a column nor narrows one."""
         # a vertical scrollbar takes the right-most column(s): lay out beside it, not under it (the
         # newest point of a sparkline in the last column must not be hidden)
-        self._bar = self.styles.scrollbar_size_vertical if len(self._view) + 1 > self.size.height > 0 else 0
+        bar = self.styles.scrollbar_size_vertical
+        self._bar = bar if len(self._view) + 1 > self.size.height > 0 else 0
         avail = max(10, self.size.width - 2 - self._bar)
-        order = sorted(range(len(self.columns)), key=lambda ci: (self.columns[ci].priority, ci))
-        chosen: list[int] = []
-        widths = dict(self._widths)
-        used = 0
-        for ci in order:
-            sep = 1 if chosen else 0
-            need = widths.get(ci, self.columns[ci].min_width) + sep
-            if used + need > avail and chosen:
-                room = avail - used - sep
-                if room < self.columns[ci].min_width:
-                    continue
-                widths[ci] = room  # what is left, truncated, rather than dropping the column
-                need = room + sep
-            chosen.append(ci)
-            used += need
-        chosen.sort()
-        extra = max(0, avail - used)
-        growers = [ci for ci in chosen if self.columns[ci].grow]
+        cols = self.columns
+        if fresh or avail != self._room or not self._floor:
+            self._room = avail
+            plans = [col.width or self._widths.get(ci, col.min_width) for ci, col in enumerate(cols)]
+            # a table whose columns all declare a width plans beside its scrollbar even before it has
+            # one: the number of rows must not decide which columns show either
+            planned = all(col.width for col in cols)
+            widths = _choose(cols, plans, max(10, self.size.width - 2 - bar) if planned else avail)
+        else:
+            widths = dict(self._floor)
+        extra = avail - sum(widths.values()) - max(0, len(widths) - 1)
+        for ci in sorted(widths, key=lambda c: (cols[c].priority, c)):
+            if extra <= 0:
+                break
+            more = min(extra, self._widths.get(ci, 0) - widths[ci])
+            if more > 0:
+                widths[ci] += more
+                extra -= more
+        self._floor = widths
+        chosen = sorted(widths)
+        growers = [ci for ci in chosen if cols[ci].grow]
         layout = []
         for ci in chosen:
-            w = widths.get(ci, self.columns[ci].min_width)
+            w = widths[ci]
             if growers and ci in growers:
-                share = extra // len(growers)
+                share = max(0, extra) // len(growers)
                 if ci == growers[-1]:
-                    share = extra - share * (len(growers) - 1)
+                    share = max(0, extra) - share * (len(growers) - 1)
                 w += share
             layout.append((ci, w))
         if layout != self._layout:
@@ -444,6 +465,27 @@ class VirtualTable(ScrollView, can_focus=True):
             self._cache.clear()
         self._cache[key] = strip
         return strip
+
+
+def _choose(columns: Sequence[Column], plans: Sequence[int], avail: int) -> dict[int, int]:
+    """The columns that show in `avail` cells, by priority, each at its planned width (a declared
+    one never under its heading's length). A measured column that does not fit whole but has room
+    for its `min_width` shows narrower; any other that does not fit is left out."""
+    order = sorted(range(len(columns)), key=lambda ci: (columns[ci].priority, ci))
+    widths: dict[int, int] = {}
+    used = 0
+    for ci in order:
+        col = columns[ci]
+        sep = 1 if widths else 0
+        plan = max(plans[ci], col.min_width, len(col.label)) if col.width else plans[ci]
+        if used + sep + plan > avail and widths:
+            room = avail - used - sep
+            if col.width or room < col.min_width:
+                continue  # a planned column shows whole or not at all: its room goes to those before it
+            plan = room
+        widths[ci] = plan
+        used += sep + plan
+    return widths
 
 
 def _fit(text: str, width: int, align: str) -> str:
