@@ -346,6 +346,10 @@ class CockpitApp(RolloutPanels, CommandRunner):
             return [m.ref for m in inv.all_models()]
         target = next((w for w in words[2:] if "/" in w and not w.startswith("--")), "")
         source = target.split("/")[0] if target else (sources[0] if len(sources) == 1 else "")
+        if option == "--alias":  # the model's own aliases first, then those the registry uses elsewhere
+            models = inv.all_models()
+            own = [a for m in models if m.ref == target for a, _v in m.aliases]
+            return list(dict.fromkeys(own + sorted({a for m in models for a, _v in m.aliases})))
         if option == "--template":
             return sorted({t.name for t in inv.templates.get(source, ())})
         if option == "--gpu":

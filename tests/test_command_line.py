@@ -157,3 +157,20 @@ def test_listing_table_snapshot(snap_compare: Any, size: tuple[int, int]) -> Non
         await pilot.pause(0.05)
 
     assert snap_compare(app_for("machines"), terminal_size=size, run_before=run_before)
+
+
+async def test_alias_completes_from_the_registry(tmp_path: Path, db: Path) -> None:
+    """`model promote MODEL V --alias p` completes to the model's own alias (a picker, not free text)."""
+    from cockpit.sandbox import LazyRegistry, demo_config
+    from screens.widgets.command_line import complete
+
+    config = demo_config(audit_path=tmp_path / "audit.jsonl", registry=LazyRegistry(db))
+    app = make_app(tmp_path / "audit.jsonl", config=config, start_view="models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: any(m.aliases for m in app.inventory.all_models()), timeout=30)
+        model = next(m for m in app.inventory.all_models() if m.aliases)
+        alias = model.aliases[0][0]
+        line = f"model promote {model.ref} 1 --alias {alias[:2]}"
+        assert complete(line, app.registry, app.candidates, []) == f"model promote {model.ref} 1 --alias {alias}"
+        assert app.candidates("name", "--alias", line.split(" "))[0] == alias

@@ -19,7 +19,7 @@ from textual.widgets import Input
 
 from cockpit.commands import build_registry
 from cockpit.commands.provision import OPTIONS
-from cockpit.contracts import MACHINE_ACTIONS
+from cockpit.contracts import MACHINE_ACTIONS, MACHINES
 from cockpit.providers import PROVIDERS, Provider, clouds, region_of
 from cockpit.providers.base import MACHINE_ACTIONS as DESCRIBED_ACTIONS
 from cockpit.sandbox.aws import MotoServer
@@ -27,6 +27,7 @@ from cockpit.sandbox.azure import ArmFake
 from cockpit.sandbox.gcp import GceFake
 from screens.widgets.virtual_table import VirtualTable
 from tests.cloud_helpers import arm, creds, gce, moto_server
+from tests.conftest import read_audit
 from tests.test_clouds_ui import mixed
 from tests.test_provision_cloud import clouds as clouds_ctx
 from tests.test_sanitise import toasts_text
@@ -216,3 +217,38 @@ def test_help_says_which_kinds_can_and_why_not(tmp_path: Path) -> None:
     assert ("on libvirt, aws, azure sources; not gcp: its stop always lets the guest shut down; there is no "
             "power-off at once: use stop") in text
     assert r.outcome.data[0]["kinds"] == ["libvirt", "aws", "azure"]
+
+
+async def test_start_it_does_what_its_checkbox_shows(tmp_path: Path) -> None:
+    """The libvirt form's `start it`: ticked (the glyph says ✓), the new machine runs; the line the
+    form writes carries --start, and libvirt reads back a running domain."""
+    from screens.widgets.dialogs import ConfirmScreen
+    from screens.widgets.provision_form import ProvisionScreen
+
+    app = make_app(tmp_path / "audit.jsonl", start_view="machines")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        t = app.screen.query_one("#machines-table", VirtualTable)
+        t.move_to(next(m.ref for m in app.inventory.all_machines() if m.source == "rack-b"))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
+        form = app.screen
+        assert isinstance(form, ProvisionScreen)
+        template = form.choices("--template")[0][0]
+        gpu = next(value for value, why in form.choices("--gpu") if why.endswith("free"))
+        form.query_one("#f-where", Input).value = "started-vm"
+        form.query_one("#f-template", Input).value = template
+        form.query_one("#f-gpu", Input).value = gpu
+        flag = form.query_one("#f-start")
+        assert "✓" not in str(flag.render())
+        form.set_focus(flag)
+        await pilot.press("space")
+        await pilot.pause()
+        assert "✓" in str(flag.render()) and form.values()["--start"] is True
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any(e["command"] == "vm provision" and e["result"] == "ok"
+                                          for e in read_audit(tmp_path / "audit.jsonl")), timeout=20)
+        state = app.hub.call("rack-b", MACHINES, lambda b: b._conn.lookupByName("started-vm").state()[0])
+        assert state == 1  # VIR_DOMAIN_RUNNING
