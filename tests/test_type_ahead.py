@@ -73,3 +73,26 @@ async def test_escape_is_never_held_and_what_waited_goes_first(tmp_path: Path) -
         burst(app, "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert state(app, "a100-node-01") == 1  # still running: nothing changed
+
+
+async def test_a_slow_plan_says_so_and_holds_the_keys_until_it_answers(tmp_path: Path, hanging_socket,  # type: ignore[no-untyped-def]
+                                                                       monkeypatch) -> None:
+    """A change planned against a source that does not answer: `planning…` shows (after a moment,
+    here at once), keys typed meanwhile wait, and go to the screen once the plan gives up."""
+    from cockpit.config import SourceConfig
+    from cockpit.sandbox import demo_config
+    from screens import type_ahead
+    from tests.conftest import with_sources
+    from tests.test_sanitise import toasts_text
+
+    monkeypatch.setattr(type_ahead, "HINT_AFTER_S", 0.01)
+    cfg = with_sources(demo_config(audit_path=tmp_path / "audit.jsonl"),
+                       SourceConfig("stuck", "libvirt", timeout_seconds=3, settings={"uri": hanging_socket.uri}))
+    app = make_app(tmp_path / "audit.jsonl", config=cfg, start_view="machines")
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        app.dispatch(["vm stop stuck/ghost"])
+        burst(app, "slash")
+        await wait_for(pilot, lambda: "planning…" in toasts_text(app))
+        assert app._held is not None and [k.key for k in app._held] == ["slash"]  # waiting, not lost
+        await wait_for(pilot, lambda: app._held is None, timeout=20)  # the plan gave up: the keys went
+        await wait_for(pilot, lambda: app.screen.query_one("FilterBox").has_class("open"))
