@@ -174,3 +174,11 @@ async def test_alias_completes_from_the_registry(tmp_path: Path, db: Path) -> No
         line = f"model promote {model.ref} 1 --alias {alias[:2]}"
         assert complete(line, app.registry, app.candidates, []) == f"model promote {model.ref} 1 --alias {alias}"
         assert app.candidates("name", "--alias", line.split(" "))[0] == alias
+
+
+def test_money_and_thousands_sort_as_numbers() -> None:
+    """A listing's $/H column sorted by `o`: $10.48 after $9.99, $17,695 after $9,999."""
+    from screens.widgets.cells import sort_key
+
+    cells = ["$10.48", "$9.99", "-", "$17,695", "$9,999", "12%", "3"]
+    assert sorted(cells, key=sort_key) == ["3", "$9.99", "$10.48", "12%", "$9,999", "$17,695", "-"]

@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cockpit.sanitise import for_line
+from screens.widgets.cells import fit_cell, sort_key
 
 StyleFor = Callable[[str], str | None]
 
@@ -232,7 +233,7 @@ class VirtualTable(ScrollView, can_focus=True):
                 view = [i for i in base if all(w in hay[i] for w in words)]
         if self._sort is not None:
             col = self._sort
-            view.sort(key=lambda i: _sort_key(self._rows[i].cells[col]), reverse=self._reverse)
+            view.sort(key=lambda i: sort_key(self._rows[i].cells[col]), reverse=self._reverse)
         self._view = view
         self._cache.clear()
         bar = self.styles.scrollbar_size_vertical if len(view) + 1 > self.size.height > 0 else 0
@@ -430,7 +431,7 @@ class VirtualTable(ScrollView, can_focus=True):
         for n, (ci, w) in enumerate(self._layout):
             col = self.columns[ci]
             label = col.label + ("↓" if self._sort == ci and self._reverse else "↑" if self._sort == ci else "")
-            segs.append(Segment(_fit(label, w, col.align) + (" " if n < len(self._layout) - 1 else ""), style))
+            segs.append(Segment(fit_cell(label, w, col.align) + (" " if n < len(self._layout) - 1 else ""), style))
         return Strip(segs)
 
     def _line(self, pos: int) -> Strip:
@@ -457,7 +458,7 @@ class VirtualTable(ScrollView, can_focus=True):
                 else col.style(value) if col.style else None)
             if cls and not is_cursor:
                 style = base + self.get_component_rich_style(cls)
-            segs.append(Segment(_fit(value, w, col.align), style))
+            segs.append(Segment(fit_cell(value, w, col.align), style))
             if n < len(self._layout) - 1:
                 segs.append(Segment(" ", base))
         strip = Strip(segs).simplify()  # one style run per colour, not per cell: fewer bytes on the wire
@@ -486,21 +487,3 @@ def _choose(columns: Sequence[Column], plans: Sequence[int], avail: int) -> dict
         widths[ci] = plan
         used += sep + plan
     return widths
-
-
-def _fit(text: str, width: int, align: str) -> str:
-    """Every cell and heading becomes a Segment here (never markup): the one place they are
-    sanitised, since cells hold names, labels and messages from backends."""
-    text = for_line(text)
-    if len(text) > width:
-        return text[: max(0, width - 1)] + "…"
-    return text.rjust(width) if align == "right" else text.ljust(width)
-
-
-def _sort_key(cell: str) -> tuple[int, float, str]:
-    """Numbers (and sizes like 240G, 12%) sort as numbers; everything else as text."""
-    s = cell.rstrip("%GMTs")
-    try:
-        return (0, float(s), cell)
-    except ValueError:
-        return (1, 0.0, cell.lower())
