@@ -92,9 +92,8 @@ class CommandRunner(TypeAhead):
             holding[0] = False
             self.call_from_thread(self.release_keys)
 
-    def _plan_and_run(self, invocations: list[Any], on_failed: Callable[[str], None] | None = None,
-                      holding: list[bool] | None = None) -> None:
-        holding = holding if holding is not None else [False]
+    def _plan_and_run(self, invocations: list[Any], on_failed: Callable[[str], None] | None,
+                      holding: list[bool]) -> None:
         plans: list[Plan] = []
         for inv in invocations:
             try:
