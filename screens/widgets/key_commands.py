@@ -16,20 +16,15 @@ SKIP = frozenset({"app.back", "app.quit", "app.quit_asking", "table.up", "table.
 offers (views: the app's provider; quit: Textual's)."""
 
 
-class KeyCommands(Provider):
-    def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
-        screen = self.screen
-        out: list[tuple[str, str, Callable[[], object]]] = []
-        seen: set[str] = set()
-        for active in screen.active_bindings.values():
-            b = active.binding
-            if (not b.id or not b.description or b.id in seen or b.id in SKIP or b.id.startswith("view.")
-                    or not active.enabled):
-                continue
-            seen.add(b.id)
-            out.append((b.description, f"key {self.app.get_key_display(b)} on this screen ({b.id})",
-                        partial(self.app.run_action, b.action, active.node)))
-        return out
+Entry = tuple[str, str, Callable[[], object]]
+"""A palette line: its title, its help line, what choosing it does."""
+
+
+class EntryProvider(Provider):
+    """A palette provider that lists its entries (`_entries`) and matches the query on their titles."""
+
+    def _entries(self) -> list[Entry]:
+        raise NotImplementedError
 
     async def discover(self) -> Hits:
         for title, help_text, cb in self._entries():
@@ -41,3 +36,19 @@ class KeyCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), cb, help=help_text)
+
+
+class KeyCommands(EntryProvider):
+    def _entries(self) -> list[Entry]:
+        screen = self.screen
+        out: list[Entry] = []
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            b = active.binding
+            if (not b.id or not b.description or b.id in seen or b.id in SKIP or b.id.startswith("view.")
+                    or not active.enabled):
+                continue
+            seen.add(b.id)
+            out.append((b.description, f"key {self.app.get_key_display(b)} on this screen ({b.id})",
+                        partial(self.app.run_action, b.action, active.node)))
+        return out
