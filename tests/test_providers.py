@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Input
@@ -156,6 +157,18 @@ async def test_the_provision_form_keeps_what_was_typed(tmp_path: Path, moto_serv
         assert "GPUs attach to N1" not in toasts_text(app)
 
 
+async def open_form_on(app: Any, pilot: Any, source: str) -> Any:
+    """The provision form, opened with `n` on a machine of `source`."""
+    from screens.widgets.provision_form import ProvisionScreen
+
+    t = app.screen.query_one("#machines-table", VirtualTable)
+    t.move_to(next(m.ref for m in app.inventory.all_machines() if m.source == source))
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
+    assert isinstance(app.screen, ProvisionScreen)
+    return app.screen
+
+
 async def test_a_libvirt_form_offers_templates_and_free_gpus_and_keeps_a_refused_template(tmp_path: Path) -> None:
     """On a libvirt source: the template field completes from the source's templates, the GPU field
     lists free GPUs first and the others with the machine holding them; `no template 'gpu'` comes
@@ -165,12 +178,7 @@ async def test_a_libvirt_form_offers_templates_and_free_gpus_and_keeps_a_refused
     app = make_app(tmp_path / "audit.jsonl", start_view="machines")
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await loaded(pilot)
-        t = app.screen.query_one("#machines-table", VirtualTable)
-        t.move_to(next(m.ref for m in app.inventory.all_machines() if m.source == "rack-b"))
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
-        form = app.screen
-        assert isinstance(form, ProvisionScreen)
+        form = await open_form_on(app, pilot, "rack-b")
         templates = [name for name, _ in form.choices("--template")]
         assert templates and templates == [tpl.name for tpl in app.inventory.templates["rack-b"]]
         gpus = form.choices("--gpu")
@@ -223,17 +231,11 @@ async def test_start_it_does_what_its_checkbox_shows(tmp_path: Path) -> None:
     """The libvirt form's `start it`: ticked (the glyph says ✓), the new machine runs; the line the
     form writes carries --start, and libvirt reads back a running domain."""
     from screens.widgets.dialogs import ConfirmScreen
-    from screens.widgets.provision_form import ProvisionScreen
 
     app = make_app(tmp_path / "audit.jsonl", start_view="machines")
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        t = app.screen.query_one("#machines-table", VirtualTable)
-        t.move_to(next(m.ref for m in app.inventory.all_machines() if m.source == "rack-b"))
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProvisionScreen) and bool(app.screen.query("#f-where")))
-        form = app.screen
-        assert isinstance(form, ProvisionScreen)
+        form = await open_form_on(app, pilot, "rack-b")
         template = form.choices("--template")[0][0]
         gpu = next(value for value, why in form.choices("--gpu") if why.endswith("free"))
         form.query_one("#f-where", Input).value = "started-vm"
