@@ -68,7 +68,6 @@ class ResultTableScreen(ModalScreen[None]):
         table = self.query_one(VirtualTable)
         width = len(self.result.columns)
         table.set_rows([Row(i, tuple((list(row) + [""] * width)[:width])) for i, row in enumerate(self.result.rows)])
-        table.empty_text = "no rows"
         table.focus()
         self._summarise()
 
